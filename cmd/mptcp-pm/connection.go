@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+)
+
+const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
+
+Lists the MPTCP connections of the namespace from sock_diag (no daemon
+needed): token, addresses, state, and each subflow with its addresses,
+address IDs, backup flags (ours, and the peer's as "backup_remote"),
+smoothed RTT/variance, retransmissions and lost segments.
+`
+
+type connection = sockdiag.Conn
+
+func runConnection(e *env, args []string) error {
+	return verb(e, "connection", connectionUsage, args, "show", []command{
+		{name: "show", run: connectionShow},
+	})
+}
+
+// tcpStates are the names ss(8) prints for TCP states.
+var tcpStates = [...]string{1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2",
+	6: "TIME-WAIT", 7: "UNCONN", 8: "CLOSE-WAIT", 9: "LAST-ACK", 10: "LISTEN", 11: "CLOSING"}
+
+func stateName(s uint8) string {
+	if int(s) < len(tcpStates) && tcpStates[s] != "" {
+		return tcpStates[s]
+	}
+	return "STATE" + strconv.Itoa(int(s))
+}
+
+type subflowJSON struct {
+	Local        string `json:"local"`
+	Remote       string `json:"remote"`
+	State        string `json:"state"`
+	LocID        uint8  `json:"locid"`
+	RemID        uint8  `json:"remid"`
+	Backup       bool   `json:"backup"`
+	BackupRemote bool   `json:"backup_remote"`
+	Dev          string `json:"dev,omitempty"`
+	RTTus        int64  `json:"rtt_us"`
+	RTTVarUs     int64  `json:"rttvar_us"`
+	RTOms        int64  `json:"rto_ms"`
+	Retransmits  uint32 `json:"retransmits"`
+	TotalRetrans uint32 `json:"total_retrans"`
+	Lost         uint32 `json:"lost"`
+	Cwnd         uint32 `json:"cwnd"`
+	BytesAcked   uint64 `json:"bytes_acked"`
+	BytesRetrans uint64 `json:"bytes_retrans"`
+}
+
+type connectionJSON struct {
+	Token    string        `json:"token"`
+	Local    string        `json:"local"`
+	Remote   string        `json:"remote"`
+	State    string        `json:"state"`
+	UID      uint32        `json:"uid"`
+	Inode    uint32        `json:"inode"`
+	Subflows []subflowJSON `json:"subflows"`
+}
+
+func connectionShow(e *env, args []string) error {
+	s := &scanner{cmd: "connection show", args: args}
+	var (
+		token     uint32
+		haveToken bool
+		err       error
+	)
+	for s.more() {
+		a := s.next()
+		if _, ok := match(a, "token"); !ok {
+			return s.unknown(a, "token")
+		}
+		if token, err = s.token(); err != nil {
+			return err
+		}
+		haveToken = true
+	}
+	conns, err := e.dumpConns(e)
+	if err != nil {
+		return err
+	}
+	if haveToken {
+		var keep []connection
+		for _, c := range conns {
+			if c.Token == token {
+				keep = append(keep, c)
+			}
+		}
+		conns = keep
+	}
+	var lt linkTable
+	dev := func(idx uint32) string {
+		if idx == 0 {
+			return ""
+		}
+		if lt == nil {
+			if lt, err = e.dumpLinks(e); err != nil {
+				return "if" + strconv.Itoa(int(idx))
+			}
+		}
+		if n := lt.Name(int32(idx)); n != "" {
+			return n
+		}
+		return "if" + strconv.Itoa(int(idx))
+	}
+	if e.json {
+		out := make([]connectionJSON, 0, len(conns))
+		for _, c := range conns {
+			cj := connectionJSON{
+				Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
+				State: stateName(c.State), UID: c.UID, Inode: c.Inode, Subflows: []subflowJSON{},
+			}
+			for _, sf := range c.Subflows {
+				cj.Subflows = append(cj.Subflows, subflowJSON{
+					Local: sf.Local.String(), Remote: sf.Remote.String(), State: stateName(sf.State),
+					LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup, BackupRemote: sf.BackupRemote,
+					Dev: dev(sf.IfIndex), RTTus: sf.RTT.Microseconds(), RTTVarUs: sf.RTTVar.Microseconds(),
+					RTOms: sf.RTO.Milliseconds(), Retransmits: sf.Retransmits, TotalRetrans: sf.TotalRetrans,
+					Lost: sf.Lost, Cwnd: sf.SndCwnd, BytesAcked: sf.BytesAcked, BytesRetrans: sf.BytesRetrans,
+				})
+			}
+			out = append(out, cj)
+		}
+		return printJSON(e.stdout, out)
+	}
+	for _, c := range conns {
+		fmt.Fprintf(e.stdout, "token %08x %s -> %s %s uid %d subflows %d\n",
+			c.Token, c.Local, c.Remote, stateName(c.State), c.UID, len(c.Subflows))
+		for _, sf := range c.Subflows {
+			var b strings.Builder
+			fmt.Fprintf(&b, "\tsubflow %s -> %s %s locid %d remid %d rtt %s/%s retrans %d/%d lost %d",
+				sf.Local, sf.Remote, stateName(sf.State), sf.LocID, sf.RemID,
+				ms(sf.RTT), ms(sf.RTTVar), sf.Retransmits, sf.TotalRetrans, sf.Lost)
+			if sf.Backup {
+				b.WriteString(" backup")
+			}
+			if sf.BackupRemote {
+				b.WriteString(" backup_remote")
+			}
+			if d := dev(sf.IfIndex); d != "" {
+				b.WriteString(" dev " + d)
+			}
+			fmt.Fprintln(e.stdout, b.String())
+		}
+	}
+	return nil
+}
+
+// ms formats a duration in milliseconds with three decimals, as ss(8) does.
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) + "ms"
+}

@@ -1,0 +1,198 @@
+//go:build linux
+
+package genl
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Events is a socket joined to the mptcp_pm_events multicast group. While
+// it is open the kernel counts a path-manager daemon as present: the
+// userspace PM accepts MP_JOINs and ADD_ADDRs only then. Its methods must not
+// be called concurrently, except SetReadDeadline and Close, which may be
+// called from another goroutine to stop a blocked Receive.
+type Events struct {
+	c        *genetlink.Conn
+	familyID uint16
+}
+
+// NewEvents opens a socket in the namespace cfg selects (nil: the caller's)
+// and joins the events group. Joining needs CAP_NET_ADMIN.
+func NewEvents(cfg *Config) (*Events, error) {
+	conn, err := dial(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := initEvents(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func initEvents(conn *genetlink.Conn) (*Events, error) {
+	fam, err := resolveFamily(conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range fam.Groups {
+		if g.Name != EventsGroup {
+			continue
+		}
+		if err := conn.JoinGroup(g.ID); err != nil {
+			return nil, fmt.Errorf("genl: join group %s (needs CAP_NET_ADMIN): %w", EventsGroup, err)
+		}
+		return &Events{c: conn, familyID: fam.ID}, nil
+	}
+	return nil, fmt.Errorf("genl: family %s has no group %s: %w", FamilyName, EventsGroup, ErrNotEnabled)
+}
+
+// Receive blocks until the kernel sends events and returns them. On
+// overflow it returns an error matching ErrOverflow (and unix.ENOBUFS): the
+// caller lost events and should resync; the socket stays usable. Events that
+// fail to decode are left out and reported in a *DecodeError returned with
+// the events that did decode.
+func (e *Events) Receive() ([]Event, error) {
+	msgs, nmsgs, err := e.c.Receive()
+	if err != nil {
+		if errors.Is(err, unix.ENOBUFS) {
+			return nil, fmt.Errorf("%w: %w", ErrOverflow, err)
+		}
+		return nil, fmt.Errorf("genl: receive events: %w", err)
+	}
+	evs := make([]Event, 0, len(msgs))
+	var bad []error
+	for i, m := range msgs {
+		if nmsgs[i].Header.Type != netlink.HeaderType(e.familyID) {
+			continue
+		}
+		ev, err := parseEvent(m)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if bad != nil {
+		return evs, &DecodeError{Err: errors.Join(bad...)}
+	}
+	return evs, nil
+}
+
+// DecodeError reports events the kernel sent that could not be decoded.
+type DecodeError struct{ Err error }
+
+func (e *DecodeError) Error() string { return "genl: decode event: " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// SetReadDeadline sets a deadline for Receive; a zero time means none.
+func (e *Events) SetReadDeadline(t time.Time) error { return e.c.SetReadDeadline(t) }
+
+// SetReadBuffer sets the socket's receive buffer size in bytes, which
+// bounds how many events can queue before the kernel drops them (ENOBUFS).
+func (e *Events) SetReadBuffer(bytes int) error { return e.c.SetReadBuffer(bytes) }
+
+// Close leaves the group and closes the socket.
+func (e *Events) Close() error { return e.c.Close() }
+
+// parseEvent decodes one event message. Unknown attributes are kept in
+// Event.Unknown and unknown event types are returned with their number;
+// a known attribute of the wrong size is an error.
+func parseEvent(m genetlink.Message) (Event, error) {
+	ev := Event{Type: EventType(m.Header.Command)}
+	ad, err := netlink.NewAttributeDecoder(m.Data)
+	if err != nil {
+		return ev, fmt.Errorf("%s: %w", ev.Type, err)
+	}
+	var saddr, daddr netip.Addr
+	var sport, dport uint16
+	for ad.Next() {
+		typ := EventAttr(ad.Type())
+		switch typ {
+		case AttrToken:
+			ev.Token = ad.Uint32()
+		case AttrFamily:
+			ev.Family = ad.Uint16()
+		case AttrLocID:
+			ev.LocID = ad.Uint8()
+		case AttrRemID:
+			ev.RemID = ad.Uint8()
+		case AttrSaddr4, AttrDaddr4:
+			ad.Do(func(b []byte) error {
+				if len(b) != 4 {
+					return fmt.Errorf("attribute %d: %d bytes, want 4", typ, len(b))
+				}
+				a := netip.AddrFrom4([4]byte(b))
+				if typ == AttrSaddr4 {
+					saddr = a
+				} else {
+					daddr = a
+				}
+				return nil
+			})
+		case AttrSaddr6, AttrDaddr6:
+			ad.Do(func(b []byte) error {
+				if len(b) != 16 {
+					return fmt.Errorf("attribute %d: %d bytes, want 16", typ, len(b))
+				}
+				a := netip.AddrFrom16([16]byte(b))
+				if typ == AttrSaddr6 {
+					saddr = a
+				} else {
+					daddr = a
+				}
+				return nil
+			})
+		case AttrSport, AttrDport:
+			// Ports in events are big-endian, unlike the PM address port.
+			ad.Do(func(b []byte) error {
+				if len(b) != 2 {
+					return fmt.Errorf("attribute %d: %d bytes, want 2", typ, len(b))
+				}
+				if typ == AttrSport {
+					sport = binary.BigEndian.Uint16(b)
+				} else {
+					dport = binary.BigEndian.Uint16(b)
+				}
+				return nil
+			})
+		case AttrBackup:
+			ev.Backup = ad.Uint8() != 0
+		case AttrError:
+			ev.Error = ad.Uint8()
+		case AttrFlags:
+			ev.Flags = ad.Uint16()
+		case AttrTimeout:
+			ev.Timeout = ad.Uint32()
+		case AttrIfIdx:
+			ev.IfIndex = ad.Int32()
+		case AttrResetReason:
+			ev.ResetReason = ad.Uint32()
+		case AttrResetFlags:
+			ev.ResetFlags = ad.Uint32()
+		case AttrServerSide:
+			ev.serverSide = ad.Uint8() != 0
+		default:
+			ev.Unknown = append(ev.Unknown, RawAttr{Type: ad.Type(), Data: append([]byte(nil), ad.Bytes()...)})
+			continue
+		}
+		ev.set(typ)
+	}
+	if err := ad.Err(); err != nil {
+		return ev, fmt.Errorf("%s: %w", ev.Type, err)
+	}
+	ev.Local = netip.AddrPortFrom(saddr, sport)
+	ev.Remote = netip.AddrPortFrom(daddr, dport)
+	return ev, nil
+}
