@@ -136,7 +136,7 @@ func (e *Event) ServerSide() bool {
 // so that the two can be compared.
 func (e *Event) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%16s]", e.Type)
+	fmt.Fprintf(&b, "[%14s]", e.Type)
 	if e.Has(AttrToken) {
 		fmt.Fprintf(&b, " token=%08x", e.Token)
 	}
