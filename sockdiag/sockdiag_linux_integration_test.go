@@ -1,0 +1,271 @@
+//go:build linux
+
+package sockdiag
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// TestIntegrationConnections opens an MPTCP connection with two subflows in
+// a fresh network namespace and checks what Connections reports for both
+// ends. It needs root and an MPTCP kernel; with CI=true, missing either is a
+// failure instead of a skip. SOCKDIAG_FIXTURES=1 logs the raw messages as
+// hex, to refresh the fixtures of the unit tests.
+func TestIntegrationConnections(t *testing.T) {
+	requirePrivileges(t)
+	watchdog := time.AfterFunc(60*time.Second, func() { panic("TestIntegrationConnections: watchdog expired") })
+	defer watchdog.Stop()
+
+	ns, nsFD := newNetNS(t)
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.1/32", "dev", "lo")
+	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.2/32", "dev", "lo")
+	ipCmd(t, "-n", ns, "mptcp", "limits", "set", "subflow", "2", "add_addr_accepted", "2")
+	ipCmd(t, "-n", ns, "mptcp", "endpoint", "add", "10.77.0.2", "subflow")
+
+	var (
+		ln     net.Listener
+		client net.Conn
+	)
+	err := inNetNS(nsFD, func() error {
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(true)
+		var err error
+		if ln, err = lc.Listen(context.Background(), "tcp4", "10.77.0.1:0"); err != nil {
+			return err
+		}
+		var d net.Dialer
+		d.SetMultipathTCP(true)
+		client, err = d.Dial("tcp4", ln.Addr().String())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("open sockets in netns %s: %v", ns, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { client.Close() })
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	t.Cleanup(func() { server.Close() })
+	for _, c := range []net.Conn{client, server} {
+		if ok, err := c.(*net.TCPConn).MultipathTCP(); !ok || err != nil {
+			t.Fatalf("%v is not MPTCP (err %v)", c.LocalAddr(), err)
+		}
+	}
+	go io.Copy(io.Discard, server)
+	if _, err := client.Write(make([]byte, 64<<10)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+
+	sd, err := New(&Config{NetNS: nsFD})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { sd.Close() })
+
+	want := map[uint32]net.Conn{mptcpToken(t, client): client, mptcpToken(t, server): server}
+	var conns []Conn
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if conns, err = sd.Connections(); err != nil {
+			t.Fatalf("Connections: %v", err)
+		}
+		if clientSubflows(conns, want, client) == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if os.Getenv("SOCKDIAG_FIXTURES") == "1" {
+		logFixtures(t, sd)
+	}
+
+	if len(conns) != 2 {
+		t.Fatalf("got %d connections, want 2: %+v", len(conns), conns)
+	}
+	for _, c := range conns {
+		nc, ok := want[c.Token]
+		if !ok {
+			t.Fatalf("connection with token %08x, want one of %08x", c.Token, keys(want))
+		}
+		if wantL, wantR := addrPort(nc.LocalAddr()), addrPort(nc.RemoteAddr()); c.Local != wantL || c.Remote != wantR {
+			t.Errorf("token %08x: addresses %v -> %v, want %v -> %v", c.Token, c.Local, c.Remote, wantL, wantR)
+		}
+		if c.State != 1 || c.Info.Token != c.Token || c.Inode == 0 || c.Cookie == 0 {
+			t.Errorf("token %08x: state %d, info token %08x, inode %d, cookie %d", c.Token, c.State, c.Info.Token, c.Inode, c.Cookie)
+		}
+		for _, sf := range c.Subflows {
+			t.Logf("token %08x: subflow %v -> %v id %d/%d flags %#x rtt %v cwnd %d", c.Token, sf.Local, sf.Remote, sf.LocID, sf.RemID, sf.Flags, sf.RTT, sf.SndCwnd)
+			if sf.TokenLoc != c.Token || sf.RTT <= 0 || sf.State != 1 {
+				t.Errorf("token %08x: bad subflow %+v", c.Token, sf)
+			}
+		}
+		if nc != client {
+			continue
+		}
+		if len(c.Subflows) != 2 {
+			t.Fatalf("client: got %d subflows in 5 s, want 2: %+v", len(c.Subflows), c.Subflows)
+		}
+		if a, b := c.Subflows[0], c.Subflows[1]; a.LocID != 0 || b.LocID == 0 || a.Local != c.Local ||
+			b.Local.Addr() != netip.MustParseAddr("10.77.0.2") || b.Flags&SubflowFlagJoinLoc == 0 {
+			t.Errorf("client subflows: %+v", c.Subflows)
+		}
+		if c.Info.SubflowsTotal != 2 || c.Info.BytesSent == 0 {
+			t.Errorf("client info: %+v", c.Info)
+		}
+	}
+}
+
+func requirePrivileges(t *testing.T) {
+	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		skip("needs root to create a network namespace (euid %d)", os.Geteuid())
+	}
+	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
+		skip("kernel without MPTCP: %v", err)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		skip("needs ip(8) from iproute2: %v", err)
+	}
+}
+
+// newNetNS creates a named network namespace that is deleted when the test
+// ends, and returns its name and an open fd of it.
+func newNetNS(t *testing.T) (string, int) {
+	t.Helper()
+	name := fmt.Sprintf("sd-%d-%s", os.Getpid(), rand.Text()[:8])
+	ipCmd(t, "netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
+	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open netns: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return name, fd
+}
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// inNetNS runs fn on a locked OS thread moved into the namespace nsFD. If
+// the thread cannot be moved back, it stays locked so that the runtime
+// ends it with the goroutine instead of reusing it.
+func inNetNS(nsFD int, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		err = fn()
+		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
+			errc <- errors.Join(err, fmt.Errorf("restore netns: %w", rerr))
+			return // the thread stays locked and dies with the goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+// mptcpToken returns the local token of an MPTCP socket from
+// getsockopt(SOL_MPTCP, MPTCP_INFO): mptcpi_token is at offset 12.
+func mptcpToken(t *testing.T, c net.Conn) uint32 {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf [256]byte
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		n := uint32(len(buf))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_MPTCP, 1, // MPTCP_INFO
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+		if e != 0 {
+			serr = e
+		} else if n < 16 {
+			serr = fmt.Errorf("mptcp_info of %d bytes", n)
+		}
+	})
+	if err = errors.Join(err, serr); err != nil {
+		t.Fatalf("getsockopt MPTCP_INFO: %v", err)
+	}
+	return binary.NativeEndian.Uint32(buf[12:])
+}
+
+func clientSubflows(conns []Conn, want map[uint32]net.Conn, client net.Conn) int {
+	for _, c := range conns {
+		if want[c.Token] == client {
+			return len(c.Subflows)
+		}
+	}
+	return 0
+}
+
+func addrPort(a net.Addr) netip.AddrPort { return a.(*net.TCPAddr).AddrPort() }
+
+func keys(m map[uint32]net.Conn) []uint32 {
+	var out []uint32
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// logFixtures logs every message of both dumps as hex.
+func logFixtures(t *testing.T, sd *Client) {
+	for _, proto := range []uint32{ipprotoMPTCP, ipprotoTCP} {
+		msgs, err := sd.c.c.Execute(netlink.Message{
+			Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request | netlink.Dump},
+			Data:   packRequest(unix.AF_INET, proto, ^uint32(0)),
+		})
+		if err != nil {
+			t.Fatalf("fixture dump: %v", err)
+		}
+		for _, m := range msgs {
+			t.Logf("proto %d: %s", proto, hex.EncodeToString(m.Data))
+		}
+	}
+}
