@@ -132,11 +132,14 @@ func (e *Event) ServerSide() bool {
 	return e.Flags&EventFlagServerSide != 0 || e.serverSide
 }
 
-// String formats the event as one line the way `ip mptcp monitor` does,
-// so that the two can be compared.
+// String formats the event as one line the way `ip mptcp monitor` does
+// (iproute2 6.2 and later), so that the two can be compared.
 func (e *Event) String() string {
+	if !e.Type.Known() {
+		return fmt.Sprintf("[UNKNOWN %d]", e.Type)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%14s]", e.Type)
+	fmt.Fprintf(&b, "[%16s]", e.Type)
 	if e.Has(AttrToken) {
 		fmt.Fprintf(&b, " token=%08x", e.Token)
 	}
@@ -149,11 +152,11 @@ func (e *Event) String() string {
 	if e.Has(AttrSaddr4) {
 		fmt.Fprintf(&b, " saddr4=%s", e.Local.Addr())
 	}
-	if e.Has(AttrSaddr6) {
-		fmt.Fprintf(&b, " saddr6=%s", e.Local.Addr())
-	}
 	if e.Has(AttrDaddr4) {
 		fmt.Fprintf(&b, " daddr4=%s", e.Remote.Addr())
+	}
+	if e.Has(AttrSaddr6) {
+		fmt.Fprintf(&b, " saddr6=%s", e.Local.Addr())
 	}
 	if e.Has(AttrDaddr6) {
 		fmt.Fprintf(&b, " daddr6=%s", e.Remote.Addr())
@@ -170,6 +173,9 @@ func (e *Event) String() string {
 	if e.Has(AttrError) {
 		fmt.Fprintf(&b, " error=%d", e.Error)
 	}
+	if e.Has(AttrFlags) {
+		fmt.Fprintf(&b, " flags=%x", e.Flags)
+	}
 	if e.Has(AttrTimeout) {
 		fmt.Fprintf(&b, " timeout=%d", e.Timeout)
 	}
@@ -181,12 +187,6 @@ func (e *Event) String() string {
 	}
 	if e.Has(AttrResetFlags) {
 		fmt.Fprintf(&b, " reset_flags=0x%x", e.ResetFlags)
-	}
-	if e.Has(AttrFlags) {
-		fmt.Fprintf(&b, " flags=0x%x", e.Flags)
-	}
-	if e.ServerSide() {
-		b.WriteString(" server_side")
 	}
 	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // ErrNotEnabled is returned (wrapped) by New and NewEvents when the kernel
@@ -142,3 +143,9 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes ENODEV match os.ErrNotExist too (ENOENT already does): both
+// mean that what the command names is not there.
+func (e *Error) Is(target error) bool {
+	return target == os.ErrNotExist && errors.Is(e.Err, syscall.ENODEV)
+}
