@@ -1,0 +1,644 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+)
+
+// The engine decides which subflows each connection should have. It is
+// level-triggered: every event updates the model, then each affected
+// connection's wanted subflows are computed from its policy, the
+// interfaces and the time, and compared with the subflows the kernel
+// reported; the difference is the actions. It does no I/O and reads no
+// clock: time comes in the events. Results of actions come back as kernel
+// events (SubflowUp, SubflowDown) or as ActionFailed.
+
+// Timers of the engine.
+const (
+	// pendingTimeout is how long a subflow creation may go unanswered by
+	// the kernel (no SF_ESTABLISHED, no SF_CLOSED) before it counts as
+	// failed.
+	pendingTimeout = 5 * time.Second
+	backoffMin     = 500 * time.Millisecond
+	backoffMax     = 30 * time.Second
+)
+
+// Subflow is a subflow as the kernel reported it.
+type Subflow struct {
+	Local, Remote netip.AddrPort // addresses unmapped
+	LocID, RemID  uint8
+	Backup        bool // our side's backup flag
+}
+
+// ConnState is one MPTCP connection the engine knows.
+type ConnState struct {
+	Token       uint32
+	Local       netip.AddrPort // of the initial subflow, unmapped
+	Remote      netip.AddrPort
+	ServerSide  bool
+	Established bool
+	Policy      *Policy
+	Subflows    []Subflow
+	// Announced are the peer's announced addresses by remote ID.
+	Announced map[uint8]netip.AddrPort
+
+	pending map[pathKey]time.Time // creations under way, since
+	backoff map[pathKey]backoff   // paths that failed recently
+	removed map[uint8]bool        // local IDs we sent REMOVE_ADDR for
+}
+
+// pathKey names a wanted subflow: from a link to a remote address.
+type pathKey struct {
+	link   int32
+	remote netip.AddrPort
+}
+
+type backoff struct {
+	until time.Time
+	n     int
+}
+
+// linkState is what the engine remembers of an interface.
+type linkState struct {
+	usableSince time.Time // zero: usable since before the daemon started
+}
+
+// State is the engine's model of the kernel. Its zero value is not usable;
+// make one with NewState. It is owned by one goroutine.
+type State struct {
+	Ifaces ifmon.Snapshot
+	Conns  map[uint32]*ConnState
+
+	links   map[int32]linkState
+	addrIDs map[netip.Addr]uint8 // local address -> the ID used for it
+	nextID  uint8
+}
+
+// NewState returns a model that starts with the interfaces ifaces; the
+// links in it count as usable since before any connection (no hold-down).
+func NewState(ifaces ifmon.Snapshot) *State {
+	s := &State{
+		Ifaces:  ifaces,
+		Conns:   map[uint32]*ConnState{},
+		links:   map[int32]linkState{},
+		addrIDs: map[netip.Addr]uint8{},
+		nextID:  1,
+	}
+	for _, l := range ifaces.Links {
+		s.links[l.Index] = linkState{}
+	}
+	return s
+}
+
+// Event is an input of the engine. Every event carries the time it
+// happened (At).
+type Event interface{ at() time.Time }
+
+// EventBase holds the time of an event.
+type EventBase struct{ At time.Time }
+
+func (e EventBase) at() time.Time { return e.At }
+
+// ConnCreated is a new connection (CREATED, or ESTABLISHED when CREATED was
+// missed), or one adopted from a kernel dump. Policy is the application
+// policy the daemon matched it to.
+type ConnCreated struct {
+	EventBase
+	Token         uint32
+	Local, Remote netip.AddrPort
+	ServerSide    bool
+	Established   bool
+	Policy        *Policy
+	// Subflows, when the connection is adopted from a dump, are the
+	// subflows it has; nil means a new connection, whose only subflow is
+	// the initial one, Local -> Remote.
+	Subflows []Subflow
+}
+
+// ConnEstablished is the kernel's ESTABLISHED: subflows can be added now.
+type ConnEstablished struct {
+	EventBase
+	Token uint32
+}
+
+// ConnClosed is the kernel's CLOSED.
+type ConnClosed struct {
+	EventBase
+	Token uint32
+}
+
+// SubflowUp is SF_ESTABLISHED.
+type SubflowUp struct {
+	EventBase
+	Token uint32
+	Subflow
+}
+
+// SubflowDown is SF_CLOSED; Error is the subflow's errno, 0 if none.
+type SubflowDown struct {
+	EventBase
+	Token uint32
+	Subflow
+	Error uint8
+}
+
+// SubflowPriority is SF_PRIO: the peer changed a subflow's backup flag.
+type SubflowPriority struct {
+	EventBase
+	Token uint32
+	Subflow
+}
+
+// PeerAnnounced is ANNOUNCED: the peer's ADD_ADDR.
+type PeerAnnounced struct {
+	EventBase
+	Token  uint32
+	RemID  uint8
+	Remote netip.AddrPort
+}
+
+// PeerRemoved is REMOVED: the peer's REMOVE_ADDR.
+type PeerRemoved struct {
+	EventBase
+	Token uint32
+	RemID uint8
+}
+
+// InterfacesChanged carries a new snapshot of the interfaces.
+type InterfacesChanged struct {
+	EventBase
+	Ifaces ifmon.Snapshot
+}
+
+// Tick is a wake-up the engine asked for (Step's wake time).
+type Tick struct{ EventBase }
+
+// ActionFailed reports that the kernel refused an action.
+type ActionFailed struct {
+	EventBase
+	Action Action
+	Err    error
+}
+
+// ActionKind is what an action does.
+type ActionKind int
+
+// Action kinds.
+const (
+	CreateSubflow  ActionKind = iota + 1 // open a subflow from Local (ID, IfIndex) to Remote
+	DestroySubflow                       // close the subflow Local -> Remote
+	SetBackup                            // set the backup flag of Local -> Remote to Backup (MP_PRIO)
+	RemoveAddr                           // send REMOVE_ADDR for local ID and close its subflows
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case CreateSubflow:
+		return "create-subflow"
+	case DestroySubflow:
+		return "destroy-subflow"
+	case SetBackup:
+		return "set-backup"
+	case RemoveAddr:
+		return "remove-addr"
+	}
+	return fmt.Sprintf("action(%d)", int(k))
+}
+
+// Action is one command for the kernel's userspace path manager.
+type Action struct {
+	Kind    ActionKind
+	Token   uint32
+	Local   netip.AddrPort // for CreateSubflow the port is 0
+	ID      uint8          // local address ID (CreateSubflow, RemoveAddr)
+	IfIndex int32          // CreateSubflow: the interface to bind to
+	Remote  netip.AddrPort
+	Backup  bool
+	Reason  string // why, for logs
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case RemoveAddr:
+		return fmt.Sprintf("%s token %08x id %d (%s)", a.Kind, a.Token, a.ID, a.Reason)
+	case SetBackup:
+		return fmt.Sprintf("%s token %08x %s -> %s backup=%v (%s)", a.Kind, a.Token, a.Local, a.Remote, a.Backup, a.Reason)
+	case CreateSubflow:
+		return fmt.Sprintf("%s token %08x %s id %d if %d -> %s backup=%v (%s)", a.Kind, a.Token, a.Local.Addr(), a.ID, a.IfIndex, a.Remote, a.Backup, a.Reason)
+	}
+	return fmt.Sprintf("%s token %08x %s -> %s (%s)", a.Kind, a.Token, a.Local, a.Remote, a.Reason)
+}
+
+// Step applies ev to the model and returns the actions to take, and the
+// time at which the engine wants a Tick (zero: none).
+func (s *State) Step(ev Event) ([]Action, time.Time) {
+	now := ev.at()
+	var touched []*ConnState // connections to re-evaluate; nil slice + all=true means all
+	all := false
+	switch ev := ev.(type) {
+	case ConnCreated:
+		c := s.Conns[ev.Token]
+		if c == nil {
+			c = &ConnState{Token: ev.Token}
+			s.Conns[ev.Token] = c
+		}
+		c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
+		c.ServerSide, c.Policy = ev.ServerSide, ev.Policy
+		c.Established = c.Established || ev.Established
+		if ev.Subflows == nil {
+			// The kernel sends no SF_ESTABLISHED for the initial subflow:
+			// CREATED is its only report.
+			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote})
+		}
+		for _, sf := range ev.Subflows {
+			c.addSubflow(sf)
+		}
+		touched = append(touched, c)
+	case ConnEstablished:
+		if c := s.Conns[ev.Token]; c != nil {
+			c.Established = true
+			touched = append(touched, c)
+		}
+	case ConnClosed:
+		delete(s.Conns, ev.Token)
+	case SubflowUp:
+		if c := s.Conns[ev.Token]; c != nil {
+			sf := ev.Subflow.unmapped()
+			c.addSubflow(sf)
+			if k, ok := s.keyOf(sf); ok {
+				delete(c.pending, k)
+				delete(c.backoff, k)
+			}
+			touched = append(touched, c)
+		}
+	case SubflowDown:
+		if c := s.Conns[ev.Token]; c != nil {
+			sf := ev.Subflow.unmapped()
+			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
+				return x.Local == sf.Local && x.Remote == sf.Remote
+			})
+			if k, ok := s.keyOf(sf); ok {
+				if _, was := c.pending[k]; was || ev.Error != 0 {
+					delete(c.pending, k)
+					c.fail(k, now)
+				}
+			}
+			touched = append(touched, c)
+		}
+	case SubflowPriority:
+		// The peer's flag; ours is what the engine sets. Nothing to do.
+	case PeerAnnounced:
+		if c := s.Conns[ev.Token]; c != nil {
+			if c.Announced == nil {
+				c.Announced = map[uint8]netip.AddrPort{}
+			}
+			c.Announced[ev.RemID] = unmapAP(ev.Remote)
+			touched = append(touched, c)
+		}
+	case PeerRemoved:
+		if c := s.Conns[ev.Token]; c != nil {
+			delete(c.Announced, ev.RemID)
+			touched = append(touched, c)
+		}
+	case InterfacesChanged:
+		s.setIfaces(ev.Ifaces, now)
+		all = true
+	case Tick:
+		all = true
+	case ActionFailed:
+		if c := s.Conns[ev.Action.Token]; c != nil && ev.Action.Kind == CreateSubflow {
+			if l, ok := s.Ifaces.Link(ev.Action.IfIndex); ok {
+				k := pathKey{link: l.Index, remote: ev.Action.Remote}
+				delete(c.pending, k)
+				c.fail(k, now)
+			}
+			touched = append(touched, c)
+		}
+	}
+	if all {
+		touched = touched[:0]
+		for _, c := range s.Conns {
+			touched = append(touched, c)
+		}
+		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
+	}
+	var actions []Action
+	var wake time.Time
+	for _, c := range touched {
+		a, w := s.reconcile(c, now)
+		actions = append(actions, a...)
+		wake = earliest(wake, w)
+	}
+	return actions, wake
+}
+
+func (s *State) setIfaces(snap ifmon.Snapshot, now time.Time) {
+	old := s.Ifaces
+	s.Ifaces = snap
+	next := map[int32]linkState{}
+	for _, l := range snap.Links {
+		ls, known := s.links[l.Index]
+		ol, _ := old.Link(l.Index)
+		switch {
+		case !known:
+			ls = linkState{usableSince: now}
+		case usable(l) && !usable(ol):
+			ls.usableSince = now
+		}
+		next[l.Index] = ls
+	}
+	s.links = next
+}
+
+func usable(l ifmon.Link) bool { return l.Up && len(l.Addrs) > 0 }
+
+func (c *ConnState) addSubflow(sf Subflow) {
+	sf = sf.unmapped()
+	for i, x := range c.Subflows {
+		if x.Local == sf.Local && x.Remote == sf.Remote {
+			c.Subflows[i] = sf
+			return
+		}
+	}
+	c.Subflows = append(c.Subflows, sf)
+}
+
+func (c *ConnState) fail(k pathKey, now time.Time) {
+	if c.backoff == nil {
+		c.backoff = map[pathKey]backoff{}
+	}
+	b := c.backoff[k]
+	d := backoffMin << min(b.n, 10)
+	c.backoff[k] = backoff{until: now.Add(min(d, backoffMax)), n: b.n + 1}
+}
+
+func (sf Subflow) unmapped() Subflow {
+	sf.Local, sf.Remote = unmapAP(sf.Local), unmapAP(sf.Remote)
+	return sf
+}
+
+func unmapAP(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// keyOf names the path of a subflow: the link holding its local address.
+func (s *State) keyOf(sf Subflow) (pathKey, bool) {
+	l, ok := s.Ifaces.ByAddr(sf.Local.Addr())
+	if !ok {
+		return pathKey{}, false
+	}
+	return pathKey{link: l.Index, remote: sf.Remote}, true
+}
+
+// want is one wanted subflow.
+type want struct {
+	key    pathKey
+	local  netip.Addr
+	backup bool
+	reason string
+}
+
+// reconcile compares what c should have with what it has.
+func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
+	if c.ServerSide || !c.Established || c.Policy == nil || c.Policy.Mode == ModeSingle {
+		return nil, time.Time{}
+	}
+	wants, wake := s.wanted(c, now)
+	var actions []Action
+	kept := map[pathKey]bool{}
+	// Subflows that are there: keep one per wanted path (fixing its
+	// backup flag), close the rest; an address that is gone gets
+	// REMOVE_ADDR.
+	for _, sf := range c.Subflows {
+		k, ok := s.keyOf(sf)
+		if !ok {
+			if !c.removed[sf.LocID] {
+				if c.removed == nil {
+					c.removed = map[uint8]bool{}
+				}
+				c.removed[sf.LocID] = true
+				actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: sf.LocID,
+					Reason: fmt.Sprintf("local address %s is gone", sf.Local.Addr())})
+			}
+			continue
+		}
+		i := slices.IndexFunc(wants, func(w want) bool { return w.key == k })
+		if i < 0 || kept[k] {
+			actions = append(actions, Action{Kind: DestroySubflow, Token: c.Token, Local: sf.Local, Remote: sf.Remote,
+				Reason: s.unwantedReason(k)})
+			continue
+		}
+		kept[k] = true
+		if sf.Backup != wants[i].backup {
+			actions = append(actions, Action{Kind: SetBackup, Token: c.Token, Local: sf.Local, Remote: sf.Remote,
+				Backup: wants[i].backup, Reason: wants[i].reason})
+		}
+	}
+	// Wanted paths with no subflow: open one, unless one is being opened
+	// or the path failed recently.
+	var create []Action
+	for _, w := range wants {
+		if kept[w.key] {
+			continue
+		}
+		if t, ok := c.pending[w.key]; ok {
+			if now.Sub(t) < pendingTimeout {
+				wake = earliest(wake, t.Add(pendingTimeout))
+				continue
+			}
+			delete(c.pending, w.key)
+			c.fail(w.key, now)
+		}
+		if b, ok := c.backoff[w.key]; ok && now.Before(b.until) {
+			wake = earliest(wake, b.until)
+			continue
+		}
+		if c.pending == nil {
+			c.pending = map[pathKey]time.Time{}
+		}
+		c.pending[w.key] = now
+		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
+			ID: s.idFor(c, w.local), IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
+	}
+	// New subflows first, then promotions, then demotions, then
+	// closures: the kernel always has a subflow to send on, and closing
+	// the old ones makes it reinject their data on one already on its way.
+	actions = append(create, actions...)
+	slices.SortStableFunc(actions, func(a, b Action) int { return cmp.Compare(phase(a), phase(b)) })
+	return actions, wake
+}
+
+func phase(a Action) int {
+	switch {
+	case a.Kind == CreateSubflow:
+		return 0
+	case a.Kind == SetBackup && !a.Backup:
+		return 1
+	case a.Kind == SetBackup:
+		return 2
+	}
+	return 3
+}
+
+func (s *State) unwantedReason(k pathKey) string {
+	l, ok := s.Ifaces.Link(k.link)
+	switch {
+	case !ok:
+		return "interface gone"
+	case !l.Up:
+		return l.Name + " is down"
+	}
+	return "not wanted on " + l.Name
+}
+
+// idFor returns the local address ID for a, stable across connections:
+// the initial subflow's address keeps ID 0.
+func (s *State) idFor(c *ConnState, a netip.Addr) uint8 {
+	if a == c.Local.Addr() {
+		return 0
+	}
+	if id, ok := s.addrIDs[a]; ok {
+		return id
+	}
+	used := map[uint8]bool{}
+	for _, id := range s.addrIDs {
+		used[id] = true
+	}
+	for range 255 {
+		id := s.nextID
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		if !used[id] {
+			s.addrIDs[a] = id
+			return id
+		}
+	}
+	// All 255 IDs are taken by addresses seen before: reuse the first.
+	return 1
+}
+
+// candidate is a link a connection may use, with its address.
+type candidate struct {
+	link ifmon.Link
+	addr netip.Addr
+	rank int
+}
+
+// wanted computes the subflows c should have now.
+func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
+	p := c.Policy
+	is4 := c.Remote.Addr().Is4()
+	var cands []candidate
+	for _, l := range s.Ifaces.Links {
+		if !usable(l) || !p.Paths.Allowed(l.Class) {
+			continue
+		}
+		a, ok := s.addrFor(c, l, is4)
+		if !ok {
+			continue
+		}
+		cands = append(cands, candidate{link: l, addr: a, rank: p.Paths.Rank(l.Class)})
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.link.Index, b.link.Index))
+	})
+	remotes := []netip.AddrPort{c.Remote}
+	if p.AcceptAnnouncements && p.Mode != ModeHandover {
+		ids := make([]uint8, 0, len(c.Announced))
+		for id := range c.Announced {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r := c.Announced[id]
+			if r.Port() == 0 {
+				r = netip.AddrPortFrom(r.Addr(), c.Remote.Port())
+			}
+			if r.Addr().Is4() == is4 && !slices.Contains(remotes, r) {
+				remotes = append(remotes, r)
+			}
+		}
+	}
+	var wants []want
+	var wake time.Time
+	switch p.Mode {
+	case ModeInteractive, ModeAggregate:
+		for _, cd := range cands {
+			for _, r := range remotes {
+				wants = append(wants, want{key: pathKey{cd.link.Index, r}, local: cd.addr,
+					reason: fmt.Sprintf("%s: every allowed path (%s)", p.Mode, cd.link.Name)})
+			}
+		}
+	case ModeHandover:
+		var pref, back []candidate
+		for _, cd := range cands {
+			if p.Paths.Preferred(cd.link.Class) {
+				pref = append(pref, cd)
+			} else {
+				back = append(back, cd)
+			}
+		}
+		add := func(cd candidate, backup bool, reason string) {
+			wants = append(wants, want{key: pathKey{cd.link.Index, c.Remote}, local: cd.addr, backup: backup, reason: reason})
+		}
+		switch {
+		case len(pref) > 0 && s.settled(pref[0].link, p.Handover.HoldDown, now):
+			add(pref[0], false, "handover: preferred path "+pref[0].link.Name)
+			if p.Handover.WarmStandby && len(back) > 0 {
+				add(back[0], true, "handover: warm standby on "+back[0].link.Name)
+			}
+		case len(pref) > 0 && len(back) > 0:
+			// The preferred path is back but not for the hold-down yet:
+			// stay on the backup path, with the preferred one ready.
+			until := s.links[pref[0].link.Index].usableSince.Add(p.Handover.HoldDown)
+			wake = until
+			add(back[0], false, "handover: "+pref[0].link.Name+" in hold-down, staying on "+back[0].link.Name)
+			add(pref[0], true, "handover: "+pref[0].link.Name+" back, in hold-down")
+		case len(pref) > 0:
+			add(pref[0], false, "handover: preferred path "+pref[0].link.Name)
+		case len(back) > 0:
+			add(back[0], false, "handover: no preferred path, backup "+back[0].link.Name)
+		}
+	}
+	return wants, wake
+}
+
+// settled reports whether link l has been usable for at least hold.
+func (s *State) settled(l ifmon.Link, hold time.Duration, now time.Time) bool {
+	since := s.links[l.Index].usableSince
+	return since.IsZero() || !now.Before(since.Add(hold))
+}
+
+// addrFor picks the local address of c on link l: the initial subflow's
+// address when it is on l, else the first address of the connection's
+// family.
+func (s *State) addrFor(c *ConnState, l ifmon.Link, is4 bool) (netip.Addr, bool) {
+	if slices.Contains(l.Addrs, c.Local.Addr()) {
+		return c.Local.Addr(), true
+	}
+	for _, a := range l.Addrs {
+		if a.Is4() == is4 {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero():
+		return a
+	case b.Before(a):
+		return b
+	}
+	return a
+}

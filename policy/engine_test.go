@@ -1,0 +1,410 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+)
+
+var (
+	t0      = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	wifi4   = netip.MustParseAddr("10.0.1.2")
+	cell4   = netip.MustParseAddr("10.0.2.2")
+	wifi6   = netip.MustParseAddr("fd00:1::2")
+	cell6   = netip.MustParseAddr("fd00:2::2")
+	wired4  = netip.MustParseAddr("192.168.7.2")
+	srv     = netip.MustParseAddrPort("10.0.3.2:5201")
+	srv6    = netip.MustParseAddrPort("[fd00:3::2]:5201")
+	srvB    = netip.MustParseAddrPort("10.0.4.2:5201")
+	initial = netip.AddrPortFrom(wifi4, 40000)
+)
+
+const tok = 0x84715662
+
+func at(d time.Duration) EventBase { return EventBase{At: t0.Add(d)} }
+
+// ifaces builds a snapshot: wlan0 (3) and wwan0 (4), each up or down,
+// with or without its addresses; eth0 (5) only when wired is set.
+func ifaces(wifiUp, cellUp bool, opts ...string) ifmon.Snapshot {
+	has := func(o string) bool {
+		for _, x := range opts {
+			if x == o {
+				return true
+			}
+		}
+		return false
+	}
+	w := ifmon.Link{Index: 3, Name: "wlan0", Class: ifmon.ClassWifi, Up: wifiUp, Addrs: []netip.Addr{wifi4, wifi6}}
+	if has("wifi-noaddr") {
+		w.Addrs = nil
+	}
+	c := ifmon.Link{Index: 4, Name: "wwan0", Class: ifmon.ClassCellular, Up: cellUp, Addrs: []netip.Addr{cell4, cell6}}
+	s := ifmon.Snapshot{Links: []ifmon.Link{
+		{Index: 1, Name: "lo", Class: ifmon.ClassLoopback, Up: true},
+		w, c,
+	}}
+	if has("wired") {
+		s.Links = append(s.Links, ifmon.Link{Index: 5, Name: "eth0", Class: ifmon.ClassWired, Up: true, Addrs: []netip.Addr{wired4}})
+	}
+	return s
+}
+
+func pol(mode Mode, mut ...func(*Policy)) *Policy {
+	p := &Policy{Name: string(mode), Mode: mode, Paths: DefaultPaths, Handover: DefaultHandover}
+	for _, m := range mut {
+		m(p)
+	}
+	return p
+}
+
+func established(p *Policy, d time.Duration) []Event {
+	return []Event{
+		ConnCreated{EventBase: at(d), Token: tok, Local: initial, Remote: srv, Policy: p},
+		ConnEstablished{EventBase: at(d), Token: tok},
+	}
+}
+
+func sfUp(d time.Duration, local netip.AddrPort, remote netip.AddrPort, id uint8, backup bool) Event {
+	return SubflowUp{EventBase: at(d), Token: tok, Subflow: Subflow{Local: local, Remote: remote, LocID: id, Backup: backup}}
+}
+
+// step is one event and the actions it must produce, written as
+// "kind local remote id backup" strings (reasons left out).
+type step struct {
+	ev   Event
+	want []string
+	wake time.Duration // -1: no wake-up wanted; else the offset from t0
+}
+
+func fmtActions(as []Action) []string {
+	var out []string
+	for _, a := range as {
+		switch a.Kind {
+		case CreateSubflow:
+			out = append(out, fmt.Sprintf("create %s if%d id %d -> %s backup=%v", a.Local.Addr(), a.IfIndex, a.ID, a.Remote, a.Backup))
+		case DestroySubflow:
+			out = append(out, fmt.Sprintf("destroy %s -> %s", a.Local, a.Remote))
+		case SetBackup:
+			out = append(out, fmt.Sprintf("backup %s -> %s %v", a.Local, a.Remote, a.Backup))
+		case RemoveAddr:
+			out = append(out, fmt.Sprintf("remove id %d", a.ID))
+		}
+	}
+	return out
+}
+
+func run(t *testing.T, snap ifmon.Snapshot, steps []step) {
+	t.Helper()
+	s := NewState(snap)
+	for i, st := range steps {
+		got, wake := s.Step(st.ev)
+		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
+			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
+		}
+		for _, a := range got {
+			if a.Reason == "" {
+				t.Errorf("step %d: action %v has no reason", i, a)
+			}
+		}
+		switch {
+		case st.wake < 0 && !wake.IsZero():
+			t.Errorf("step %d: wake at +%v, want none", i, wake.Sub(t0))
+		case st.wake > 0 && !wake.Equal(t0.Add(st.wake)):
+			t.Errorf("step %d: wake at %v, want +%v", i, wake, st.wake)
+		}
+	}
+}
+
+// evs turns events with no expected actions into steps.
+func evs(es ...Event) []step {
+	var out []step
+	for _, e := range es {
+		out = append(out, step{ev: e})
+	}
+	return out
+}
+
+func TestHandover(t *testing.T) {
+	p := pol(ModeHandover)
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	wifiSub2 := netip.AddrPortFrom(wifi4, 42000)
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		// Established on Wi-Fi: nothing to do.
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		// Wi-Fi loses carrier: open cellular, close the dead subflow.
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		// The same snapshot again: the creation is pending, the subflow
+		// is being destroyed: nothing new, a wake-up for the pending
+		// creation.
+		step{ev: InterfacesChanged{EventBase: at(time.Second + time.Millisecond), Ifaces: ifaces(false, true)},
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}, wake: time.Second + pendingTimeout},
+		step{ev: SubflowDown{EventBase: at(1100 * time.Millisecond), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		step{ev: sfUp(1100*time.Millisecond, cellSub, srv, 1, false)},
+		// Wi-Fi is back: a backup subflow on it, cellular stays in use
+		// for the hold-down.
+		step{ev: InterfacesChanged{EventBase: at(10 * time.Second), Ifaces: ifaces(true, true)},
+			want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 15 * time.Second},
+		step{ev: sfUp(10*time.Second, wifiSub2, srv, 0, true), wake: 15 * time.Second},
+		// Too early.
+		step{ev: Tick{EventBase: at(14 * time.Second)}, wake: 15 * time.Second},
+		// After the hold-down: promote Wi-Fi, close cellular.
+		step{ev: Tick{EventBase: at(15 * time.Second)},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}, wake: -1},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestHandoverAddressGone(t *testing.T) {
+	p := pol(ModeHandover)
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, true, "wifi-noaddr")},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "remove id 0"}},
+		// REMOVE_ADDR is sent once, not again on the next change.
+		step{ev: Tick{EventBase: at(2 * time.Second)}, wake: time.Second + pendingTimeout},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestHandoverWarmStandby(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.WarmStandby = true })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
+		{ev: ConnEstablished{EventBase: at(0), Token: tok}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=true"}},
+		{ev: sfUp(0, initial, srv, 0, false)},
+		{ev: sfUp(0, cellSub, srv, 1, true)},
+		// Wi-Fi down: the standby becomes the path at once.
+		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"backup 10.0.2.2:41000 -> 10.0.3.2:5201 false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	})
+}
+
+func TestHandoverBothDownThenCellular(t *testing.T) {
+	p := pol(ModeHandover)
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, false)},
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(time.Second), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		// Cellular comes up first: it is used at once (no hold-down for
+		// a backup path).
+		step{ev: InterfacesChanged{EventBase: at(2 * time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestHandoverWiredPreferredOverWifi(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) {
+		p.Paths.Prefer = []ifmon.Class{ifmon.ClassWired, ifmon.ClassWifi}
+	})
+	steps := evs(established(p, 0)...)
+	// Started on Wi-Fi while a wired link is up and settled: move to it.
+	steps[1].want = []string{"create 192.168.7.2 if5 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}
+	steps = append([]step{steps[0], {ev: sfUp(0, initial, srv, 0, false)}}, steps[1])
+	run(t, ifaces(true, true, "wired"), steps)
+}
+
+func TestInteractiveAndAggregate(t *testing.T) {
+	for _, m := range []Mode{ModeInteractive, ModeAggregate} {
+		t.Run(string(m), func(t *testing.T) {
+			p := pol(m)
+			cellSub := netip.AddrPortFrom(cell4, 41000)
+			run(t, ifaces(true, true), []step{
+				{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
+				{ev: ConnEstablished{EventBase: at(0), Token: tok}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+				{ev: sfUp(0, initial, srv, 0, false)},
+				{ev: sfUp(0, cellSub, srv, 1, false)},
+				{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+					want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+				{ev: SubflowDown{EventBase: at(time.Second), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+				// Back: a subflow on Wi-Fi again, with the initial address's ID 0.
+				{ev: InterfacesChanged{EventBase: at(2 * time.Second), Ifaces: ifaces(true, true)},
+					want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=false"}},
+			})
+		})
+	}
+}
+
+func TestSingleAndServerSideDoNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		p          *Policy
+		serverSide bool
+	}{
+		{"single", pol(ModeSingle), false},
+		{"server side", pol(ModeAggregate), true},
+		{"no policy", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run(t, ifaces(true, true), evs(
+				ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: tc.p, ServerSide: tc.serverSide},
+				ConnEstablished{EventBase: at(0), Token: tok},
+				sfUp(0, initial, srv, 0, false),
+				InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+				PeerAnnounced{EventBase: at(2 * time.Second), Token: tok, RemID: 3, Remote: srvB},
+				Tick{EventBase: at(3 * time.Second)},
+			))
+		})
+	}
+}
+
+func TestNothingBeforeEstablished(t *testing.T) {
+	p := pol(ModeAggregate)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
+		{ev: InterfacesChanged{EventBase: at(time.Millisecond), Ifaces: ifaces(true, true, "wired")}},
+		{ev: ConnEstablished{EventBase: at(2 * time.Millisecond), Token: tok},
+			want: []string{"create 192.168.7.2 if5 id 1 -> 10.0.3.2:5201 backup=false", "create 10.0.2.2 if4 id 2 -> 10.0.3.2:5201 backup=false"}},
+	})
+}
+
+func TestFailureBacksOff(t *testing.T) {
+	p := pol(ModeAggregate)
+	create := Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}
+	refused := errors.New("limit reached")
+	steps := evs(ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p})
+	steps = append(steps,
+		step{ev: ConnEstablished{EventBase: at(0), Token: tok}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: ActionFailed{EventBase: at(time.Millisecond), Action: create, Err: refused}, wake: backoffMin + time.Millisecond},
+		// Other events before the back-off ends do not retry.
+		step{ev: sfUp(10*time.Millisecond, initial, srv, 0, false), wake: backoffMin + time.Millisecond},
+		step{ev: Tick{EventBase: at(backoffMin + time.Millisecond)}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// A second failure doubles the back-off.
+		step{ev: ActionFailed{EventBase: at(time.Second), Action: create, Err: refused}, wake: time.Second + 2*backoffMin},
+		// The join is refused by the peer: SF_CLOSED with an error.
+		step{ev: Tick{EventBase: at(time.Second + 2*backoffMin)}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: SubflowDown{EventBase: at(2 * time.Second), Token: tok, Subflow: Subflow{Local: netip.AddrPortFrom(cell4, 41000), Remote: srv, LocID: 1}, Error: 111},
+			wake: 2*time.Second + 4*backoffMin},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestPendingTimesOut(t *testing.T) {
+	p := pol(ModeAggregate)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: Tick{EventBase: at(pendingTimeout - time.Millisecond)}, wake: pendingTimeout},
+		// Unanswered: counts as a failure, retried after the back-off.
+		{ev: Tick{EventBase: at(pendingTimeout)}, wake: pendingTimeout + backoffMin},
+		{ev: Tick{EventBase: at(pendingTimeout + backoffMin)}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+	})
+}
+
+func TestClosedMidAction(t *testing.T) {
+	p := pol(ModeAggregate)
+	create := Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: ConnClosed{EventBase: at(time.Millisecond), Token: tok}},
+		{ev: ActionFailed{EventBase: at(2 * time.Millisecond), Action: create, Err: errors.New("invalid token")}},
+		{ev: sfUp(3*time.Millisecond, netip.AddrPortFrom(cell4, 41000), srv, 1, false)},
+		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)}, wake: -1},
+	})
+}
+
+func TestAnnouncements(t *testing.T) {
+	ann := PeerAnnounced{EventBase: at(time.Second), Token: tok, RemID: 3, Remote: netip.AddrPortFrom(srvB.Addr(), 0)}
+	t.Run("ignored by default", func(t *testing.T) {
+		p := pol(ModeAggregate)
+		run(t, ifaces(true, false), append(evs(established(p, 0)...), step{ev: sfUp(0, initial, srv, 0, false)}, step{ev: ann}))
+	})
+	t.Run("accepted", func(t *testing.T) {
+		p := pol(ModeAggregate, func(p *Policy) { p.AcceptAnnouncements = true })
+		run(t, ifaces(true, false), append(evs(established(p, 0)...),
+			step{ev: sfUp(0, initial, srv, 0, false)},
+			// No port in the ADD_ADDR: the connection's port.
+			step{ev: ann, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.4.2:5201 backup=false"}},
+			step{ev: sfUp(time.Second, netip.AddrPortFrom(wifi4, 43000), srvB, 0, false)},
+			// The peer removes it: its subflow is closed by the kernel; nothing to add.
+			step{ev: PeerRemoved{EventBase: at(2 * time.Second), Token: tok, RemID: 3},
+				want: []string{"destroy 10.0.1.2:43000 -> 10.0.4.2:5201"}},
+		))
+	})
+	t.Run("handover uses the initial address only", func(t *testing.T) {
+		p := pol(ModeHandover, func(p *Policy) { p.AcceptAnnouncements = true })
+		run(t, ifaces(true, true), append(evs(established(p, 0)...), step{ev: sfUp(0, initial, srv, 0, false)}, step{ev: ann}))
+	})
+}
+
+func TestAdoptAfterRestart(t *testing.T) {
+	// The daemon restarts while a handover is done: Wi-Fi is up and
+	// settled, the connection runs on cellular with Wi-Fi as backup.
+	p := pol(ModeHandover)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true,
+			Subflows: []Subflow{
+				{Local: netip.AddrPortFrom(cell4, 41000), Remote: srv, LocID: 1},
+				{Local: netip.AddrPortFrom(wifi4, 42000), Remote: srv, LocID: 0, Backup: true},
+			}},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+	})
+}
+
+func TestIPv6AndMappedAddresses(t *testing.T) {
+	p := pol(ModeAggregate)
+	local6 := netip.AddrPortFrom(wifi6, 40000)
+	t.Run("v6", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: local6, Remote: srv6, Policy: p, Established: true},
+				want: []string{"create fd00:2::2 if4 id 1 -> [fd00:3::2]:5201 backup=false"}},
+		})
+	})
+	t.Run("v4-mapped", func(t *testing.T) {
+		mapped := func(ap netip.AddrPort) netip.AddrPort {
+			return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+		}
+		run(t, ifaces(true, true), []step{
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: mapped(initial), Remote: mapped(srv), Policy: p, Established: true},
+				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		})
+	})
+}
+
+func TestFlapStormBounded(t *testing.T) {
+	// Wi-Fi flaps 500 times in 5 s in aggregate mode: one creation at a
+	// time, and every failure backs off, so commands stay far below the
+	// number of flaps.
+	p := pol(ModeAggregate)
+	s := NewState(ifaces(true, true))
+	s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: netip.AddrPortFrom(cell4, 40000), Remote: srv, Policy: p, Established: true})
+	s.Step(sfUp(0, netip.AddrPortFrom(cell4, 40000), srv, 0, false))
+	var creates, destroys int
+	for i := range 1000 {
+		up := i%2 == 1
+		as, _ := s.Step(InterfacesChanged{EventBase: at(time.Duration(i) * 5 * time.Millisecond), Ifaces: ifaces(up, true)})
+		for _, a := range as {
+			switch a.Kind {
+			case CreateSubflow:
+				creates++
+				// The kernel refuses: the link flapped away.
+				s.Step(ActionFailed{EventBase: at(time.Duration(i)*5*time.Millisecond + time.Millisecond), Action: a, Err: errors.New("down")})
+			case DestroySubflow:
+				destroys++
+			}
+		}
+	}
+	if creates > 20 || destroys > 0 {
+		t.Errorf("500 flaps gave %d creations and %d destructions; want at most 20 and 0", creates, destroys)
+	}
+}
+
+func TestActionString(t *testing.T) {
+	a := Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv, Reason: "why"}
+	if got := a.String(); !strings.Contains(got, "create-subflow token 84715662 10.0.2.2 id 1 if 4 -> 10.0.3.2:5201") || !strings.HasSuffix(got, "(why)") {
+		t.Errorf("String() = %q", got)
+	}
+}

@@ -1,0 +1,212 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+)
+
+// Mode is how the connections of an application use their paths.
+type Mode string
+
+// Modes.
+const (
+	// ModeHandover keeps one subflow on the preferred path and adds one on
+	// a backup path only while the preferred one is down or degraded.
+	ModeHandover Mode = "handover"
+	// ModeInteractive opens a subflow on every allowed path; measured
+	// quality decides which are backups.
+	ModeInteractive Mode = "interactive"
+	// ModeAggregate opens a subflow on every allowed path, none backup.
+	ModeAggregate Mode = "aggregate"
+	// ModeSingle opens no extra subflow.
+	ModeSingle Mode = "single"
+)
+
+// Modes lists every mode.
+var Modes = []Mode{ModeHandover, ModeInteractive, ModeAggregate, ModeSingle}
+
+// Policy is what one application gets: which connections are its, and how
+// they use the paths. A Policy is not changed once parsed.
+type Policy struct {
+	Name   string
+	Source string // the file it came from, for messages
+	Match  Match
+	Mode   Mode
+	Paths  Paths
+	// Handover holds the thresholds and timers of handover mode (the
+	// thresholds also mark a path degraded in interactive mode).
+	Handover Handover
+	// AcceptAnnouncements lets the peer's ADD_ADDR be used for subflows.
+	// Off by default: announced addresses are ignored.
+	AcceptAnnouncements bool
+}
+
+// Match selects connections. Every field that is set must match (and);
+// within a list any element may (or). An empty Match matches nothing: only
+// the default policy applies to every connection.
+type Match struct {
+	Ports    []PortRange    // destination (remote) port
+	Prefixes []netip.Prefix // destination (remote) address
+	UIDs     []uint32       // owner of the socket
+	Cgroup   string         // cgroup v2 path; the cgroup and those below it
+	Process  string         // the owning process's name (comm)
+}
+
+// PortRange is an inclusive range of ports; a single port has From == To.
+type PortRange struct{ From, To uint16 }
+
+// Contains reports whether p is in the range.
+func (r PortRange) Contains(p uint16) bool { return p >= r.From && p <= r.To }
+
+// Paths says which interface classes an application uses. Handover mode
+// starts on Prefer and falls back to Backup; interactive and aggregate
+// modes use both.
+type Paths struct {
+	Prefer []ifmon.Class
+	Backup []ifmon.Class
+}
+
+// Allowed reports whether class c may carry subflows.
+func (p Paths) Allowed(c ifmon.Class) bool {
+	return slices.Contains(p.Prefer, c) || slices.Contains(p.Backup, c)
+}
+
+// Rank orders classes: 0 for the first preferred class, then the others
+// in order, backups after every preferred class; -1 for a class not
+// allowed.
+func (p Paths) Rank(c ifmon.Class) int {
+	if i := slices.Index(p.Prefer, c); i >= 0 {
+		return i
+	}
+	if i := slices.Index(p.Backup, c); i >= 0 {
+		return len(p.Prefer) + i
+	}
+	return -1
+}
+
+// Preferred reports whether c is one of the preferred classes.
+func (p Paths) Preferred(c ifmon.Class) bool { return slices.Contains(p.Prefer, c) }
+
+// Handover holds the thresholds and timers of handover mode.
+type Handover struct {
+	// RTO is the number of retransmission timeouts in a row after which
+	// the preferred path counts as failed; 0 turns the check off.
+	RTO int
+	// LossPercent is the retransmitted share of segments over the window
+	// above which the path counts as degraded; 0 turns it off.
+	LossPercent float64
+	// RTT is the smoothed round-trip time above which the path counts as
+	// degraded; 0 turns it off.
+	RTT time.Duration
+	// HoldDown is how long the preferred path must be good again before
+	// traffic moves back to it and the backup subflow is closed.
+	HoldDown time.Duration
+	// WarmStandby keeps a backup subflow open (flagged backup) at all
+	// times, so that a handover costs no handshake.
+	WarmStandby bool
+}
+
+// Defaults of a policy's fields that the file leaves out.
+var (
+	DefaultPaths    = Paths{Prefer: []ifmon.Class{ifmon.ClassWifi, ifmon.ClassWired}, Backup: []ifmon.Class{ifmon.ClassCellular}}
+	DefaultHandover = Handover{RTO: 1, LossPercent: 10, RTT: 400 * time.Millisecond, HoldDown: 5 * time.Second}
+)
+
+// InterfaceRule classifies interfaces by name, before anything the kernel
+// says about them. Name is a shell pattern (path.Match), e.g. "wlan*".
+type InterfaceRule struct {
+	Name  string
+	Class ifmon.Class
+}
+
+// Config is the daemon's main configuration file.
+type Config struct {
+	Source string // the file it came from
+	// PolicyDir holds one policy file per application (*.yaml). Relative
+	// paths are relative to the configuration file's directory.
+	PolicyDir string
+	// Default is the policy of connections that match no application. Its
+	// Match is empty.
+	Default Policy
+	// Interfaces classify interfaces by name; the first match wins.
+	Interfaces []InterfaceRule
+	// SetPMType sets net.mptcp.pm_type=1 (the userspace path manager) at
+	// start when it is not already.
+	SetPMType bool
+	// ControlSocket is the path of the unix control socket.
+	ControlSocket string
+	// ControlGroup, if set, is a group whose members may use the read-only
+	// queries of the control socket; changes always need root.
+	ControlGroup string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// Set is a configuration with the policies of its directory, in the order
+// they are tried (file name order).
+type Set struct {
+	Config   *Config
+	Policies []*Policy
+}
+
+// Conn is what a policy matches a connection on.
+type Conn struct {
+	Remote  netip.AddrPort
+	UID     uint32
+	Cgroup  string // cgroup v2 path, "" if unknown
+	Process string // comm of the owner, "" if unknown
+}
+
+// Lookup returns the first policy whose Match matches c, or the default.
+func (s *Set) Lookup(c Conn) *Policy {
+	for _, p := range s.Policies {
+		if p.Match.Matches(c) {
+			return p
+		}
+	}
+	return &s.Config.Default
+}
+
+// Empty reports whether m has no condition.
+func (m Match) Empty() bool {
+	return len(m.Ports) == 0 && len(m.Prefixes) == 0 && len(m.UIDs) == 0 && m.Cgroup == "" && m.Process == ""
+}
+
+// Matches reports whether c meets every condition of m.
+func (m Match) Matches(c Conn) bool {
+	if m.Empty() {
+		return false
+	}
+	if len(m.Ports) > 0 && !slices.ContainsFunc(m.Ports, func(r PortRange) bool { return r.Contains(c.Remote.Port()) }) {
+		return false
+	}
+	if len(m.Prefixes) > 0 {
+		a := c.Remote.Addr().Unmap()
+		if !slices.ContainsFunc(m.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			return false
+		}
+	}
+	if len(m.UIDs) > 0 && !slices.Contains(m.UIDs, c.UID) {
+		return false
+	}
+	if m.Cgroup != "" && !underCgroup(c.Cgroup, m.Cgroup) {
+		return false
+	}
+	if m.Process != "" && c.Process != m.Process {
+		return false
+	}
+	return true
+}
+
+// underCgroup reports whether cgroup path c is want or below it.
+func underCgroup(c, want string) bool {
+	want = strings.TrimSuffix(want, "/")
+	if want == "" {
+		return true // "/" is the root: everything is below it
+	}
+	return c == want || strings.HasPrefix(c, want+"/")
+}
