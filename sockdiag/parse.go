@@ -28,8 +28,9 @@ const (
 
 	inetDiagReqProtocol = 3 // INET_DIAG_REQ_PROTOCOL, u32 request attribute
 
-	inetDiagInfo    = 2  // INET_DIAG_INFO: tcp_info or mptcp_info
-	inetDiagULPInfo = 19 // INET_DIAG_ULP_INFO, nested
+	inetDiagInfo     = 2  // INET_DIAG_INFO: tcp_info or mptcp_info
+	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO, nested
+	inetDiagCgroupID = 21 // INET_DIAG_CGROUP_ID, u64: the socket's cgroup v2 ID
 
 	inetULPInfoName  = 1 // INET_ULP_INFO_NAME, string
 	inetULPInfoMPTCP = 3 // INET_ULP_INFO_MPTCP, nested MPTCP_SUBFLOW_ATTR_*
@@ -55,6 +56,7 @@ type diagMsg struct {
 	IfIndex       uint32
 	Cookie        uint64
 	UID, Inode    uint32
+	CgroupID      uint64 // INET_DIAG_CGROUP_ID, 0 if absent
 	Info          []byte // INET_DIAG_INFO payload, nil if absent
 	ULPName       string // INET_ULP_INFO_NAME, "" if absent
 	ULP           []byte // INET_ULP_INFO_MPTCP payload, nil if absent
@@ -115,6 +117,8 @@ func parseMsg(b []byte) (diagMsg, error) {
 		switch ad.Type() {
 		case inetDiagInfo:
 			m.Info = ad.Bytes()
+		case inetDiagCgroupID:
+			m.CgroupID = ad.Uint64()
 		case inetDiagULPInfo:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
@@ -250,12 +254,13 @@ func parseSubflowULP(b []byte, sf *Subflow) error {
 // newConn builds a Conn from an MPTCP socket's message.
 func newConn(m diagMsg) (Conn, error) {
 	c := Conn{
-		Local:  m.Local,
-		Remote: m.Remote,
-		State:  m.State,
-		UID:    m.UID,
-		Inode:  m.Inode,
-		Cookie: m.Cookie,
+		Local:    m.Local,
+		Remote:   m.Remote,
+		State:    m.State,
+		UID:      m.UID,
+		Inode:    m.Inode,
+		Cookie:   m.Cookie,
+		CgroupID: m.CgroupID,
 	}
 	if m.Info != nil {
 		info, err := parseInfo(m.Info)

@@ -76,7 +76,7 @@ var (
 		Remote: addrServer,
 		State:  1,
 		Inode:  18191,
-		Cookie: 1,
+		Cookie: 1, CgroupID: 1,
 		Info: Info{
 			Subflows:           1,
 			SubflowsMax:        2,

@@ -48,7 +48,12 @@ func (c *Client) Close() error { return c.c.close() }
 // the dump (it appeared or the connection closed between the two dumps) is
 // dropped. If the kernel has no MPTCP diag support (mptcp_diag missing), the
 // error matches os.ErrNotExist.
-func (c *Client) Connections() ([]Conn, error) { return c.c.connections() }
+func (c *Client) Connections() ([]Conn, error) { return c.c.connections(true) }
+
+// Sockets dumps the MPTCP sockets only, without their subflows (Subflows
+// is nil): one dump instead of two, for when only the connections'
+// owners and addresses matter.
+func (c *Client) Sockets() ([]Conn, error) { return c.c.connections(false) }
 
 // Conn is one MPTCP connection: an MPTCP socket (msk) as seen by its own
 // host. Both ends of a connection inside one namespace are two Conns.
@@ -60,6 +65,7 @@ type Conn struct {
 	UID      uint32         // owner (idiag_uid)
 	Inode    uint32         // socket inode (idiag_inode), 0 for orphans
 	Cookie   uint64         // socket cookie (idiag_cookie)
+	CgroupID uint64         // cgroup v2 ID of the owner (INET_DIAG_CGROUP_ID; the cgroup directory's inode number), 0 if unknown
 	Info     Info           // struct mptcp_info
 	Subflows []Subflow      // TCP subflows, sorted by (LocID, Local, Remote)
 }

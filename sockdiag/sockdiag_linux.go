@@ -28,7 +28,7 @@ func newClient(cfg *Config) (*client, error) {
 
 func (c *client) close() error { return c.c.Close() }
 
-func (c *client) connections() ([]Conn, error) {
+func (c *client) connections(withSubflows bool) ([]Conn, error) {
 	const all = ^uint32(0)
 	mskStates := all
 	if !c.listeners {
@@ -44,6 +44,9 @@ func (c *client) connections() ([]Conn, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sockdiag: dump mptcp: %w", err)
+	}
+	if !withSubflows {
+		return group(conns, nil), nil
 	}
 	var subflows []Subflow
 	err = c.dump(ipprotoTCP, all&^(1<<tcpListen), func(m diagMsg) error {

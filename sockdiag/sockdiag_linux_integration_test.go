@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
 	"io"
 	"net"
 	"net/netip"
@@ -103,6 +104,19 @@ func TestIntegrationConnections(t *testing.T) {
 	if len(conns) != 2 {
 		t.Fatalf("got %d connections, want 2: %+v", len(conns), conns)
 	}
+	// The sockets belong to this process's cgroup.
+	mount, err := cgroup.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := cgroup.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCG, err := cgroup.ID(mount, self)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range conns {
 		nc, ok := want[c.Token]
 		if !ok {
@@ -110,6 +124,9 @@ func TestIntegrationConnections(t *testing.T) {
 		}
 		if wantL, wantR := addrPort(nc.LocalAddr()), addrPort(nc.RemoteAddr()); c.Local != wantL || c.Remote != wantR {
 			t.Errorf("token %08x: addresses %v -> %v, want %v -> %v", c.Token, c.Local, c.Remote, wantL, wantR)
+		}
+		if c.CgroupID != wantCG {
+			t.Errorf("token %08x: cgroup ID %d, want %d (%s)", c.Token, c.CgroupID, wantCG, self)
 		}
 		if c.State != 1 || c.Info.Token != c.Token || c.Inode == 0 || c.Cookie == 0 {
 			t.Errorf("token %08x: state %d, info token %08x, inode %d, cookie %d", c.Token, c.State, c.Info.Token, c.Inode, c.Cookie)

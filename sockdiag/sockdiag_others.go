@@ -17,6 +17,6 @@ func newClient(*Config) (*client, error) {
 
 func (*client) close() error { return nil }
 
-func (*client) connections() ([]Conn, error) {
+func (*client) connections(bool) ([]Conn, error) {
 	return nil, fmt.Errorf("sockdiag: not implemented on %s/%s: %w", runtime.GOOS, runtime.GOARCH, os.ErrNotExist)
 }
