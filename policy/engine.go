@@ -2,9 +2,11 @@ package policy
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
@@ -185,6 +187,20 @@ type ActionFailed struct {
 	Err    error
 }
 
+// ActionDone reports that the kernel accepted an action. Only SetBackup
+// needs it: the kernel reports MP_PRIO to the peer, not to us.
+type ActionDone struct {
+	EventBase
+	Action Action
+}
+
+// PolicyChanged gives a connection another policy (after a reload).
+type PolicyChanged struct {
+	EventBase
+	Token  uint32
+	Policy *Policy
+}
+
 // ActionKind is what an action does.
 type ActionKind int
 
@@ -311,12 +327,21 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 	case Tick:
 		all = true
 	case ActionFailed:
-		if c := s.Conns[ev.Action.Token]; c != nil && ev.Action.Kind == CreateSubflow {
-			if l, ok := s.Ifaces.Link(ev.Action.IfIndex); ok {
-				k := pathKey{link: l.Index, remote: ev.Action.Remote}
-				delete(c.pending, k)
-				c.fail(k, now)
+		if c := s.Conns[ev.Action.Token]; c != nil {
+			s.failed(c, ev.Action, ev.Err, now)
+			touched = append(touched, c)
+		}
+	case ActionDone:
+		if c := s.Conns[ev.Action.Token]; c != nil && ev.Action.Kind == SetBackup {
+			for i, sf := range c.Subflows {
+				if sf.Local == unmapAP(ev.Action.Local) && sf.Remote == unmapAP(ev.Action.Remote) {
+					c.Subflows[i].Backup = ev.Action.Backup
+				}
 			}
+		}
+	case PolicyChanged:
+		if c := s.Conns[ev.Token]; c != nil {
+			c.Policy = ev.Policy
 			touched = append(touched, c)
 		}
 	}
@@ -366,6 +391,28 @@ func (c *ConnState) addSubflow(sf Subflow) {
 		}
 	}
 	c.Subflows = append(c.Subflows, sf)
+}
+
+// failed takes in a refused action. The model changes only where the
+// refusal says what the kernel has: a subflow to destroy that the kernel
+// does not know (ESRCH) is gone. Otherwise the path backs off, so that a
+// refusal is not repeated at every event.
+func (s *State) failed(c *ConnState, a Action, err error, now time.Time) {
+	switch a.Kind {
+	case CreateSubflow:
+		k := pathKey{link: a.IfIndex, remote: unmapAP(a.Remote)}
+		delete(c.pending, k)
+		c.fail(k, now)
+	case DestroySubflow, SetBackup:
+		local, remote := unmapAP(a.Local), unmapAP(a.Remote)
+		if a.Kind == DestroySubflow && errors.Is(err, syscall.ESRCH) {
+			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool { return x.Local == local && x.Remote == remote })
+			return
+		}
+		if k, ok := s.keyOf(Subflow{Local: local, Remote: remote}); ok {
+			c.fail(k, now)
+		}
+	}
 }
 
 func (c *ConnState) fail(k pathKey, now time.Time) {
@@ -425,6 +472,12 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 				actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: sf.LocID,
 					Reason: fmt.Sprintf("local address %s is gone", sf.Local.Addr())})
 			}
+			continue
+		}
+		if b, ok := c.backoff[k]; ok && now.Before(b.until) {
+			// Refused recently: leave it until the back-off ends.
+			kept[k] = true
+			wake = earliest(wake, b.until)
 			continue
 		}
 		i := slices.IndexFunc(wants, func(w want) bool { return w.key == k })
