@@ -49,9 +49,10 @@ type ConnState struct {
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
-	pending map[pathKey]time.Time // creations under way, since
-	backoff map[pathKey]backoff   // paths that failed recently
-	removed map[uint8]bool        // local IDs we sent REMOVE_ADDR for
+	pending map[pathKey]time.Time           // creations under way, since
+	closing map[[2]netip.AddrPort]time.Time // destructions under way (local, remote), since
+	backoff map[pathKey]backoff             // paths that failed recently
+	removed map[uint8]bool                  // local IDs we sent REMOVE_ADDR for
 }
 
 // pathKey names a wanted subflow: from a link to a remote address.
@@ -298,6 +299,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
 				return x.Local == sf.Local && x.Remote == sf.Remote
 			})
+			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
 			if k, ok := s.keyOf(sf); ok {
 				if _, was := c.pending[k]; was || ev.Error != 0 {
 					delete(c.pending, k)
@@ -405,6 +407,7 @@ func (s *State) failed(c *ConnState, a Action, err error, now time.Time) {
 		c.fail(k, now)
 	case DestroySubflow, SetBackup:
 		local, remote := unmapAP(a.Local), unmapAP(a.Remote)
+		delete(c.closing, [2]netip.AddrPort{local, remote})
 		if a.Kind == DestroySubflow && errors.Is(err, syscall.ESRCH) {
 			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool { return x.Local == local && x.Remote == remote })
 			return
@@ -462,6 +465,14 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 	// backup flag), close the rest; an address that is gone gets
 	// REMOVE_ADDR.
 	for _, sf := range c.Subflows {
+		if t, ok := c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}]; ok {
+			if now.Sub(t) < pendingTimeout {
+				// Being destroyed: the kernel's SF_CLOSED is on its way.
+				wake = earliest(wake, t.Add(pendingTimeout))
+				continue
+			}
+			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
+		}
 		k, ok := s.keyOf(sf)
 		if !ok {
 			if !c.removed[sf.LocID] {
@@ -482,6 +493,10 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 		i := slices.IndexFunc(wants, func(w want) bool { return w.key == k })
 		if i < 0 || kept[k] {
+			if c.closing == nil {
+				c.closing = map[[2]netip.AddrPort]time.Time{}
+			}
+			c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}] = now
 			actions = append(actions, Action{Kind: DestroySubflow, Token: c.Token, Local: sf.Local, Remote: sf.Remote,
 				Reason: s.unwantedReason(k)})
 			continue

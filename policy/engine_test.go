@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,10 +143,9 @@ func TestHandover(t *testing.T) {
 		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
 		// The same snapshot again: the creation is pending, the subflow
-		// is being destroyed: nothing new, a wake-up for the pending
-		// creation.
+		// is being destroyed: nothing new, a wake-up for both.
 		step{ev: InterfacesChanged{EventBase: at(time.Second + time.Millisecond), Ifaces: ifaces(false, true)},
-			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}, wake: time.Second + pendingTimeout},
+			wake: time.Second + pendingTimeout},
 		step{ev: SubflowDown{EventBase: at(1100 * time.Millisecond), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
 		step{ev: sfUp(1100*time.Millisecond, cellSub, srv, 1, false)},
 		// Wi-Fi is back: a backup subflow on it, cellular stays in use
@@ -407,4 +407,47 @@ func TestActionString(t *testing.T) {
 	if got := a.String(); !strings.Contains(got, "create-subflow token 84715662 10.0.2.2 id 1 if 4 -> 10.0.3.2:5201") || !strings.HasSuffix(got, "(why)") {
 		t.Errorf("String() = %q", got)
 	}
+}
+
+func TestActionResults(t *testing.T) {
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	wifiSub := netip.AddrPortFrom(wifi4, 42000)
+	promote := Action{Kind: SetBackup, Token: tok, Local: wifiSub, Remote: srv, Backup: false}
+	destroyCell := Action{Kind: DestroySubflow, Token: tok, Local: cellSub, Remote: srv}
+	adopt := ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeHandover), Established: true,
+		Subflows: []Subflow{{Local: cellSub, Remote: srv, LocID: 1}, {Local: wifiSub, Remote: srv, Backup: true}}}
+	t.Run("promotion learnt", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: adopt, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+			{ev: ActionDone{EventBase: at(time.Millisecond), Action: promote}, wake: -1},
+			// The kernel sends no event for our own MP_PRIO: without
+			// ActionDone this would promote again.
+			{ev: Tick{EventBase: at(10 * time.Millisecond)}, wake: pendingTimeout},
+			// The destruction went unanswered: issued again.
+			{ev: Tick{EventBase: at(pendingTimeout)}, want: []string{"destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+		})
+	})
+	t.Run("destroy of a subflow the kernel does not have", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: adopt, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+			{ev: ActionDone{EventBase: at(time.Millisecond), Action: promote}},
+			{ev: ActionFailed{EventBase: at(time.Millisecond), Action: destroyCell, Err: fmt.Errorf("subflow not found: %w", syscall.ESRCH)}, wake: -1},
+			{ev: Tick{EventBase: at(time.Hour)}, wake: -1},
+		})
+	})
+	t.Run("refused promotion backs off", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: adopt, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+			{ev: ActionFailed{EventBase: at(time.Millisecond), Action: promote, Err: errors.New("EINVAL")}, wake: time.Millisecond + backoffMin},
+			{ev: SubflowDown{EventBase: at(2 * time.Millisecond), Token: tok, Subflow: Subflow{Local: cellSub, Remote: srv}}, wake: time.Millisecond + backoffMin},
+			{ev: Tick{EventBase: at(time.Millisecond + backoffMin)}, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false"}},
+		})
+	})
+	t.Run("policy changed", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeSingle), Established: true}},
+			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(ModeAggregate)},
+				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		})
+	})
 }

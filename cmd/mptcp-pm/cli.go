@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
@@ -54,6 +55,9 @@ type env struct {
 	dialEvents func(e *env) (eventSource, error)
 	dumpLinks  func(e *env) (linkTable, error)
 	dumpConns  func(e *env) ([]connection, error)
+	// daemonView returns the running daemon's view, or nil when no daemon
+	// answers.
+	daemonView func(e *env) *daemon.Status
 }
 
 // command is an object of the grammar (`endpoint`, `limits`, …) or one of
@@ -76,12 +80,17 @@ func init() {
 		{"remove", removeUsage, runRemove},
 		{"subflow", subflowUsage, runSubflow},
 		{"connection", connectionUsage, runConnection},
+		{"daemon", daemonUsage, runDaemon},
+		{"status", statusUsage, runStatus},
+		{"policy", policyUsage, runPolicy},
+		{"reload", reloadUsage, runReload},
 		{"help", "", nil},
 	}
 }
 
 const globalUsage = `Usage: mptcp-pm [OPTIONS] OBJECT { COMMAND | help }
-OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection }
+OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection |
+           daemon | status | policy | reload }
 OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] }
 
   -j, --json          print JSON (one object per line for monitor)

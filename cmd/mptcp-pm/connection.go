@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -14,7 +15,9 @@ const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
 Lists the MPTCP connections of the namespace from sock_diag (no daemon
 needed): token, addresses, state, and each subflow with its addresses,
 address IDs, backup flags (ours, and the peer's as "backup_remote"),
-smoothed RTT/variance, retransmissions and lost segments.
+smoothed RTT/variance, retransmissions and lost segments. When a daemon
+answers on the control socket, each connection it manages also shows its
+application, mode and active interfaces.
 `
 
 type connection = sockdiag.Conn
@@ -57,13 +60,16 @@ type subflowJSON struct {
 }
 
 type connectionJSON struct {
-	Token    string        `json:"token"`
-	Local    string        `json:"local"`
-	Remote   string        `json:"remote"`
-	State    string        `json:"state"`
-	UID      uint32        `json:"uid"`
-	Inode    uint32        `json:"inode"`
-	Subflows []subflowJSON `json:"subflows"`
+	Token       string        `json:"token"`
+	Application string        `json:"application,omitempty"`
+	Mode        string        `json:"mode,omitempty"`
+	Active      []string      `json:"active,omitempty"`
+	Local       string        `json:"local"`
+	Remote      string        `json:"remote"`
+	State       string        `json:"state"`
+	UID         uint32        `json:"uid"`
+	Inode       uint32        `json:"inode"`
+	Subflows    []subflowJSON `json:"subflows"`
 }
 
 func connectionShow(e *env, args []string) error {
@@ -96,6 +102,14 @@ func connectionShow(e *env, args []string) error {
 		}
 		conns = keep
 	}
+	managed := map[string]daemon.ConnStatus{}
+	if e.daemonView != nil {
+		if st := e.daemonView(e); st != nil {
+			for _, c := range st.Connections {
+				managed[c.Token] = c
+			}
+		}
+	}
 	var lt linkTable
 	dev := func(idx uint32) string {
 		if idx == 0 {
@@ -118,6 +132,9 @@ func connectionShow(e *env, args []string) error {
 				Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
 				State: stateName(c.State), UID: c.UID, Inode: c.Inode, Subflows: []subflowJSON{},
 			}
+			if m, ok := managed[cj.Token]; ok {
+				cj.Application, cj.Mode, cj.Active = m.Application, m.Mode, m.Active
+			}
 			for _, sf := range c.Subflows {
 				cj.Subflows = append(cj.Subflows, subflowJSON{
 					Local: sf.Local.String(), Remote: sf.Remote.String(), State: stateName(sf.State),
@@ -132,8 +149,12 @@ func connectionShow(e *env, args []string) error {
 		return printJSON(e.stdout, out)
 	}
 	for _, c := range conns {
-		fmt.Fprintf(e.stdout, "token %08x %s -> %s %s uid %d subflows %d\n",
+		fmt.Fprintf(e.stdout, "token %08x %s -> %s %s uid %d subflows %d",
 			c.Token, c.Local, c.Remote, stateName(c.State), c.UID, len(c.Subflows))
+		if m, ok := managed[fmt.Sprintf("%08x", c.Token)]; ok {
+			fmt.Fprintf(e.stdout, " app %s mode %s active %s", m.Application, m.Mode, strings.Join(m.Active, ","))
+		}
+		fmt.Fprintln(e.stdout)
 		for _, sf := range c.Subflows {
 			var b strings.Builder
 			fmt.Fprintf(&b, "\tsubflow %s -> %s %s locid %d remid %d rtt %s/%s retrans %d/%d lost %d",

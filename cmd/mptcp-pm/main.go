@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/internal/links"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -40,8 +43,24 @@ func main() {
 			return c.Connections()
 		},
 	}
+	e.daemonView = func(e *env) *daemon.Status {
+		path := controlPath(e, "")
+		if _, err := os.Stat(path); err != nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, time.Second)
+		defer cancel()
+		r, err := daemon.Query(ctx, path, daemon.QueryStatus)
+		if err != nil {
+			return nil
+		}
+		return r.Status
+	}
 	if err := run(e, os.Args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "mptcp-pm: %s\n", message(err))
+		// Several mistakes (a policy check) are several lines.
+		for _, line := range strings.Split(message(err), "\n") {
+			fmt.Fprintf(os.Stderr, "mptcp-pm: %s\n", line)
+		}
 		os.Exit(1)
 	}
 }

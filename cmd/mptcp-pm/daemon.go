@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/policy"
+)
+
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--control PATH] [--log-level LEVEL]
+
+Runs the path manager for the namespace (-n NETNS: that namespace) with the
+userspace path manager (net.mptcp.pm_type=1). FILE is the main
+configuration, default /etc/mptcp-pm/config.yaml; its policy directory
+holds one policy per application.
+  --set-pm-type      set net.mptcp.pm_type=1 if it is not (new connections only)
+  --control PATH     control socket (default /run/mptcp-pm/control.sock,
+                     /run/mptcp-pm/netns-NETNS.sock with -n)
+  --log-level LEVEL  debug, info, warn or error (default: the configuration's)
+SIGHUP reloads the configuration and policies; a bad file changes nothing.
+Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
+`
+
+const statusUsage = `Usage: mptcp-pm status [--control PATH]
+
+Shows the running daemon's view: policies, interfaces and their classes,
+and each connection with its application, mode, active interfaces and
+subflows. -j prints it as JSON.
+`
+
+const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
+
+Makes the running daemon read its configuration and policies again (as
+SIGHUP does) and reports whether they were accepted. Needs root.
+`
+
+const policyUsage = `Usage: mptcp-pm policy check FILE...
+
+Validates configuration and policy files (a file with a top-level "name"
+is a policy, any other a configuration) and prints every mistake as
+FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is any.
+`
+
+const defaultConfig = "/etc/mptcp-pm/config.yaml"
+
+// parseFlags reads --name VALUE / --name=VALUE / --flag words.
+func parseFlags(cmd string, args []string, values map[string]*string, bools map[string]*bool) ([]string, error) {
+	var rest []string
+	for len(args) > 0 {
+		a := args[0]
+		args = args[1:]
+		if !strings.HasPrefix(a, "-") {
+			rest = append(rest, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if p, ok := bools[name]; ok && !hasVal {
+			*p = true
+			continue
+		}
+		p, ok := values[name]
+		if !ok {
+			return nil, usagef("%s: unknown option %q", cmd, a)
+		}
+		if !hasVal {
+			if len(args) == 0 {
+				return nil, usagef("%s: option %s needs a value", cmd, a)
+			}
+			val, args = args[0], args[1:]
+		}
+		*p = val
+	}
+	return rest, nil
+}
+
+func runDaemon(e *env, args []string) error {
+	var cfg, control, level string
+	var setPM bool
+	rest, err := parseFlags("daemon", args,
+		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level},
+		map[string]*bool{"set-pm-type": &setPM})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("daemon: unexpected argument %q", rest[0])
+	}
+	if cfg == "" {
+		cfg = defaultConfig
+	}
+	// Check the configuration before anything else, to name its mistakes.
+	set, err := policy.Load(cfg)
+	if err != nil {
+		return err
+	}
+	if level == "" {
+		level = set.Config.LogLevel
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return usagef("daemon: invalid log level %q (want debug, info, warn or error)", level)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
+	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
+		SetPMType: setPM, ControlSocket: control, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading")
+				_ = d.Reload(ctx) // the daemon logs the outcome
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	errc := make(chan error, 2)
+	go func() { errc <- d.ServeControl(ctx) }()
+	go func() { errc <- d.Run(ctx) }()
+	err = <-errc
+	cancel()
+	if err == nil {
+		err = <-errc
+	}
+	if err == nil || errors.Is(err, context.Canceled) {
+		log.Info("stopped")
+		return nil
+	}
+	return err
+}
+
+// controlPath is where the CLI finds the daemon.
+func controlPath(e *env, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
+		return p
+	}
+	return daemon.DefaultControlSocket(e.netns)
+}
+
+func runStatus(e *env, args []string) error {
+	var control string
+	rest, err := parseFlags("status", args, map[string]*string{"control": &control}, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("status: unexpected argument %q", rest[0])
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	r, err := daemon.Query(ctx, controlPath(e, control), daemon.QueryStatus)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return printJSON(e.stdout, r.Status)
+	}
+	st := r.Status
+	fmt.Fprintf(e.stdout, "daemon pid %d config %s", st.PID, st.Config)
+	if st.NetNS != "" {
+		fmt.Fprintf(e.stdout, " netns %s", st.NetNS)
+	}
+	fmt.Fprintf(e.stdout, "\ncommands %d refused %d resyncs %d\n", st.Commands, st.Refused, st.Resyncs)
+	for _, p := range st.Policies {
+		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)\n", p.Name, p.Mode, p.Source)
+	}
+	for _, i := range st.Interfaces {
+		state := "down"
+		if i.Up {
+			state = "up"
+		}
+		fmt.Fprintf(e.stdout, "interface %s %s %s %s\n", i.Name, i.Class, state, strings.Join(i.Addrs, " "))
+	}
+	for _, c := range st.Connections {
+		printDaemonConn(e, c)
+	}
+	return nil
+}
+
+func printDaemonConn(e *env, c daemon.ConnStatus) {
+	side := "client"
+	if c.ServerSide {
+		side = "server"
+	}
+	fmt.Fprintf(e.stdout, "token %s %s -> %s app %s mode %s %s active %s\n", c.Token, c.Local, c.Remote,
+		c.Application, c.Mode, side, strings.Join(c.Active, ","))
+	for _, sf := range c.Subflows {
+		b := ""
+		if sf.Backup {
+			b = " backup"
+		}
+		fmt.Fprintf(e.stdout, "\tsubflow %s -> %s locid %d remid %d dev %s%s\n", sf.Local, sf.Remote, sf.LocID, sf.RemID, sf.Interface, b)
+	}
+}
+
+func runReload(e *env, args []string) error {
+	var control string
+	rest, err := parseFlags("reload", args, map[string]*string{"control": &control}, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("reload: unexpected argument %q", rest[0])
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	_, err = daemon.Query(ctx, controlPath(e, control), daemon.QueryReload)
+	return err
+}
+
+func runPolicy(e *env, args []string) error {
+	return verb(e, "policy", policyUsage, args, "", []command{
+		{name: "check", run: func(e *env, args []string) error {
+			if len(args) == 0 {
+				return required("policy check", "FILE")
+			}
+			if err := policy.Check(args...); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%d file(s) OK\n", len(args))
+			return nil
+		}},
+	})
+}

@@ -1,0 +1,497 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+)
+
+// Options are the daemon's command-line settings.
+type Options struct {
+	ConfigPath string
+	NetNS      int    // fd of the namespace to manage, 0 for the daemon's own
+	NetNSName  string // its name, for messages and the default control socket
+	// SetPMType sets net.mptcp.pm_type=1 at start (also when the
+	// configuration says so).
+	SetPMType bool
+	// ControlSocket overrides the configuration's control socket path.
+	ControlSocket string
+	Logger        *slog.Logger
+}
+
+// Daemon is the path manager: one goroutine (Run's) owns its state; the
+// control socket reads snapshots published after every step.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+
+	set    *policy.Set
+	pm     *genl.Client
+	events *genl.Events
+	mon    *ifmon.Monitor
+	diag   *sockdiag.Client
+	owners *owners
+
+	state    *policy.State
+	matched  map[uint32]matchInfo // what each connection was matched on, for reloads
+	timer    *time.Timer
+	wake     time.Time
+	statusc  chan chan *Status
+	reloadc  chan chan error
+	resyncs  int
+	commands int
+	refused  int
+}
+
+// New checks the configuration and the kernel and opens every socket the
+// daemon needs; Run then starts it. The caller closes the Daemon.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan chan *Status), matched: map[uint32]matchInfo{}}
+	set, err := policy.Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	d.set = set
+	if err := d.checkPMType(); err != nil {
+		return nil, err
+	}
+	cfg := &genl.Config{NetNS: opts.NetNS}
+	// Events first: what happens from here on is seen, and the adoption
+	// dump that follows covers what happened before.
+	if d.events, err = genl.NewEvents(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.events.SetReadBuffer(4 << 20); err != nil {
+		d.log.Warn("event socket buffer not enlarged", "err", err)
+	}
+	if d.pm, err = genl.New(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.mon, err = ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: rules(set.Config), Logf: d.logf}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.owners = newOwners(d.diag)
+	d.owners.setPolicies(set)
+	return d, nil
+}
+
+func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(format, args...)) }
+
+func rules(c *policy.Config) []ifmon.Rule {
+	out := make([]ifmon.Rule, 0, len(c.Interfaces))
+	for _, r := range c.Interfaces {
+		out = append(out, ifmon.Rule{Pattern: r.Name, Class: r.Class})
+	}
+	return out
+}
+
+// checkPMType makes sure the namespace runs the userspace path manager:
+// with the in-kernel one, the kernel ignores the commands the daemon sends.
+func (d *Daemon) checkPMType() error {
+	where := "this namespace"
+	if d.opts.NetNSName != "" {
+		where = "namespace " + d.opts.NetNSName
+	}
+	v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
+	if err != nil {
+		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	}
+	if v == "1" {
+		return nil
+	}
+	if !d.opts.SetPMType && !d.set.Config.SetPMType {
+		return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
+			"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
+			v, where, d.set.Config.Source)
+	}
+	if err := netns.WriteSysctl(d.opts.NetNS, "net/mptcp/pm_type", "1"); err != nil {
+		return err
+	}
+	d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one", "netns", where, "was", v)
+	return nil
+}
+
+// Close closes every socket.
+func (d *Daemon) Close() {
+	for _, c := range []interface{ Close() error }{d.events, d.pm, d.diag} {
+		if c != nil && !isNil(c) {
+			_ = c.Close()
+		}
+	}
+}
+
+func isNil(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case *genl.Events:
+		return v == nil
+	case *genl.Client:
+		return v == nil
+	case *sockdiag.Client:
+		return v == nil
+	}
+	return false
+}
+
+// Reload reads the configuration and policies again. A bad file changes
+// nothing: the error is returned and the running policies stay. Safe to
+// call from any goroutine while Run runs.
+func (d *Daemon) Reload(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case d.reloadc <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status asks the loop for its current view. Safe to call from any
+// goroutine while Run runs; the loop builds the view between two events.
+func (d *Daemon) Status(ctx context.Context) (*Status, error) {
+	reply := make(chan *Status, 1)
+	select {
+	case d.statusc <- reply:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case st := <-reply:
+		return st, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// kernelEvent is what the event pump hands the loop.
+type kernelEvent struct {
+	evs []genl.Event
+	err error
+}
+
+// Run runs the daemon until ctx ends. It returns nil on a clean stop.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	monErr := make(chan error, 1)
+	go func() { monErr <- d.mon.Run(ctx) }()
+
+	kev := make(chan kernelEvent, 64)
+	go d.pump(ctx, kev)
+
+	// The interfaces, then the connections that exist.
+	first, err := d.mon.Snapshot()
+	if err != nil {
+		return fmt.Errorf("interfaces: %w", err)
+	}
+	d.state = policy.NewState(first)
+	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
+		"policies", len(d.set.Policies), "interfaces", describeLinks(first))
+	d.resync(time.Now(), "start")
+	d.timer = time.NewTimer(time.Hour)
+	d.timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-monErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("interface monitor: %w", err)
+		case delta := <-d.mon.Changes():
+			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
+			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
+		case ke := <-kev:
+			d.kernel(ke)
+		case <-d.timer.C:
+			d.wake = time.Time{}
+			d.step(policy.Tick{EventBase: now()})
+		case reply := <-d.reloadc:
+			reply <- d.reload()
+		case reply := <-d.statusc:
+			reply <- d.snapshot()
+		}
+	}
+}
+
+func now() policy.EventBase { return policy.EventBase{At: time.Now()} }
+
+// pump reads kernel events; it ends when ctx ends (the socket is closed).
+func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
+	go func() {
+		<-ctx.Done()
+		_ = d.events.SetReadDeadline(time.Unix(1, 0))
+	}()
+	for {
+		evs, err := d.events.Receive()
+		if ctx.Err() != nil {
+			return
+		}
+		var de *genl.DecodeError
+		if errors.As(err, &de) {
+			d.log.Warn("undecodable event from the kernel", "err", err)
+			err = nil
+		}
+		select {
+		case out <- kernelEvent{evs: evs, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil && !errors.Is(err, genl.ErrOverflow) {
+			return
+		}
+	}
+}
+
+// kernel turns kernel events into engine events.
+func (d *Daemon) kernel(ke kernelEvent) {
+	if ke.err != nil {
+		if errors.Is(ke.err, genl.ErrOverflow) {
+			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
+			d.resync(time.Now(), "overflow")
+			return
+		}
+		d.log.Error("event socket failed", "err", ke.err)
+		return
+	}
+	for _, ev := range ke.evs {
+		d.log.Debug("kernel event", "event", ev.String())
+		base := now()
+		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID, Backup: ev.Backup}
+		switch ev.Type {
+		case genl.EventCreated, genl.EventEstablished:
+			if _, known := d.state.Conns[ev.Token]; known && ev.Type == genl.EventEstablished {
+				d.step(policy.ConnEstablished{EventBase: base, Token: ev.Token})
+				continue
+			}
+			p := d.match(ev.Token, ev.Remote)
+			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
+				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
+		case genl.EventClosed:
+			delete(d.matched, ev.Token)
+			d.step(policy.ConnClosed{EventBase: base, Token: ev.Token})
+		case genl.EventSubEstablished:
+			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
+		case genl.EventSubClosed:
+			d.step(policy.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
+		case genl.EventSubPriority:
+			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
+		case genl.EventAnnounced:
+			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
+				d.log.Info("peer announcement ignored (accept_announcements is off)", "token", tokenString(ev.Token),
+					"remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name)
+			}
+			d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
+		case genl.EventRemoved:
+			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
+		}
+	}
+}
+
+// matchInfo is what a connection was matched on.
+type matchInfo struct {
+	conn     policy.Conn
+	cgroupID uint64
+}
+
+// match finds the policy of a new connection.
+func (d *Daemon) match(token uint32, remote netip.AddrPort) *policy.Policy {
+	mc := policy.Conn{Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}
+	var cgid uint64
+	if needsOwner(d.set) {
+		var err error
+		if cgid, err = d.owners.fill(token, &mc, needsProcess(d.set)); err != nil {
+			d.log.Warn("owner of connection unknown: matching on addresses only", "token", tokenString(token), "err", err)
+		}
+	}
+	d.matched[token] = matchInfo{conn: mc, cgroupID: cgid}
+	p := d.set.Lookup(mc)
+	d.log.Debug("connection matched", "token", tokenString(token), "policy", p.Name, "mode", p.Mode,
+		"remote", mc.Remote.String(), "uid", mc.UID, "cgroup", mc.Cgroup, "process", mc.Process)
+	return p
+}
+
+func needsOwner(s *policy.Set) bool {
+	return slices.ContainsFunc(s.Policies, func(p *policy.Policy) bool {
+		return len(p.Match.UIDs) > 0 || p.Match.Cgroup != "" || p.Match.Process != ""
+	})
+}
+
+func needsProcess(s *policy.Set) bool {
+	return slices.ContainsFunc(s.Policies, func(p *policy.Policy) bool { return p.Match.Process != "" })
+}
+
+// resync rebuilds the view of the connections from a kernel dump: those
+// that exist are (re)adopted with the subflows they have, those the model
+// has but the kernel not are closed.
+func (d *Daemon) resync(at time.Time, why string) {
+	d.resyncs++
+	conns, err := d.diag.Connections()
+	if err != nil {
+		d.log.Error("cannot read the connections from the kernel", "why", why, "err", err)
+		return
+	}
+	listeners := map[netip.AddrPort]bool{}
+	for _, c := range conns {
+		if c.State == tcpListen {
+			listeners[c.Local] = true
+		}
+	}
+	present := map[uint32]bool{}
+	adopted := 0
+	for _, c := range conns {
+		if c.State != tcpEstablished || c.Token == 0 {
+			continue
+		}
+		present[c.Token] = true
+		subs := make([]policy.Subflow, 0, len(c.Subflows))
+		for _, sf := range c.Subflows {
+			if sf.State != tcpEstablished {
+				continue
+			}
+			subs = append(subs, policy.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
+		}
+		serverSide := listeners[c.Local] || listeners[netip.AddrPortFrom(unspecified(c.Local.Addr()), c.Local.Port())]
+		var pol *policy.Policy
+		if old, ok := d.state.Conns[c.Token]; ok && old.Policy != nil {
+			pol = old.Policy
+		} else {
+			pol = d.match(c.Token, c.Remote)
+		}
+		adopted++
+		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
+			ServerSide: serverSide, Established: true, Policy: pol, Subflows: subs})
+	}
+	for tok := range d.state.Conns {
+		if !present[tok] {
+			delete(d.matched, tok)
+			d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+		}
+	}
+	d.log.Info("view of the kernel rebuilt", "why", why, "connections", adopted)
+}
+
+func unspecified(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}
+
+// TCP states (include/net/tcp_states.h).
+const (
+	tcpEstablished = 1
+	tcpListen      = 10
+)
+
+// step runs one event through the engine and executes the actions; the
+// results go back into the engine until nothing more follows.
+func (d *Daemon) step(ev policy.Event) {
+	queue := []policy.Event{ev}
+	for i := 0; i < len(queue) && i < 1000; i++ {
+		actions, wake := d.state.Step(queue[i])
+		d.setWake(wake)
+		for _, a := range actions {
+			d.commands++
+			err := d.execute(a)
+			at := policy.EventBase{At: time.Now()}
+			if err != nil {
+				d.refused++
+				d.log.Warn("kernel refused", "action", a.String(), "err", err)
+				queue = append(queue, policy.ActionFailed{EventBase: at, Action: a, Err: err})
+				continue
+			}
+			d.log.Info("action", "action", a.String())
+			if a.Kind == policy.SetBackup {
+				queue = append(queue, policy.ActionDone{EventBase: at, Action: a})
+			}
+		}
+	}
+}
+
+func (d *Daemon) setWake(w time.Time) {
+	if w.IsZero() || (!d.wake.IsZero() && !w.Before(d.wake) && d.wake.After(time.Now())) {
+		return
+	}
+	d.wake = w
+	d.timer.Reset(max(time.Until(w), 0))
+}
+
+// execute sends one action to the kernel.
+func (d *Daemon) execute(a policy.Action) error {
+	switch a.Kind {
+	case policy.CreateSubflow:
+		var flags genl.Flags
+		if a.Backup {
+			flags = genl.FlagBackup
+		}
+		return d.pm.CreateSubflow(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), IfIndex: a.IfIndex, Flags: flags}, a.Remote)
+	case policy.DestroySubflow:
+		return d.pm.DestroySubflow(a.Token, a.Local, a.Remote)
+	case policy.SetBackup:
+		return d.pm.SetFlags(a.Token, a.Local, a.Remote, a.Backup)
+	case policy.RemoveAddr:
+		return d.pm.Remove(a.Token, a.ID)
+	}
+	return fmt.Errorf("unknown action %v", a.Kind)
+}
+
+// reload loads the configuration again and, if it is good, matches every
+// connection again.
+func (d *Daemon) reload() error {
+	set, err := policy.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
+	d.set = set
+	d.owners.setPolicies(set)
+	for tok, mi := range d.matched {
+		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
+		p := set.Lookup(mi.conn)
+		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
+	}
+	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
+	return nil
+}
+
+func tokenString(t uint32) string { return fmt.Sprintf("%08x", t) }
+
+func describeLinks(s ifmon.Snapshot) string {
+	var out []string
+	for _, l := range s.Links {
+		if l.Class == ifmon.ClassLoopback {
+			continue
+		}
+		state := "down"
+		if l.Up {
+			state = "up"
+		}
+		out = append(out, fmt.Sprintf("%s(%s,%s,%d addrs)", l.Name, l.Class, state, len(l.Addrs)))
+	}
+	return fmt.Sprint(out)
+}

@@ -1,0 +1,17 @@
+// Package daemon is mptcp-pm's path manager: one loop that owns the state,
+// fed by the kernel's MPTCP events (genl), the interface monitor (ifmon)
+// and timers, that asks the decision engine (policy.State) what to do and
+// sends the resulting commands to the kernel's userspace path manager.
+//
+// The kernel is the truth: at start, and whenever the event socket
+// overflows, the view of the connections is rebuilt from a sock_diag dump
+// (connections that exist are adopted with the subflows they have). The
+// model changes only on what the kernel reports, so a refused command
+// leaves it true.
+//
+// A unix control socket serves the daemon's view (Status) to root and to
+// an optional group, and reloads the policies for root only.
+//
+// Out of scope here: matching decisions (package policy), netlink
+// encoding (genl, sockdiag, ifmon).
+package daemon

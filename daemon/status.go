@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
+)
+
+// Status is the daemon's view, as the control socket serves it.
+type Status struct {
+	PID         int               `json:"pid"`
+	NetNS       string            `json:"netns,omitempty"`
+	Config      string            `json:"config"`
+	Updated     time.Time         `json:"updated"`
+	Policies    []PolicyStatus    `json:"policies"`
+	Interfaces  []InterfaceStatus `json:"interfaces"`
+	Connections []ConnStatus      `json:"connections"`
+	Commands    int               `json:"commands"` // actions sent to the kernel
+	Refused     int               `json:"refused"`  // of which the kernel refused
+	Resyncs     int               `json:"resyncs"`  // rebuilds of the view from a kernel dump
+}
+
+// PolicyStatus is one loaded policy.
+type PolicyStatus struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Mode   string `json:"mode"`
+}
+
+// InterfaceStatus is one interface as the daemon classified it.
+type InterfaceStatus struct {
+	Name  string   `json:"name"`
+	Index int32    `json:"index"`
+	Class string   `json:"class"`
+	Up    bool     `json:"up"`
+	Addrs []string `json:"addrs"`
+}
+
+// ConnStatus is one connection and what the daemon does with it.
+type ConnStatus struct {
+	Token       string          `json:"token"`
+	Application string          `json:"application"`
+	Mode        string          `json:"mode"`
+	Local       string          `json:"local"`
+	Remote      string          `json:"remote"`
+	ServerSide  bool            `json:"server_side"`
+	Established bool            `json:"established"`
+	Active      []string        `json:"active"` // interfaces of the non-backup subflows
+	Subflows    []SubflowStatus `json:"subflows"`
+}
+
+// SubflowStatus is one subflow in the daemon's model.
+type SubflowStatus struct {
+	Local     string `json:"local"`
+	Remote    string `json:"remote"`
+	LocID     uint8  `json:"locid"`
+	RemID     uint8  `json:"remid"`
+	Backup    bool   `json:"backup"`
+	Interface string `json:"interface,omitempty"`
+}
+
+// snapshot builds the Status from the loop's state; only the loop calls it.
+func (d *Daemon) snapshot() *Status {
+	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
+		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs}
+	for _, p := range d.set.Policies {
+		st.Policies = append(st.Policies, PolicyStatus{Name: p.Name, Source: p.Source, Mode: string(p.Mode)})
+	}
+	def := d.set.Config.Default
+	st.Policies = append(st.Policies, PolicyStatus{Name: def.Name, Source: def.Source, Mode: string(def.Mode)})
+	if d.state == nil {
+		return st
+	}
+	for _, l := range d.state.Ifaces.Links {
+		is := InterfaceStatus{Name: l.Name, Index: l.Index, Class: string(l.Class), Up: l.Up, Addrs: []string{}}
+		for _, a := range l.Addrs {
+			is.Addrs = append(is.Addrs, a.String())
+		}
+		st.Interfaces = append(st.Interfaces, is)
+	}
+	conns := make([]*policy.ConnState, 0, len(d.state.Conns))
+	for _, c := range d.state.Conns {
+		conns = append(conns, c)
+	}
+	slices.SortFunc(conns, func(a, b *policy.ConnState) int { return cmp.Compare(a.Token, b.Token) })
+	for _, c := range conns {
+		cs := ConnStatus{Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
+			ServerSide: c.ServerSide, Established: c.Established, Active: []string{}, Subflows: []SubflowStatus{}}
+		if c.Policy != nil {
+			cs.Application, cs.Mode = c.Policy.Name, string(c.Policy.Mode)
+		}
+		for _, sf := range c.Subflows {
+			ifname := ""
+			if l, ok := d.state.Ifaces.ByAddr(sf.Local.Addr()); ok {
+				ifname = l.Name
+			}
+			cs.Subflows = append(cs.Subflows, SubflowStatus{Local: sf.Local.String(), Remote: sf.Remote.String(),
+				LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup, Interface: ifname})
+			if !sf.Backup && ifname != "" && !slices.Contains(cs.Active, ifname) {
+				cs.Active = append(cs.Active, ifname)
+			}
+		}
+		st.Connections = append(st.Connections, cs)
+	}
+	return st
+}
