@@ -451,13 +451,21 @@ func (d *Daemon) execute(a policy.Action) error {
 		}
 		return d.pm.CreateSubflow(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), IfIndex: a.IfIndex, Flags: flags}, a.Remote)
 	case policy.DestroySubflow:
-		return d.pm.DestroySubflow(a.Token, a.Local, a.Remote)
+		return d.pm.DestroySubflow(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped))
 	case policy.SetBackup:
-		return d.pm.SetFlags(a.Token, a.Local, a.Remote, a.Backup)
+		return d.pm.SetFlags(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped), a.Backup)
 	case policy.RemoveAddr:
 		return d.pm.Remove(a.Token, a.ID)
 	}
 	return fmt.Errorf("unknown action %v", a.Kind)
+}
+
+// mapped writes an IPv4 address as v4-mapped IPv6 when m is set.
+func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
+	if !m || !ap.Addr().Is4() {
+		return ap
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 }
 
 // reload loads the configuration again and, if it is good, matches every

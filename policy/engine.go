@@ -44,8 +44,12 @@ type ConnState struct {
 	Remote      netip.AddrPort
 	ServerSide  bool
 	Established bool
-	Policy      *Policy
-	Subflows    []Subflow
+	// Mapped is true when the kernel reports the connection's IPv4
+	// addresses as v4-mapped IPv6 (an AF_INET6 socket): subflows of it are
+	// then named that way in commands (see Action.Mapped).
+	Mapped   bool
+	Policy   *Policy
+	Subflows []Subflow
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
@@ -236,7 +240,11 @@ type Action struct {
 	IfIndex int32          // CreateSubflow: the interface to bind to
 	Remote  netip.AddrPort
 	Backup  bool
-	Reason  string // why, for logs
+	// Mapped asks for IPv4 addresses as v4-mapped IPv6 in the command: the
+	// kernel finds the subflows of an AF_INET6 connection by that form
+	// only (SUBFLOW_DESTROY and SET_FLAGS with plain IPv4 get ESRCH).
+	Mapped bool
+	Reason string // why, for logs
 }
 
 func (a Action) String() string {
@@ -265,6 +273,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			s.Conns[ev.Token] = c
 		}
 		c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
+		c.Mapped = ev.Local.Addr().Is4In6() || ev.Remote.Addr().Is4In6()
 		c.ServerSide, c.Policy = ev.ServerSide, ev.Policy
 		c.Established = c.Established || ev.Established
 		if ev.Subflows == nil {
@@ -537,6 +546,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 	// closures: the kernel always has a subflow to send on, and closing
 	// the old ones makes it reinject their data on one already on its way.
 	actions = append(create, actions...)
+	for i := range actions {
+		actions[i].Mapped = c.Mapped && actions[i].Local.Addr().Is4()
+	}
 	slices.SortStableFunc(actions, func(a, b Action) int { return cmp.Compare(phase(a), phase(b)) })
 	return actions, wake
 }

@@ -150,7 +150,7 @@ type monitor struct {
 	events chan event
 	mu     sync.Mutex
 	seen   []event // everything read, for failure messages
-	stderr bytes.Buffer
+	stderr lockedLog
 }
 
 // startMonitor starts the monitor in ns and returns once it provably

@@ -1,0 +1,92 @@
+// Package policy holds what the path manager is told to do: the daemon's
+// configuration, the per-application policies, the matching of a
+// connection to its application, and the parsing and validation of the
+// files they come from.
+//
+// # Policies
+//
+// A policy says, for one application, which MPTCP connections are its
+// (Match: remote ports and prefixes, owner uid, cgroup, process name) and
+// how they use the interfaces (Mode: handover, interactive, aggregate or
+// single; Paths: the preferred and the backup interface classes; Handover:
+// the thresholds that fail or degrade a path and the hold-down before
+// traffic moves back). Every condition of a Match must hold; within a list
+// any element may. Policies are tried in file name order and the first
+// that matches wins; a connection no policy matches gets the default policy
+// of the configuration file. A Policy is not changed once parsed and may be
+// shared between goroutines.
+//
+// # Files
+//
+// The configuration file (installed as /etc/mptcp-pm/config.yaml; every
+// key is optional, and the comments give the defaults):
+//
+//	policy_dir: policies.d          # default policies.d, relative to this file's directory
+//	set_pm_type: true               # set net.mptcp.pm_type=1 at start; default false
+//	control_socket: /run/mptcp-pm/control.sock   # the default; absolute, at most 107 bytes
+//	control_group: netdev           # may use the read-only queries; default "" (root only)
+//	log_level: debug                # debug, info, warn, error; default info
+//	interfaces:                     # name pattern (path.Match) → class; first match wins; default none
+//	  - { name: "wlan*", class: wifi }
+//	  - { name: "wwan*", class: cellular }
+//	default:                        # the policy of connections no application matches
+//	  mode: handover                # default handover; same keys as a policy, except name and match
+//	  handover: { hold_down: 10s }  # default: as in a policy file
+//
+// An empty configuration file, or one with only comments, gives every
+// default. A relative policy_dir is taken from the configuration file's
+// directory; every *.yaml and *.yml file in it is one application policy
+// (hidden files and directories are skipped):
+//
+//	name: voice                     # required; [a-z0-9][a-z0-9_.-]*, at most 64 bytes, unique
+//	match:                          # required; at least one condition
+//	  ports: [5060, "10000-20000"]  # remote ports 1..65535 and "A-B" ranges
+//	  prefixes: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7]  # bare address = /32, /128
+//	  uids: [1000, 1001]            # socket owners 0..4294967294 (numbers, not names)
+//	  cgroup: /system.slice/voice.service   # cgroup v2 path: this cgroup and those below
+//	  process: voice-app            # process name (comm), 1..15 bytes
+//	mode: handover                  # required: handover, interactive, aggregate, single
+//	paths:                          # default: prefer [wifi, wired], backup [cellular]
+//	  prefer: [wifi, wired]         # classes: wifi, cellular, wired, virtual
+//	  backup: [cellular]
+//	handover:                       # each key defaults to the value shown
+//	  rto: 1                        # RTOs in a row that fail a path, 0..100 (0 = off)
+//	  loss_percent: 10              # retransmitted share that degrades a path, 0..100 (0 = off)
+//	  rtt_ms: 400                   # smoothed RTT that degrades a path, 0..60000 (0 = off)
+//	  hold_down: 5s                 # Go duration 0..1h; a unit is required
+//	  warm_standby: false           # keep the backup subflow open at all times
+//	accept_announcements: false     # use the peer's ADD_ADDR for subflows
+//
+// A list of one may be written as its element (ports: 443, uids: 1000,
+// prefer: wifi). When paths is given it replaces the default entirely: a
+// class left out of both lists is not used. A class is preferred or backup,
+// not both; handover mode needs a preferred class, and every mode at least
+// one class. Prefixes must have no host bits set (10.0.0.1/8 is refused)
+// and are written in their IPv4 form, not IPv4-mapped IPv6, since
+// connections are matched on their unmapped remote address. Fields left
+// out of a policy take the built-in defaults (DefaultPaths,
+// DefaultHandover), never the values of the configuration's default policy.
+//
+// # Validation
+//
+// Parsing is strict: unknown and duplicate keys, values of the wrong type,
+// out-of-range numbers, empty lists and files, and files that are not a
+// single YAML mapping are all mistakes. Each is an *Error whose message
+// names the file, line, column and dotted field path, e.g.
+//
+//	voice.yaml:3:7: mode: unknown mode "handovr" (want handover, interactive, aggregate, single)
+//	voice.yaml:9:1: unknown field "hanover" (did you mean "handover"?)
+//
+// and ParsePolicy, ParseConfig, Load and Check report every mistake found,
+// joined with errors.Join, not only the first. Load reads a configuration
+// and its policy directory into a Set; Check validates files one by one,
+// as the CLI's check command does.
+//
+// # Out of scope
+//
+// This package does no I/O beyond reading the files it is given: it does
+// not look up user or group names, check that a cgroup or an interface
+// exists, watch files for changes, or talk to the kernel. Deciding which
+// subflows a connection should have is the job of the package's decision
+// engine, which is pure as well; executing decisions belongs to the daemon.
+package policy
