@@ -1,0 +1,35 @@
+// Package ifmon watches the interfaces, usable addresses and default routes
+// of one network namespace, and reports them as whole snapshots.
+//
+// A Snapshot lists every link of the namespace with its Class (wifi,
+// cellular, wired, virtual, loopback), whether it can carry traffic, the
+// addresses a subflow may use, and whether an IPv4 or IPv6 default route
+// leaves through it in any routing table. A Monitor takes snapshots on
+// demand (Monitor.Snapshot) and, while Monitor.Run runs, publishes a Delta
+// on Monitor.Changes after every change.
+//
+// The monitor is level-triggered. rtnetlink notifications (links, addresses
+// and routes of both families) are only pokes; what is reported always
+// comes from a fresh dump of the kernel's tables, compared with the previous
+// snapshot. A lost notification (ENOBUFS) therefore costs one extra dump,
+// never a drifting view. Pokes are debounced with a leading edge: after a
+// quiet period a change is dumped and published at once (a link going down
+// is reported within a few milliseconds), and further changes within
+// Config.Settle are coalesced, so a flapping link yields at most about one
+// Delta per window.
+//
+// Classification is the pure function Classify: loopback first, then
+// name rules from the configuration, DefaultRules, sysfs facts (only for the
+// caller's own namespace), and the rtnetlink link kind.
+//
+// The netlink sockets are created inside the watched namespace
+// (Config.NetNS); no thread of the program changes namespace.
+//
+// Out of scope: acting on the changes (that is the daemon's job), routing
+// decisions, addresses' lifetimes and prefix lengths, neighbours, and
+// routes through nexthop objects when net.ipv4.nexthop_compat_mode is 0
+// (then dumps of such routes carry only RTA_NH_ID, which is not resolved).
+// Only Linux is supported; on other systems New returns an error that
+// matches os.ErrNotExist, while the pure parts (Classify, Snapshot, Delta)
+// build and work everywhere.
+package ifmon

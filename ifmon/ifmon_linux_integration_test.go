@@ -1,0 +1,403 @@
+//go:build linux
+
+package ifmon
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// TestIntegrationMonitor runs a Monitor against a fresh namespace: the first
+// snapshot, a link going down, an address deleted, a flap storm, and a clean
+// stop. It needs root (see requirePrivilege).
+func TestIntegrationMonitor(t *testing.T) {
+	requirePrivilege(t)
+	goroutinesBefore := runtime.NumGoroutine()
+
+	ns, fd := newNetns(t)
+	peer, _ := newNetns(t)
+	for _, cmd := range []string{
+		"link add wlan0 type veth peer name p0 netns " + peer,
+		"link add wwan0 type veth peer name pw0 netns " + peer,
+		"link add veth9 type veth peer name pv9",
+		"link set wlan0 up",
+		"link set wwan0 up",
+		"link set veth9 up",
+		"link set pv9 up",
+		"addr add 10.1.0.2/24 dev wlan0",
+		"addr add 169.254.1.2/16 dev wlan0",
+		"addr add 2001:db8:1::2/64 dev wlan0 nodad",
+		"addr add fe80::1:2/64 dev wlan0 nodad",
+		"addr add 10.2.0.2/24 dev wwan0",
+		"addr add 2001:db8:2::2/64 dev wwan0 nodad",
+		"addr add 10.9.0.2/24 dev veth9",
+		"route add default via 10.1.0.1 dev wlan0 table 101",
+		"route add default via 10.2.0.1 dev wwan0",
+		"-6 route add default via 2001:db8:2::1 dev wwan0",
+	} {
+		ipns(t, ns, cmd)
+	}
+	ipns(t, peer, "link set p0 up")
+	ipns(t, peer, "link set pw0 up")
+	waitOperUp(t, ns, "wlan0", "wwan0", "veth9", "pv9")
+
+	m, err := New(Config{NetNS: fd, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	watchdog := time.AfterFunc(2*time.Minute, func() { panic("TestIntegrationMonitor hangs") })
+	defer watchdog.Stop()
+
+	// The first Delta is the initial state.
+	w := &watcher{t: t, m: m}
+	first := w.next(5 * time.Second)
+	if len(first.Old.Links) != 0 {
+		t.Errorf("first Delta has Old %s", fmtSnapshot(first.Old))
+	}
+	want := map[string]Link{
+		"lo":    {Name: "lo", Class: ClassLoopback, Up: true},
+		"wlan0": {Name: "wlan0", Class: ClassWifi, Up: true, Addrs: addrs("10.1.0.2", "2001:db8:1::2"), DefaultRoute4: true},
+		"wwan0": {Name: "wwan0", Class: ClassCellular, Up: true, Addrs: addrs("10.2.0.2", "2001:db8:2::2"), DefaultRoute4: true, DefaultRoute6: true},
+		"veth9": {Name: "veth9", Class: ClassVirtual, Up: true, Addrs: addrs("10.9.0.2")},
+		"pv9":   {Name: "pv9", Class: ClassVirtual, Up: true},
+	}
+	if len(first.New.Links) != len(want) {
+		t.Errorf("first snapshot has %d links, want %d: %s", len(first.New.Links), len(want), fmtSnapshot(first.New))
+	}
+	for _, l := range first.New.Links {
+		w, ok := want[l.Name]
+		w.Index = l.Index
+		if !ok || !(Snapshot{Links: []Link{l}}).Equal(Snapshot{Links: []Link{w}}) {
+			t.Errorf("first snapshot: got %+v, want %+v", l, w)
+		}
+	}
+	if !slices.IsSortedFunc(first.New.Links, func(a, b Link) int { return int(a.Index - b.Index) }) {
+		t.Errorf("links not sorted by index: %s", fmtSnapshot(first.New))
+	}
+	if s, err := m.Snapshot(); err != nil || !s.Equal(first.New) {
+		t.Errorf("Snapshot() = %s, %v; want the first snapshot", fmtSnapshot(s), err)
+	}
+
+	// A link going down is reported at once (leading edge).
+	start := time.Now()
+	ipns(t, ns, "link set wlan0 down")
+	ipDone := time.Now()
+	d, n := w.until(2*time.Second, "wlan0 down", func(s Snapshot) bool {
+		l, ok := s.ByName("wlan0")
+		return ok && !l.Up
+	})
+	got := time.Now()
+	t.Logf("ip link set wlan0 down → Delta: %v from starting ip(8), %v after it returned (%d Delta)",
+		got.Sub(start).Round(time.Microsecond), got.Sub(ipDone).Round(time.Microsecond), n)
+	if !slices.ContainsFunc(d.LinkDown(), func(l Link) bool { return l.Name == "wlan0" }) {
+		t.Errorf("LinkDown() = %v, want wlan0 in it", names(d.LinkDown()))
+	}
+	// Admin down also flushes wlan0's IPv6 addresses (keep_addr_on_down=0)
+	// and its routes, table 101's default included.
+	w.until(2*time.Second, "wlan0 flushed", func(s Snapshot) bool {
+		l, _ := s.ByName("wlan0")
+		return slices.Equal(l.Addrs, addrs("10.1.0.2")) && !l.DefaultRoute4
+	})
+
+	// An address deleted.
+	v4 := netip.MustParseAddr("10.2.0.2")
+	ipns(t, ns, "addr del 10.2.0.2/24 dev wwan0")
+	d, _ = w.until(2*time.Second, "address deleted", func(s Snapshot) bool {
+		l, _ := s.ByName("wwan0")
+		return !slices.Contains(l.Addrs, v4)
+	})
+	if !slices.Contains(d.AddrsGone(), v4) {
+		t.Errorf("AddrsGone() = %v, want %v in it", d.AddrsGone(), v4)
+	}
+	// The kernel also drops the IPv4 default route whose gateway was
+	// reachable only through the deleted subnet.
+	w.until(2*time.Second, "IPv4 default via the deleted subnet", func(s Snapshot) bool {
+		l, _ := s.ByName("wwan0")
+		return !l.DefaultRoute4 && l.DefaultRoute6
+	})
+
+	// A storm: 200 toggles of wwan0 in one ip -batch. Deltas coalesce; the
+	// final state is right.
+	var storm []string
+	for range 100 {
+		storm = append(storm, "link set wwan0 down", "link set wwan0 up")
+	}
+	time.Sleep(2 * DefaultSettle) // start from quiet: leading edge, then coalescing
+	stormStart := time.Now()
+	ipBatch(t, ns, storm)
+	stormDone := time.Now()
+	waitOperUp(t, ns, "wwan0")
+	deltas := w.drain(500*time.Millisecond, 10*time.Second)
+	t.Logf("storm of %d toggles (ip -batch took %v): %d Deltas until quiet", len(storm),
+		stormDone.Sub(stormStart).Round(time.Millisecond), deltas)
+	if deltas >= 100 {
+		t.Errorf("%d Deltas for %d toggles, want far fewer", deltas, len(storm))
+	}
+	now, err := m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.cur.Equal(now) {
+		t.Errorf("after the storm the last Delta is %s\nbut the namespace is %s", fmtSnapshot(w.cur), fmtSnapshot(now))
+	}
+	// wwan0 is up again, but the first down flushed its IPv6 address and
+	// every route through it: the kernel does not restore them.
+	if l, _ := now.ByName("wwan0"); !l.Up || len(l.Addrs) != 0 || l.DefaultRoute4 || l.DefaultRoute6 {
+		t.Errorf("after the storm wwan0 is %+v, want up, without addresses or default routes", l)
+	}
+
+	// Latency without ip(8)'s fork and exec: set veth9 down with one
+	// rtnetlink request, after a quiet period (so on the leading edge),
+	// and time until the Delta arrives.
+	veth9, _ := now.ByName("veth9")
+	var lat []time.Duration
+	for range 20 {
+		time.Sleep(2 * DefaultSettle) // let the settle window close
+		t0 := time.Now()
+		setLinkUp(t, fd, veth9.Index, false)
+		w.until(2*time.Second, "veth9 down", func(s Snapshot) bool { l, _ := s.ByName("veth9"); return !l.Up })
+		lat = append(lat, time.Since(t0))
+		setLinkUp(t, fd, veth9.Index, true)
+		w.until(2*time.Second, "veth9 up", func(s Snapshot) bool { l, _ := s.ByName("veth9"); return l.Up })
+	}
+	slices.Sort(lat)
+	t.Logf("RTM_NEWLINK (veth9 down) sent → Delta received, 20 runs: min %v, median %v, max %v",
+		lat[0].Round(time.Microsecond), lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+
+	// Cancel: Run returns nil promptly and closes Changes.
+	stop := time.Now()
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after cancel", err)
+		}
+		if el := time.Since(stop); el > time.Second {
+			t.Errorf("Run returned %v after cancel", el)
+		} else {
+			t.Logf("Run returned %v after cancel", el.Round(time.Microsecond))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	for range m.Changes() {
+	}
+	if err := m.Run(context.Background()); err != ErrRunning {
+		t.Errorf("second Run = %v, want ErrRunning", err)
+	}
+
+	// No goroutine outlives Run (a little slack for runtime helpers).
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > goroutinesBefore+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > goroutinesBefore+1 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before, %d after:\n%s", goroutinesBefore, g, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestIntegrationOverflow shrinks the event socket's buffer so that a flap
+// storm overflows it (ENOBUFS): the monitor resyncs from a dump and ends at
+// the right state.
+func TestIntegrationOverflow(t *testing.T) {
+	requirePrivilege(t)
+	ns, fd := newNetns(t)
+	ipns(t, ns, "link add wwan0 type veth peer name pw0")
+	ipns(t, ns, "link set pw0 up")
+	ipns(t, ns, "link set wwan0 up")
+	ipns(t, ns, "addr add 10.2.0.2/24 dev wwan0")
+	waitOperUp(t, ns, "wwan0")
+
+	var overflows atomic.Int64
+	m, err := New(Config{NetNS: fd, Logf: func(format string, args ...any) {
+		if strings.Contains(format, "ENOBUFS") {
+			overflows.Add(1)
+			return
+		}
+		t.Logf(format, args...)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.sys.eventBuffer = 1 // the kernel's minimum, about one message
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	w := &watcher{t: t, m: m}
+	w.next(5 * time.Second)
+
+	var storm []string
+	for range 500 {
+		storm = append(storm, "link set wwan0 down", "link set wwan0 up")
+	}
+	storm = append(storm, "link set wwan0 down")
+	ipBatch(t, ns, storm)
+	_, n := w.until(5*time.Second, "wwan0 down after the storm", func(s Snapshot) bool {
+		l, _ := s.ByName("wwan0")
+		return !l.Up
+	})
+	deltas := n + w.drain(300*time.Millisecond, 10*time.Second)
+	now, err := m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.cur.Equal(now) {
+		t.Errorf("last Delta %s\nnamespace %s", fmtSnapshot(w.cur), fmtSnapshot(now))
+	}
+	t.Logf("%d toggles: %d ENOBUFS log lines, %d Deltas", len(storm), overflows.Load(), deltas)
+	if overflows.Load() == 0 {
+		t.Error("the event socket never overflowed: the resync path was not exercised")
+	}
+}
+
+// TestIntegrationCallerNamespace runs a Monitor with NetNS 0 (this process's
+// namespace, with sysfs) for a Snapshot only: it must find lo.
+func TestIntegrationCallerNamespace(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := slices.IndexFunc(s.Links, func(l Link) bool { return l.Class == ClassLoopback })
+	if lo < 0 {
+		t.Fatalf("no loopback link in %s", fmtSnapshot(s))
+	}
+	for _, l := range s.Links {
+		t.Logf("%+v", l)
+	}
+}
+
+// watcher follows the Deltas of a Monitor and checks that each continues
+// the previous one (its Old is the last New received).
+type watcher struct {
+	t   *testing.T
+	m   *Monitor
+	cur Snapshot
+}
+
+// next returns the next Delta, failing after timeout.
+func (w *watcher) next(timeout time.Duration) Delta {
+	w.t.Helper()
+	select {
+	case d, ok := <-w.m.Changes():
+		if !ok {
+			w.t.Fatal("Changes closed")
+		}
+		w.accept(d)
+		return d
+	case <-time.After(timeout):
+		w.t.Fatalf("no Delta within %v", timeout)
+	}
+	return Delta{}
+}
+
+// accept checks that d continues the Deltas received so far.
+func (w *watcher) accept(d Delta) {
+	w.t.Helper()
+	if !d.Old.Equal(w.cur) {
+		w.t.Errorf("Delta's Old %s\nis not the last New received %s", fmtSnapshot(d.Old), fmtSnapshot(w.cur))
+	}
+	if d.New.Equal(d.Old) {
+		w.t.Errorf("Delta without change: %s", fmtSnapshot(d.New))
+	}
+	w.cur = d.New
+}
+
+// until receives Deltas until the state satisfies ok (perhaps already), and
+// returns the Delta that made it so and how many were received.
+func (w *watcher) until(timeout time.Duration, what string, ok func(Snapshot) bool) (Delta, int) {
+	w.t.Helper()
+	if ok(w.cur) {
+		return Delta{Old: w.cur, New: w.cur}, 0
+	}
+	deadline := time.Now().Add(timeout)
+	for n := 1; ; n++ {
+		d := w.next(time.Until(deadline))
+		if ok(d.New) {
+			return d, n
+		}
+		w.t.Logf("%s: not yet: %s", what, fmtDelta(d))
+	}
+}
+
+// drain receives Deltas until none came for quiet, and returns how many
+// came; it fails if they keep coming for timeout.
+func (w *watcher) drain(quiet, timeout time.Duration) int {
+	w.t.Helper()
+	deadline := time.After(timeout)
+	for n := 0; ; n++ {
+		select {
+		case d, ok := <-w.m.Changes():
+			if !ok {
+				w.t.Fatal("Changes closed")
+			}
+			w.accept(d)
+		case <-time.After(quiet):
+			return n
+		case <-deadline:
+			w.t.Fatalf("still changing after %v (%d Deltas)", timeout, n)
+		}
+	}
+}
+
+func fmtDelta(d Delta) string {
+	return fmt.Sprintf("down %v, up %v, gone %v, added %v", names(d.LinkDown()), names(d.LinkUp()), d.AddrsGone(), d.AddrsAdded())
+}
+
+func names(ls []Link) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Name)
+	}
+	return out
+}
+
+// setLinkUp sets or clears IFF_UP of a link with one RTM_NEWLINK request on
+// an rtnetlink socket of the namespace, like `ip link set dev X up|down`.
+func setLinkUp(t *testing.T, nsfd int, index int32, up bool) {
+	t.Helper()
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: nsfd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var flags uint32
+	if up {
+		flags = unix.IFF_UP
+	}
+	hdr := make([]byte, unix.SizeofIfInfomsg)
+	binary.NativeEndian.PutUint32(hdr[4:8], uint32(index))
+	binary.NativeEndian.PutUint32(hdr[8:12], flags)
+	binary.NativeEndian.PutUint32(hdr[12:16], unix.IFF_UP) // ifi_change
+	if _, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Acknowledge},
+		Data:   hdr,
+	}); err != nil {
+		t.Fatalf("set link %d up=%v: %v", index, up, err)
+	}
+}
