@@ -316,23 +316,37 @@ func (d *Daemon) kernel(ke kernelEvent) {
 type matchInfo struct {
 	conn     policy.Conn
 	cgroupID uint64
+	// owner is true when conn's owner fields were looked up (they are
+	// only when some policy matches on them).
+	owner   bool
+	process bool // the process name was looked up too
 }
 
 // match finds the policy of a new connection.
 func (d *Daemon) match(token uint32, remote netip.AddrPort) *policy.Policy {
-	mc := policy.Conn{Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}
-	var cgid uint64
-	if needsOwner(d.set) {
-		var err error
-		if cgid, err = d.owners.fill(token, &mc, needsProcess(d.set)); err != nil {
-			d.log.Warn("owner of connection unknown: matching on addresses only", "token", tokenString(token), "err", err)
-		}
-	}
-	d.matched[token] = matchInfo{conn: mc, cgroupID: cgid}
+	mi := matchInfo{conn: policy.Conn{Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}}
+	d.lookupOwner(token, &mi)
+	d.matched[token] = mi
+	mc := mi.conn
 	p := d.set.Lookup(mc)
 	d.log.Debug("connection matched", "token", tokenString(token), "policy", p.Name, "mode", p.Mode,
 		"remote", mc.Remote.String(), "uid", mc.UID, "cgroup", mc.Cgroup, "process", mc.Process)
 	return p
+}
+
+// lookupOwner fills mi's owner fields if the policies match on them and
+// they were not looked up yet.
+func (d *Daemon) lookupOwner(token uint32, mi *matchInfo) {
+	withProcess := needsProcess(d.set)
+	if !needsOwner(d.set) || (mi.owner && (mi.process || !withProcess)) {
+		return
+	}
+	cgid, err := d.owners.fill(token, &mi.conn, withProcess)
+	if err != nil {
+		d.log.Warn("owner of connection unknown: matching on addresses only", "token", tokenString(token), "err", err)
+		return
+	}
+	mi.cgroupID, mi.owner, mi.process = cgid, true, withProcess
 }
 
 func needsOwner(s *policy.Set) bool {
@@ -479,7 +493,11 @@ func (d *Daemon) reload() error {
 	d.set = set
 	d.owners.setPolicies(set)
 	for tok, mi := range d.matched {
+		// The new policies may match on owner fields the old ones did
+		// not need: look them up now.
+		d.lookupOwner(tok, &mi)
 		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
+		d.matched[tok] = mi
 		p := set.Lookup(mi.conn)
 		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
 	}

@@ -464,7 +464,7 @@ type want struct {
 
 // reconcile compares what c should have with what it has.
 func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
-	if c.ServerSide || !c.Established || c.Policy == nil || c.Policy.Mode == ModeSingle {
+	if c.ServerSide || !c.Established || c.Policy == nil {
 		return nil, time.Time{}
 	}
 	wants, wake := s.wanted(c, now)
@@ -649,6 +649,19 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 	var wants []want
 	var wake time.Time
 	switch p.Mode {
+	case ModeSingle:
+		// Never a new subflow; of those there are (more than one after a
+		// reload from another mode), keep one: the initial subflow if it
+		// is still there, else the first.
+		for _, sf := range c.Subflows {
+			k, ok := s.keyOf(sf)
+			if !ok {
+				continue
+			}
+			if len(wants) == 0 || (sf.Local == c.Local && sf.Remote == c.Remote) {
+				wants = []want{{key: k, local: sf.Local.Addr(), backup: sf.Backup, reason: "single: one subflow"}}
+			}
+		}
 	case ModeInteractive, ModeAggregate:
 		for _, cd := range cands {
 			for _, r := range remotes {

@@ -443,6 +443,19 @@ func TestActionResults(t *testing.T) {
 			{ev: Tick{EventBase: at(time.Millisecond + backoffMin)}, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false"}},
 		})
 	})
+	t.Run("reloaded into single", func(t *testing.T) {
+		run(t, ifaces(true, true), []step{
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeAggregate), Established: true},
+				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+			{ev: sfUp(time.Millisecond, cellSub, srv, 1, false)},
+			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(ModeSingle)},
+				want: []string{"destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+			// Wi-Fi goes: single mode opens nothing, and keeps its one
+			// subflow (closing it would leave the connection none).
+			{ev: SubflowDown{EventBase: at(2 * time.Second), Token: tok, Subflow: Subflow{Local: cellSub, Remote: srv}}},
+			{ev: InterfacesChanged{EventBase: at(3 * time.Second), Ifaces: ifaces(false, true)}},
+		})
+	})
 	t.Run("policy changed", func(t *testing.T) {
 		run(t, ifaces(true, true), []step{
 			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeSingle), Established: true}},
