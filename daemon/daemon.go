@@ -281,7 +281,7 @@ func (d *Daemon) kernel(ke kernelEvent) {
 	for _, ev := range ke.evs {
 		d.log.Debug("kernel event", "event", ev.String())
 		base := now()
-		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID, Backup: ev.Backup}
+		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
 		switch ev.Type {
 		case genl.EventCreated, genl.EventEstablished:
 			if _, known := d.state.Conns[ev.Token]; known && ev.Type == genl.EventEstablished {

@@ -53,10 +53,16 @@ type ConnState struct {
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
-	pending map[pathKey]time.Time           // creations under way, since
+	pending map[pathKey]pendingCreate       // creations under way
 	closing map[[2]netip.AddrPort]time.Time // destructions under way (local, remote), since
 	backoff map[pathKey]backoff             // paths that failed recently
 	removed map[uint8]bool                  // local IDs we sent REMOVE_ADDR for
+}
+
+// pendingCreate is a subflow creation the kernel has not answered yet.
+type pendingCreate struct {
+	since  time.Time
+	backup bool // the flag it was created with
 }
 
 // pathKey names a wanted subflow: from a link to a remote address.
@@ -295,11 +301,17 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 	case SubflowUp:
 		if c := s.Conns[ev.Token]; c != nil {
 			sf := ev.Subflow.unmapped()
-			c.addSubflow(sf)
+			// SF_ESTABLISHED's backup attribute is the peer's flag (6.18):
+			// ours is the one the subflow was created with, or none.
+			sf.Backup = false
 			if k, ok := s.keyOf(sf); ok {
+				if p, was := c.pending[k]; was {
+					sf.Backup = p.backup
+				}
 				delete(c.pending, k)
 				delete(c.backoff, k)
 			}
+			c.addSubflow(sf)
 			touched = append(touched, c)
 		}
 	case SubflowDown:
@@ -470,9 +482,20 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 	wants, wake := s.wanted(c, now)
 	var actions []Action
 	kept := map[pathKey]bool{}
+	destroy := func(sf Subflow, reason string) {
+		if c.closing == nil {
+			c.closing = map[[2]netip.AddrPort]time.Time{}
+		}
+		c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}] = now
+		actions = append(actions, Action{Kind: DestroySubflow, Token: c.Token, Local: sf.Local, Remote: sf.Remote, Reason: reason})
+	}
 	// Subflows that are there: keep one per wanted path (fixing its
-	// backup flag), close the rest; an address that is gone gets
-	// REMOVE_ADDR.
+	// backup flag); an address that is gone gets REMOVE_ADDR and its
+	// subflows are closed; the other unwanted ones are closed once they
+	// are dead (link down) or a wanted non-backup subflow is established
+	// (make before break).
+	var unwanted []Subflow
+	active := false
 	for _, sf := range c.Subflows {
 		if t, ok := c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}]; ok {
 			if now.Sub(t) < pendingTimeout {
@@ -484,14 +507,17 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 		k, ok := s.keyOf(sf)
 		if !ok {
+			reason := fmt.Sprintf("local address %s is gone", sf.Local.Addr())
 			if !c.removed[sf.LocID] {
 				if c.removed == nil {
 					c.removed = map[uint8]bool{}
 				}
 				c.removed[sf.LocID] = true
-				actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: sf.LocID,
-					Reason: fmt.Sprintf("local address %s is gone", sf.Local.Addr())})
+				actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: sf.LocID, Reason: reason})
 			}
+			// REMOVE_ADDR tells the peer; our own subflow stays open
+			// until it is destroyed.
+			destroy(sf, reason)
 			continue
 		}
 		if b, ok := c.backoff[k]; ok && now.Before(b.until) {
@@ -502,19 +528,23 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 		i := slices.IndexFunc(wants, func(w want) bool { return w.key == k })
 		if i < 0 || kept[k] {
-			if c.closing == nil {
-				c.closing = map[[2]netip.AddrPort]time.Time{}
-			}
-			c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}] = now
-			actions = append(actions, Action{Kind: DestroySubflow, Token: c.Token, Local: sf.Local, Remote: sf.Remote,
-				Reason: s.unwantedReason(k)})
+			unwanted = append(unwanted, sf)
 			continue
 		}
 		kept[k] = true
+		active = active || !wants[i].backup
 		if sf.Backup != wants[i].backup {
 			actions = append(actions, Action{Kind: SetBackup, Token: c.Token, Local: sf.Local, Remote: sf.Remote,
 				Backup: wants[i].backup, Reason: wants[i].reason})
 		}
+	}
+	for _, sf := range unwanted {
+		k, _ := s.keyOf(sf)
+		l, ok := s.Ifaces.Link(k.link)
+		if ok && l.Up && !active {
+			continue // still the one carrying traffic: closed when its successor is up
+		}
+		destroy(sf, s.unwantedReason(k))
 	}
 	// Wanted paths with no subflow: open one, unless one is being opened
 	// or the path failed recently.
@@ -523,9 +553,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		if kept[w.key] {
 			continue
 		}
-		if t, ok := c.pending[w.key]; ok {
-			if now.Sub(t) < pendingTimeout {
-				wake = earliest(wake, t.Add(pendingTimeout))
+		if p, ok := c.pending[w.key]; ok {
+			if now.Sub(p.since) < pendingTimeout {
+				wake = earliest(wake, p.since.Add(pendingTimeout))
 				continue
 			}
 			delete(c.pending, w.key)
@@ -536,9 +566,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 			continue
 		}
 		if c.pending == nil {
-			c.pending = map[pathKey]time.Time{}
+			c.pending = map[pathKey]pendingCreate{}
 		}
-		c.pending[w.key] = now
+		c.pending[w.key] = pendingCreate{since: now, backup: w.backup}
 		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
 			ID: s.idFor(c, w.local), IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
 	}

@@ -162,14 +162,36 @@ func TestHandover(t *testing.T) {
 	run(t, ifaces(true, true), steps)
 }
 
+// The hold-down ends while the Wi-Fi subflow is still being opened: the
+// cellular subflow, the only one carrying traffic, stays until the Wi-Fi
+// one is up.
+func TestHandoverMakeBeforeBreak(t *testing.T) {
+	p := pol(ModeHandover)
+	wifiSub := netip.AddrPortFrom(wifi4, 42000)
+	run(t, ifaces(false, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: netip.AddrPortFrom(cell4, 40000), Remote: srv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, true)},
+			want: []string{"create 10.0.1.2 if3 id 1 -> 10.0.3.2:5201 backup=true"}, wake: time.Second + pendingTimeout},
+		// Hold-down over (5 s), the creation unanswered (blackholed
+		// path): keep cellular; the pending creation times out and backs
+		// off.
+		{ev: Tick{EventBase: at(6 * time.Second)}, wake: 6*time.Second + backoffMin},
+		{ev: Tick{EventBase: at(6*time.Second + backoffMin)}, want: []string{"create 10.0.1.2 if3 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// Up at last: now cellular goes.
+		{ev: sfUp(7*time.Second, wifiSub, srv, 1, false), want: []string{"destroy 10.0.2.2:40000 -> 10.0.3.2:5201"}},
+	})
+}
+
 func TestHandoverAddressGone(t *testing.T) {
 	p := pol(ModeHandover)
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
+		// REMOVE_ADDR for the peer, and our own subflow closed (the
+		// kernel does not close it).
 		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, true, "wifi-noaddr")},
-			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "remove id 0"}},
-		// REMOVE_ADDR is sent once, not again on the next change.
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "remove id 0", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		// Neither is sent again on the next change.
 		step{ev: Tick{EventBase: at(2 * time.Second)}, wake: time.Second + pendingTimeout},
 	)
 	run(t, ifaces(true, true), steps)
@@ -182,7 +204,9 @@ func TestHandoverWarmStandby(t *testing.T) {
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
 		{ev: ConnEstablished{EventBase: at(0), Token: tok}, want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=true"}},
 		{ev: sfUp(0, initial, srv, 0, false)},
-		{ev: sfUp(0, cellSub, srv, 1, true)},
+		// The kernel reports the peer's flag (0) in SF_ESTABLISHED: the
+		// standby is still ours to call backup, nothing to set.
+		{ev: sfUp(0, cellSub, srv, 1, false)},
 		// Wi-Fi down: the standby becomes the path at once.
 		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
 			want: []string{"backup 10.0.2.2:41000 -> 10.0.3.2:5201 false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
@@ -210,9 +234,12 @@ func TestHandoverWiredPreferredOverWifi(t *testing.T) {
 		p.Paths.Prefer = []ifmon.Class{ifmon.ClassWired, ifmon.ClassWifi}
 	})
 	steps := evs(established(p, 0)...)
-	// Started on Wi-Fi while a wired link is up and settled: move to it.
-	steps[1].want = []string{"create 192.168.7.2 if5 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}
-	steps = append([]step{steps[0], {ev: sfUp(0, initial, srv, 0, false)}}, steps[1])
+	// Started on Wi-Fi while a wired link is up and settled: move to it,
+	// closing Wi-Fi only once the wired subflow is up (make before break).
+	steps[1].want = []string{"create 192.168.7.2 if5 id 1 -> 10.0.3.2:5201 backup=false"}
+	steps = append([]step{steps[0], {ev: sfUp(0, initial, srv, 0, false)}}, steps[1],
+		step{ev: sfUp(time.Millisecond, netip.AddrPortFrom(wired4, 43000), srv, 1, true),
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}})
 	run(t, ifaces(true, true, "wired"), steps)
 }
 
