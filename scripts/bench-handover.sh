@@ -26,5 +26,5 @@ if [ -n "$out" ]; then out=$(realpath -m "$out"); fi
 BENCH_RUNS=$runs BENCH_IMPAIR=$impair BENCH_JSON=$out \
 	go test -tags bench -count=1 -timeout 30m -run '^TestBenchHandover$' ./tests/ -v 2>&1 |
 	tee /tmp/bench-handover.log | sed -n '/^handover benchmark/,/^[^ ]*--- /p' | grep -v -- '^---\|^=== '
-grep -q '^--- FAIL\|^FAIL' /tmp/bench-handover.log && { echo "bench-handover: a run failed, see /tmp/bench-handover.log" >&2; exit 1; }
+grep -q "^--- FAIL\|^FAIL" /tmp/bench-handover.log && { echo "bench-handover: the benchmark itself failed, see /tmp/bench-handover.log" >&2; exit 1; }
 exit 0

@@ -55,6 +55,7 @@ func TestBenchHandover(t *testing.T) {
 		{"mptcp-pm handover, warm standby", daemonPM(strings.Replace(handoverConfig, "hold_down: 1s", "hold_down: 1s, warm_standby: true", 1))},
 	}
 	results := map[string][]float64{}
+	failed := map[string][]string{} // runs whose stream broke: the stall did not end
 	for r := range runs {
 		// Interleave the variants so that machine noise hits all alike.
 		for _, v := range variants {
@@ -66,9 +67,14 @@ func TestBenchHandover(t *testing.T) {
 				time.Sleep(3 * time.Second)
 				tb.Impair(t, testbed.PathWifi, impairment)
 				time.Sleep(3 * time.Second)
-				res := s.wait(t)
-				results[v.name] = append(results[v.name], res.MaxGapMS())
+				s.cancel()
+				res := <-s.done
 				t.Logf("%s run %d: %v", v.name, r, res)
+				if res.Err != "" {
+					failed[v.name] = append(failed[v.name], res.Err)
+					return
+				}
+				results[v.name] = append(results[v.name], res.MaxGapMS())
 			})
 		}
 	}
@@ -86,12 +92,13 @@ func TestBenchHandover(t *testing.T) {
 	base := median(results[variants[0].name])
 	var b strings.Builder
 	fmt.Fprintf(&b, "handover benchmark: Wi-Fi %s at 3 s, longest gap between echoes, median of %d runs\n", impairment, runs)
-	fmt.Fprintf(&b, "%-52s %10s %8s  %s\n", "path manager", "median ms", "ratio", "runs (ms)")
+	fmt.Fprintf(&b, "%-52s %10s %8s  %s\n", "path manager", "median ms", "ratio", "runs (ms; x: the stream never recovered)")
 	type row struct {
 		Name     string    `json:"name"`
 		MedianMS float64   `json:"median_ms"`
 		Ratio    float64   `json:"ratio_to_kernel_backup"`
 		RunsMS   []float64 `json:"runs_ms"`
+		Failed   []string  `json:"failed_runs,omitempty"`
 	}
 	var rows []row
 	for _, v := range variants {
@@ -100,12 +107,19 @@ func TestBenchHandover(t *testing.T) {
 		if base > 0 {
 			ratio = m / base
 		}
-		rows = append(rows, row{v.name, m, ratio, results[v.name]})
+		rows = append(rows, row{v.name, m, ratio, results[v.name], failed[v.name]})
 		var rs []string
 		for _, x := range results[v.name] {
 			rs = append(rs, strconv.FormatFloat(x, 'f', 1, 64))
 		}
-		fmt.Fprintf(&b, "%-52s %10.1f %8.3f  %s\n", v.name, m, ratio, strings.Join(rs, " "))
+		for range failed[v.name] {
+			rs = append(rs, "x")
+		}
+		med, rat := strconv.FormatFloat(m, 'f', 1, 64), strconv.FormatFloat(ratio, 'f', 3, 64)
+		if len(results[v.name]) == 0 {
+			med, rat = "-", "-"
+		}
+		fmt.Fprintf(&b, "%-52s %10s %8s  %s\n", v.name, med, rat, strings.Join(rs, " "))
 	}
 	fmt.Print(b.String())
 	if out := os.Getenv("BENCH_JSON"); out != "" {
