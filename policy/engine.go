@@ -35,6 +35,8 @@ type Subflow struct {
 	Local, Remote netip.AddrPort // addresses unmapped
 	LocID, RemID  uint8
 	Backup        bool // our side's backup flag
+
+	since time.Time // when the engine first saw it
 }
 
 // ConnState is one MPTCP connection the engine knows.
@@ -54,6 +56,8 @@ type ConnState struct {
 	Announced map[uint8]netip.AddrPort
 
 	pending map[pathKey]pendingCreate       // creations under way
+	quality map[[2]netip.AddrPort]*sfQuality // measurements by (local, remote)
+	health  map[int32]*pathHealth            // paths found bad, by link
 	closing map[[2]netip.AddrPort]time.Time // destructions under way (local, remote), since
 	backoff map[pathKey]backoff             // paths that failed recently
 	removed map[uint8]bool                  // local IDs we sent REMOVE_ADDR for
@@ -285,10 +289,10 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		if ev.Subflows == nil {
 			// The kernel sends no SF_ESTABLISHED for the initial subflow:
 			// CREATED is its only report.
-			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote})
+			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote}, now)
 		}
 		for _, sf := range ev.Subflows {
-			c.addSubflow(sf)
+			c.addSubflow(sf, now)
 		}
 		touched = append(touched, c)
 	case ConnEstablished:
@@ -311,17 +315,23 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 				delete(c.pending, k)
 				delete(c.backoff, k)
 			}
-			c.addSubflow(sf)
+			c.addSubflow(sf, now)
 			touched = append(touched, c)
 		}
 	case SubflowDown:
 		if c := s.Conns[ev.Token]; c != nil {
 			sf := ev.Subflow.unmapped()
+			n := len(c.Subflows)
 			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
 				return x.Local == sf.Local && x.Remote == sf.Remote
 			})
+			established := len(c.Subflows) < n
 			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
-			if k, ok := s.keyOf(sf); ok {
+			delete(c.quality, [2]netip.AddrPort{sf.Local, sf.Remote})
+			// A subflow that never came up is a creation that failed; one
+			// that was up closing is not (another creation may be under
+			// way on the same path).
+			if k, ok := s.keyOf(sf); ok && !established {
 				if _, was := c.pending[k]; was || ev.Error != 0 {
 					delete(c.pending, k)
 					c.fail(k, now)
@@ -367,6 +377,10 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			c.Policy = ev.Policy
 			touched = append(touched, c)
 		}
+	case Quality:
+		if c := s.Conns[ev.Token]; c != nil && s.quality(c, ev, now) {
+			touched = append(touched, c)
+		}
 	}
 	if all {
 		touched = touched[:0]
@@ -405,10 +419,12 @@ func (s *State) setIfaces(snap ifmon.Snapshot, now time.Time) {
 
 func usable(l ifmon.Link) bool { return l.Up && len(l.Addrs) > 0 }
 
-func (c *ConnState) addSubflow(sf Subflow) {
+func (c *ConnState) addSubflow(sf Subflow, at time.Time) {
 	sf = sf.unmapped()
+	sf.since = at
 	for i, x := range c.Subflows {
 		if x.Local == sf.Local && x.Remote == sf.Remote {
+			sf.since = x.since
 			c.Subflows[i] = sf
 			return
 		}
@@ -472,6 +488,9 @@ type want struct {
 	local  netip.Addr
 	backup bool
 	reason string
+	// freshAfter asks for a subflow established after this time (a probe
+	// of a bad path): an older one is closed and a new one opened.
+	freshAfter time.Time
 }
 
 // reconcile compares what c should have with what it has.
@@ -527,7 +546,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 			continue
 		}
 		i := slices.IndexFunc(wants, func(w want) bool { return w.key == k })
-		if i < 0 || kept[k] {
+		if i < 0 || kept[k] || sf.since.Before(wants[i].freshAfter) {
 			unwanted = append(unwanted, sf)
 			continue
 		}
@@ -541,10 +560,16 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 	for _, sf := range unwanted {
 		k, _ := s.keyOf(sf)
 		l, ok := s.Ifaces.Link(k.link)
-		if ok && l.Up && !active {
+		h, bad := c.bad(k.link)
+		broken := bad && (h.reason == "rto" || h.reason == "loss")
+		if ok && l.Up && !active && !broken {
 			continue // still the one carrying traffic: closed when its successor is up
 		}
-		destroy(sf, s.unwantedReason(k))
+		reason := s.unwantedReason(k)
+		if bad {
+			reason = l.Name + " is bad (" + h.reason + ")"
+		}
+		destroy(sf, reason)
 	}
 	// Wanted paths with no subflow: open one, unless one is being opened
 	// or the path failed recently.
@@ -677,7 +702,24 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 		}
 	}
 	var wants []want
-	var wake time.Time
+	wake := time.Time{}
+	if usesQuality(p.Mode) {
+		wake = c.refreshHealth(now)
+	}
+	// probe adds, for a bad path whose probe is due, a fresh backup subflow.
+	probe := func(cd candidate, r netip.AddrPort) bool {
+		h, bad := c.bad(cd.link.Index)
+		if !bad {
+			return false
+		}
+		due, next := h.probeDue(now)
+		wake = earliest(wake, next)
+		if due {
+			wants = append(wants, want{key: pathKey{cd.link.Index, r}, local: cd.addr, backup: true, freshAfter: h.probeAt,
+				reason: fmt.Sprintf("%s: probing %s (bad: %s)", p.Mode, cd.link.Name, h.reason)})
+		}
+		return true
+	}
 	switch p.Mode {
 	case ModeSingle:
 		// Never a new subflow; of those there are (more than one after a
@@ -695,19 +737,35 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 	case ModeInteractive, ModeAggregate:
 		for _, cd := range cands {
 			for _, r := range remotes {
+				if h, bad := c.bad(cd.link.Index); bad && p.Mode == ModeInteractive {
+					// Demoted while bad; replaced by a fresh probe when due.
+					if !probe(cd, r) || !slices.ContainsFunc(wants, func(w want) bool { return w.key == pathKey{cd.link.Index, r} }) {
+						wants = append(wants, want{key: pathKey{cd.link.Index, r}, local: cd.addr, backup: true,
+							reason: fmt.Sprintf("interactive: %s is bad (%s)", cd.link.Name, h.reason)})
+					}
+					continue
+				}
 				wants = append(wants, want{key: pathKey{cd.link.Index, r}, local: cd.addr,
 					reason: fmt.Sprintf("%s: every allowed path (%s)", p.Mode, cd.link.Name)})
 			}
 		}
 	case ModeHandover:
-		var pref, back []candidate
+		var pref, back, bad []candidate
 		for _, cd := range cands {
-			if p.Paths.Preferred(cd.link.Class) {
+			switch _, isBad := c.bad(cd.link.Index); {
+			case isBad:
+				bad = append(bad, cd)
+			case p.Paths.Preferred(cd.link.Class):
 				pref = append(pref, cd)
-			} else {
+			default:
 				back = append(back, cd)
 			}
 		}
+		if len(pref) == 0 && len(back) == 0 && len(bad) > 0 {
+			// Every path is bad: the best of them is still better than none.
+			pref, back, bad = bad[:1], nil, bad[1:]
+		}
+
 		add := func(cd candidate, backup bool, reason string) {
 			wants = append(wants, want{key: pathKey{cd.link.Index, c.Remote}, local: cd.addr, backup: backup, reason: reason})
 		}
@@ -728,6 +786,9 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 			add(pref[0], false, "handover: preferred path "+pref[0].link.Name)
 		case len(back) > 0:
 			add(back[0], false, "handover: no preferred path, backup "+back[0].link.Name)
+		}
+		for _, cd := range bad {
+			probe(cd, c.Remote)
 		}
 	}
 	return wants, wake

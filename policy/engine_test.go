@@ -491,3 +491,104 @@ func TestActionResults(t *testing.T) {
 		})
 	})
 }
+
+func quality(d time.Duration, local netip.AddrPort, srtt time.Duration, rtos int, segs, retrans uint64) Event {
+	return Quality{EventBase: at(d), Token: tok, Local: local, Remote: srv, SRTT: srtt, RTOs: rtos, SegsOut: segs, Retrans: retrans}
+}
+
+func TestQualityHandoverBlackhole(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: quality(100*ms, initial, 50*time.Microsecond, 0, 10, 0)},
+		// The first RTO on Wi-Fi (link still up): move now, and close the
+		// stuck subflow at once so that the kernel reinjects its data.
+		step{ev: quality(400*ms, initial, 50*time.Microsecond, 1, 12, 1),
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(401 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		step{ev: sfUp(402*ms, cellSub, srv, 1, false), wake: 1400 * ms},
+		// Hold-down over: a fresh backup subflow probes Wi-Fi.
+		step{ev: Tick{EventBase: at(1400 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		step{ev: sfUp(1401*ms, probeSub, srv, 0, false)},
+		// Its handshake measured well: good from now, back after the hold-down.
+		step{ev: quality(1402*ms, probeSub, 60*time.Microsecond, 0, 0, 0), wake: 2402 * ms},
+		step{ev: Tick{EventBase: at(2402 * ms)},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestQualityProbeBadBacksOff(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		// Slow, not broken: cellular first, Wi-Fi closed once it is up.
+		step{ev: quality(100*ms, initial, 300*ms, 0, 10, 0), want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(150*ms, netip.AddrPortFrom(cell4, 41000), srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(160 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		step{ev: Tick{EventBase: at(1100 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		step{ev: sfUp(1200*ms, probeSub, srv, 0, false)},
+		// Still slow: the probe is closed, the next one in 2 s (twice
+		// the hold-down).
+		step{ev: quality(1201*ms, probeSub, 310*ms, 0, 0, 0), want: []string{"destroy 10.0.1.2:42000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(1202 * ms), Token: tok, Subflow: Subflow{Local: probeSub, Remote: srv}}, wake: 3201 * ms},
+		step{ev: Tick{EventBase: at(3201 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+func TestQualityLoss(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: quality(0, initial, ms, 0, 100, 0)},
+		// 5% over the window: under the 10% threshold.
+		step{ev: quality(500*ms, initial, ms, 0, 200, 5)},
+		// 40 of 100 segments retransmitted in the last second.
+		step{ev: quality(1000*ms, initial, ms, 0, 300, 45),
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	)
+	run(t, ifaces(true, true), steps)
+	// Too few segments say nothing.
+	run(t, ifaces(true, true), append(evs(established(p, 0)...),
+		step{ev: quality(0, initial, ms, 0, 0, 0)},
+		step{ev: quality(500*ms, initial, ms, 0, 10, 9)},
+	))
+}
+
+func TestQualityInteractiveDemotes(t *testing.T) {
+	p := pol(ModeInteractive, func(p *Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: sfUp(ms, cellSub, srv, 1, false)},
+		// Wi-Fi's RTT rises over the threshold: demoted, not closed.
+		{ev: quality(100*ms, initial, 300*ms, 0, 10, 0), want: []string{"backup 10.0.1.2:40000 -> 10.0.3.2:5201 true"}},
+		{ev: ActionDone{EventBase: at(101 * ms), Action: Action{Kind: SetBackup, Token: tok, Local: initial, Remote: srv, Backup: true}}},
+		// A demoted subflow measures nothing new: when the probe is due it
+		// is replaced by a fresh one, whose handshake measures the path.
+		{ev: Tick{EventBase: at(1100 * ms)},
+			want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		{ev: SubflowDown{EventBase: at(1101 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		{ev: sfUp(1102*ms, probeSub, srv, 0, false)},
+		{ev: quality(1103*ms, probeSub, 100*time.Microsecond, 0, 0, 0), wake: 2103 * ms},
+		// Good for the hold-down: promoted again.
+		{ev: Tick{EventBase: at(2103 * ms)}, want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false"}},
+	})
+}
+
+func TestQualityIgnoredByAggregate(t *testing.T) {
+	p := pol(ModeAggregate)
+	run(t, ifaces(true, false), append(evs(established(p, 0)...),
+		step{ev: quality(time.Second, initial, time.Second, 5, 100, 90)},
+	))
+}

@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Path quality. Measurements of each subflow (from the eBPF probes, or
+// sock_diag where eBPF is not available) come in as Quality events. In
+// handover and interactive modes a subflow over the policy's thresholds
+// (retransmission timeouts in a row, retransmitted share of segments over
+// lossWindow, smoothed RTT) makes its path bad for that connection:
+//   - handover moves to the best other path; the bad subflow is closed at
+//     once when it lost packets or timed out (the kernel reinjects its
+//     data), or once the new one is up when it was only slow;
+//   - interactive demotes the bad subflow to backup (MP_PRIO), so that the
+//     kernel's scheduler sends on the others.
+//
+// A bad path is probed again after the hold-down: a fresh backup subflow
+// is opened on it (a subflow that carries no data measures nothing new,
+// but a handshake gives an RTT sample and proves the path passes
+// packets). If the probe measures good and stays so for the hold-down,
+// the path is good again and traffic moves back; if not, the next probe
+// waits twice as long (up to probeMax): a path that keeps failing is
+// retried less and less often.
+
+// Quality is one measurement of a subflow.
+type Quality struct {
+	EventBase
+	Token         uint32
+	Local, Remote netip.AddrPort
+	SRTT          time.Duration // smoothed RTT
+	RTOs          int           // retransmission timeouts in a row, with no progress since
+	SegsOut       uint64        // data segments sent so far (retransmissions included)
+	Retrans       uint64        // segments retransmitted so far
+}
+
+const (
+	// lossWindow is how far back the retransmitted share is computed.
+	lossWindow = time.Second
+	// minLossSegs is the fewest segments in the window that say anything
+	// about loss.
+	minLossSegs = 20
+	probeMax    = time.Minute
+)
+
+// sfQuality is what the engine keeps of one subflow's measurements.
+type sfQuality struct {
+	srtt    time.Duration
+	rtos    int
+	samples []lossSample // within lossWindow, oldest first
+}
+
+type lossSample struct {
+	at            time.Time
+	segs, retrans uint64
+}
+
+// pathHealth is what one connection knows of one of its paths (links).
+type pathHealth struct {
+	bad       bool
+	reason    string
+	probes    int       // probes that measured bad
+	nextProbe time.Time // when to open the next probe subflow
+	probeAt   time.Time // subflows established after this are probes
+	goodSince time.Time // a probe measured good at; zero if none yet
+}
+
+// judge says whether q is over p's thresholds, and which.
+func judge(p *Policy, q *sfQuality) (bool, string) {
+	h := p.Handover
+	if h.RTO > 0 && q.rtos >= h.RTO {
+		return true, "rto"
+	}
+	if h.LossPercent > 0 && len(q.samples) >= 2 {
+		first, last := q.samples[0], q.samples[len(q.samples)-1]
+		segs, retrans := last.segs-first.segs, last.retrans-first.retrans
+		if last.segs >= first.segs && last.retrans >= first.retrans && segs >= minLossSegs &&
+			float64(retrans)*100 >= h.LossPercent*float64(segs) {
+			return true, "loss"
+		}
+	}
+	if h.RTT > 0 && q.srtt >= h.RTT {
+		return true, "rtt"
+	}
+	return false, ""
+}
+
+// usesQuality reports whether a mode acts on measurements.
+func usesQuality(m Mode) bool { return m == ModeHandover || m == ModeInteractive }
+
+// quality takes in a measurement; it reports whether the connection's
+// wanted subflows may have changed.
+func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
+	local, remote := unmapAP(ev.Local), unmapAP(ev.Remote)
+	i := -1
+	for j, sf := range c.Subflows {
+		if sf.Local == local && sf.Remote == remote {
+			i = j
+		}
+	}
+	if i < 0 || c.Policy == nil || !usesQuality(c.Policy.Mode) {
+		return false
+	}
+	sf := c.Subflows[i]
+	k, ok := s.keyOf(sf)
+	if !ok {
+		return false
+	}
+	if c.quality == nil {
+		c.quality = map[[2]netip.AddrPort]*sfQuality{}
+	}
+	q := c.quality[[2]netip.AddrPort{local, remote}]
+	if q == nil {
+		q = &sfQuality{}
+		c.quality[[2]netip.AddrPort{local, remote}] = q
+	}
+	q.srtt, q.rtos = ev.SRTT, ev.RTOs
+	q.samples = append(q.samples, lossSample{at: now, segs: ev.SegsOut, retrans: ev.Retrans})
+	cut := 0
+	for cut < len(q.samples)-1 && now.Sub(q.samples[cut+1].at) >= lossWindow {
+		cut++
+	}
+	q.samples = q.samples[cut:]
+
+	bad, reason := judge(c.Policy, q)
+	if c.health == nil {
+		c.health = map[int32]*pathHealth{}
+	}
+	h := c.health[k.link]
+	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
+	switch {
+	case bad && (h == nil || !h.bad):
+		c.health[k.link] = &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
+		return true
+	case bad && probe:
+		// The probe measured bad: try again later, and later each time.
+		h.probes++
+		h.goodSince = time.Time{}
+		h.probeAt = time.Time{}
+		h.nextProbe = now.Add(min(hold<<min(h.probes, 10), probeMax))
+		return true
+	case !bad && probe && h.goodSince.IsZero():
+		h.goodSince = now
+		return true
+	}
+	return false
+}
+
+// refreshHealth forgets bad paths whose probe has been good for the
+// hold-down, and returns when it wants to look again.
+func (c *ConnState) refreshHealth(now time.Time) time.Time {
+	var wake time.Time
+	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	for link, h := range c.health {
+		if !h.bad {
+			delete(c.health, link)
+			continue
+		}
+		if !h.goodSince.IsZero() {
+			if !now.Before(h.goodSince.Add(hold)) {
+				delete(c.health, link)
+				continue
+			}
+			wake = earliest(wake, h.goodSince.Add(hold))
+		}
+	}
+	return wake
+}
+
+// bad reports whether c's path over link is bad, and the health record.
+func (c *ConnState) bad(link int32) (*pathHealth, bool) {
+	h := c.health[link]
+	return h, h != nil && h.bad
+}
+
+// probeDue reports whether a probe subflow should be on a bad path now;
+// it marks the probe as started (subflows up from now on are probes).
+func (h *pathHealth) probeDue(now time.Time) (bool, time.Time) {
+	if now.Before(h.nextProbe) {
+		return false, h.nextProbe
+	}
+	if h.probeAt.IsZero() {
+		h.probeAt = h.nextProbe
+	}
+	return true, time.Time{}
+}
