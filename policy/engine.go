@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"syscall"
@@ -55,12 +56,16 @@ type ConnState struct {
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
-	pending map[pathKey]pendingCreate       // creations under way
+	pending map[pathKey]pendingCreate        // creations under way
 	quality map[[2]netip.AddrPort]*sfQuality // measurements by (local, remote)
 	health  map[int32]*pathHealth            // paths found bad, by link
-	closing map[[2]netip.AddrPort]time.Time // destructions under way (local, remote), since
-	backoff map[pathKey]backoff             // paths that failed recently
-	removed map[uint8]bool                  // local IDs we sent REMOVE_ADDR for
+	closing map[[2]netip.AddrPort]time.Time  // destructions under way (local, remote), since
+	backoff map[pathKey]backoff              // paths that failed recently
+	removed map[uint8]bool                   // local IDs we sent REMOVE_ADDR for
+	// tellPeer are local IDs of subflows closed on a broken path: the peer
+	// cannot have heard the close, so REMOVE_ADDR goes out (on the new
+	// subflow) once a working one is up.
+	tellPeer map[uint8]bool
 }
 
 // pendingCreate is a subflow creation the kernel has not answered yet.
@@ -315,6 +320,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 				delete(c.pending, k)
 				delete(c.backoff, k)
 			}
+			delete(c.removed, sf.LocID) // the ID is in use again
 			c.addSubflow(sf, now)
 			touched = append(touched, c)
 		}
@@ -561,7 +567,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		k, _ := s.keyOf(sf)
 		l, ok := s.Ifaces.Link(k.link)
 		h, bad := c.bad(k.link)
-		broken := bad && (h.reason == "rto" || h.reason == "loss")
+		broken := bad && h.reason != "rtt"
 		if ok && l.Up && !active && !broken {
 			continue // still the one carrying traffic: closed when its successor is up
 		}
@@ -569,7 +575,31 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		if bad {
 			reason = l.Name + " is bad (" + h.reason + ")"
 		}
+		if broken {
+			if c.tellPeer == nil {
+				c.tellPeer = map[uint8]bool{}
+			}
+			c.tellPeer[sf.LocID] = true
+		}
 		destroy(sf, reason)
+	}
+	if active {
+		for _, id := range slices.Sorted(maps.Keys(c.tellPeer)) {
+			delete(c.tellPeer, id)
+			inUse := slices.ContainsFunc(c.Subflows, func(x Subflow) bool {
+				_, closing := c.closing[[2]netip.AddrPort{x.Local, x.Remote}]
+				return x.LocID == id && !closing
+			})
+			if inUse || c.removed[id] {
+				continue // the ID is in use again, or gone already
+			}
+			if c.removed == nil {
+				c.removed = map[uint8]bool{}
+			}
+			c.removed[id] = true
+			actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: id,
+				Reason: "the peer cannot have heard that a subflow on a broken path was closed"})
+		}
 	}
 	// Wanted paths with no subflow: open one, unless one is being opened
 	// or the path failed recently.

@@ -508,8 +508,11 @@ func TestQualityHandoverBlackhole(t *testing.T) {
 		// stuck subflow at once so that the kernel reinjects its data.
 		step{ev: quality(400*ms, initial, 50*time.Microsecond, 1, 12, 1),
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
-		step{ev: SubflowDown{EventBase: at(401 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
-		step{ev: sfUp(402*ms, cellSub, srv, 1, false), wake: 1400 * ms},
+		// The peer cannot have heard the close on the blackholed path:
+		// REMOVE_ADDR, carried by the new subflow, tells it (even before
+		// the kernel reported the old one closed).
+		step{ev: sfUp(401*ms, cellSub, srv, 1, false), want: []string{"remove id 0"}, wake: 1400 * ms},
+		step{ev: SubflowDown{EventBase: at(402 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}, wake: 1400 * ms},
 		// Hold-down over: a fresh backup subflow probes Wi-Fi.
 		step{ev: Tick{EventBase: at(1400 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
 		step{ev: sfUp(1401*ms, probeSub, srv, 0, false)},

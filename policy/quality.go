@@ -31,8 +31,12 @@ type Quality struct {
 	Local, Remote netip.AddrPort
 	SRTT          time.Duration // smoothed RTT
 	RTOs          int           // retransmission timeouts in a row, with no progress since
-	SegsOut       uint64        // data segments sent so far (retransmissions included)
-	Retrans       uint64        // segments retransmitted so far
+	// Stalled is how long the subflow has had data outstanding with no
+	// ACK progress (0: none). A blackholed path shows it well before its
+	// first RTO.
+	Stalled time.Duration
+	SegsOut uint64 // data segments sent so far (retransmissions included)
+	Retrans uint64 // segments retransmitted so far
 }
 
 const (
@@ -42,12 +46,17 @@ const (
 	// about loss.
 	minLossSegs = 20
 	probeMax    = time.Minute
+	// A subflow stalled for stallSRTTs smoothed RTTs, and at least
+	// stallMin, counts as having timed out (when the policy checks RTOs).
+	stallSRTTs = 8
+	stallMin   = 100 * time.Millisecond
 )
 
 // sfQuality is what the engine keeps of one subflow's measurements.
 type sfQuality struct {
 	srtt    time.Duration
 	rtos    int
+	stalled time.Duration
 	samples []lossSample // within lossWindow, oldest first
 }
 
@@ -71,6 +80,9 @@ func judge(p *Policy, q *sfQuality) (bool, string) {
 	h := p.Handover
 	if h.RTO > 0 && q.rtos >= h.RTO {
 		return true, "rto"
+	}
+	if h.RTO > 0 && q.stalled > 0 && q.stalled >= max(stallSRTTs*q.srtt, stallMin) {
+		return true, "stall"
 	}
 	if h.LossPercent > 0 && len(q.samples) >= 2 {
 		first, last := q.samples[0], q.samples[len(q.samples)-1]
@@ -115,7 +127,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 		q = &sfQuality{}
 		c.quality[[2]netip.AddrPort{local, remote}] = q
 	}
-	q.srtt, q.rtos = ev.SRTT, ev.RTOs
+	q.srtt, q.rtos, q.stalled = ev.SRTT, ev.RTOs, ev.Stalled
 	q.samples = append(q.samples, lossSample{at: now, segs: ev.SegsOut, retrans: ev.Retrans})
 	cut := 0
 	for cut < len(q.samples)-1 && now.Sub(q.samples[cut+1].at) >= lossWindow {
@@ -185,4 +197,16 @@ func (h *pathHealth) probeDue(now time.Time) (bool, time.Time) {
 		h.probeAt = h.nextProbe
 	}
 	return true, time.Time{}
+}
+
+// BadPaths returns the links this connection found bad, with why (rto,
+// loss or rtt).
+func (c *ConnState) BadPaths() map[int32]string {
+	out := map[int32]string{}
+	for link, h := range c.health {
+		if h.bad {
+			out[link] = h.reason
+		}
+	}
+	return out
 }
