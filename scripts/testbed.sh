@@ -43,6 +43,7 @@ set -euo pipefail
 
 readonly PROG=${0##*/}
 readonly NETNS_DIR=/var/run/netns
+readonly RUN_DIR=/run/mptcp-pm-testbed # impair.sh's delayer pid files
 
 die() {
 	echo "$PROG: $*" >&2
@@ -309,9 +310,24 @@ up_failed() {
 	done
 }
 
+# stop_delayers kills the mptcp-netem delayers "impair.sh delay" started in
+# this testbed's router, if their pid still lives in that namespace.
+stop_delayers() {
+	local path pid
+	for path in wifi cell; do
+		[[ -f $RUN_DIR/$P-$path.pid ]] || continue
+		pid=$(<"$RUN_DIR/$P-$path.pid")
+		if [[ $pid =~ ^[0-9]+$ ]] && ip netns identify "$pid" 2>/dev/null | grep -qxF "$P-rtr"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rm -f "$RUN_DIR/$P-$path.pid" "$RUN_DIR/$P-$path.log" "$RUN_DIR/$P-$path.delay"
+	done
+}
+
 cmd_down() {
 	local ns
 	need ip
+	stop_delayers
 	for ns in "$P-cli" "$P-rtr" "$P-srv"; do
 		if ns_exists "$ns"; then
 			ip netns del "$ns" || die "cannot delete namespace $ns"

@@ -6,7 +6,8 @@
 // and a cellular-like path (CellDev), each with its own addresses and
 // source-based policy routing; the server has two addresses (Server4 and
 // Server4b, Server6 and Server6b). The router forwards between them and is
-// where a path is cut, blackholed or made lossy. See scripts/README.md.
+// where a path is cut, blackholed, made lossy or delayed. See
+// scripts/README.md.
 //
 // A typical test:
 //
@@ -113,7 +114,12 @@ func New(t testing.TB) *Testbed {
 
 // Impair runs scripts/impair.sh on this testbed: path is PathWifi or
 // PathCell ("all" for clear), action one of cut, up, blackhole, loss N,
-// clear, show. It fails the test on error and logs the output, if any.
+// delay MS [JITTER_MS], clear, show. It fails the test on error and logs
+// the output, if any.
+//
+// "delay", "300" adds 300 ms to the path's round-trip time (150 ms each
+// way) with the mptcp-netem delayer; impair.sh builds it with `go build`
+// unless MPTCP_NETEM names a binary (see scripts/README.md).
 func (tb *Testbed) Impair(t testing.TB, path, action string, args ...string) {
 	t.Helper()
 	argv := append([]string{"-p", tb.Prefix, path, action}, args...)
