@@ -3,6 +3,7 @@ module github.com/mptcp-pm/mptcp-pm
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/google/go-cmp v0.7.0
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
@@ -15,3 +16,5 @@ require (
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go
