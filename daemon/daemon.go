@@ -26,7 +26,11 @@ type Options struct {
 	SetPMType bool
 	// ControlSocket overrides the configuration's control socket path.
 	ControlSocket string
-	Logger        *slog.Logger
+	// Quality is how subflows are measured: QualityAuto (default: eBPF
+	// probes, else sock_diag polling), QualityBPF, QualitySockdiag or
+	// QualityOff.
+	Quality string
+	Logger  *slog.Logger
 }
 
 // Daemon is the path manager: one goroutine (Run's) owns its state; the
@@ -35,12 +39,14 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	set    *policy.Set
-	pm     *genl.Client
-	events *genl.Events
-	mon    *ifmon.Monitor
-	diag   *sockdiag.Client
-	owners *owners
+	set      *policy.Set
+	pm       *genl.Client
+	events   *genl.Events
+	mon      *ifmon.Monitor
+	diag     *sockdiag.Client
+	owners   *owners
+	quality  qualitySource // nil: no measurements
+	progress progressTracker
 
 	state    *policy.State
 	matched  map[uint32]matchInfo // what each connection was matched on, for reloads
@@ -91,6 +97,10 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.owners = newOwners(d.diag)
 	d.owners.setPolicies(set)
+	if d.quality, err = openQuality(opts.Quality, opts.NetNS, d.log); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -136,6 +146,9 @@ func (d *Daemon) Close() {
 		if c != nil && !isNil(c) {
 			_ = c.Close()
 		}
+	}
+	if d.quality != nil {
+		_ = d.quality.close()
 	}
 }
 
@@ -201,6 +214,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	kev := make(chan kernelEvent, 64)
 	go d.pump(ctx, kev)
+	samples := make(chan []sample, 1)
+	if d.quality != nil {
+		go sampler(ctx, d.quality, samples, d.log)
+	}
 
 	// The interfaces, then the connections that exist.
 	first, err := d.mon.Snapshot()
@@ -208,8 +225,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("interfaces: %w", err)
 	}
 	d.state = policy.NewState(first)
+	source := "none"
+	if d.quality != nil {
+		source = d.quality.name()
+	}
 	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
-		"policies", len(d.set.Policies), "interfaces", describeLinks(first))
+		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
 	d.resync(time.Now(), "start")
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
@@ -227,6 +248,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-kev:
 			d.kernel(ke)
+		case ss := <-samples:
+			d.measured(ss)
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.step(policy.Tick{EventBase: now()})

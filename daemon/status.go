@@ -19,6 +19,7 @@ type Status struct {
 	Policies    []PolicyStatus    `json:"policies"`
 	Interfaces  []InterfaceStatus `json:"interfaces"`
 	Connections []ConnStatus      `json:"connections"`
+	Quality     string            `json:"quality"`  // what subflows are measured with: ebpf, sockdiag, none
 	Commands    int               `json:"commands"` // actions sent to the kernel
 	Refused     int               `json:"refused"`  // of which the kernel refused
 	Resyncs     int               `json:"resyncs"`  // rebuilds of the view from a kernel dump
@@ -42,15 +43,18 @@ type InterfaceStatus struct {
 
 // ConnStatus is one connection and what the daemon does with it.
 type ConnStatus struct {
-	Token       string          `json:"token"`
-	Application string          `json:"application"`
-	Mode        string          `json:"mode"`
-	Local       string          `json:"local"`
-	Remote      string          `json:"remote"`
-	ServerSide  bool            `json:"server_side"`
-	Established bool            `json:"established"`
-	Active      []string        `json:"active"` // interfaces of the non-backup subflows
-	Subflows    []SubflowStatus `json:"subflows"`
+	Token       string   `json:"token"`
+	Application string   `json:"application"`
+	Mode        string   `json:"mode"`
+	Local       string   `json:"local"`
+	Remote      string   `json:"remote"`
+	ServerSide  bool     `json:"server_side"`
+	Established bool     `json:"established"`
+	Active      []string `json:"active"` // interfaces of the non-backup subflows
+	// Bad are the paths measured bad for this connection: interface name
+	// -> rto, loss or rtt.
+	Bad      map[string]string `json:"bad,omitempty"`
+	Subflows []SubflowStatus   `json:"subflows"`
 }
 
 // SubflowStatus is one subflow in the daemon's model.
@@ -66,7 +70,10 @@ type SubflowStatus struct {
 // snapshot builds the Status from the loop's state; only the loop calls it.
 func (d *Daemon) snapshot() *Status {
 	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
-		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs}
+		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none"}
+	if d.quality != nil {
+		st.Quality = d.quality.name()
+	}
 	for _, p := range d.set.Policies {
 		st.Policies = append(st.Policies, PolicyStatus{Name: p.Name, Source: p.Source, Mode: string(p.Mode)})
 	}
@@ -92,6 +99,16 @@ func (d *Daemon) snapshot() *Status {
 			ServerSide: c.ServerSide, Established: c.Established, Active: []string{}, Subflows: []SubflowStatus{}}
 		if c.Policy != nil {
 			cs.Application, cs.Mode = c.Policy.Name, string(c.Policy.Mode)
+		}
+		for link, why := range c.BadPaths() {
+			if cs.Bad == nil {
+				cs.Bad = map[string]string{}
+			}
+			name := fmt.Sprintf("if%d", link)
+			if l, ok := d.state.Ifaces.Link(link); ok {
+				name = l.Name
+			}
+			cs.Bad[name] = why
 		}
 		for _, sf := range c.Subflows {
 			ifname := ""

@@ -26,9 +26,40 @@ func TestBenchHandover(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
 		runs = v
 	}
-	impairment := os.Getenv("BENCH_IMPAIR") // cut (default), blackhole
-	if impairment == "" {
-		impairment = "cut"
+	impairments := strings.Split(os.Getenv("BENCH_IMPAIR"), ",") // cut (default), blackhole, loss
+	if impairments[0] == "" {
+		impairments = []string{"cut"}
+	}
+	var out strings.Builder
+	all := map[string]any{"runs": runs}
+	for _, impairment := range impairments {
+		rows := benchHandover(t, runs, impairment, &out)
+		all[impairment] = rows
+	}
+	fmt.Print(out.String())
+	if path := os.Getenv("BENCH_JSON"); path != "" {
+		j, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(path, j, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// benchRow is one path manager's result.
+type benchRow struct {
+	Name     string    `json:"name"`
+	MedianMS float64   `json:"median_ms"`
+	Ratio    float64   `json:"ratio_to_kernel_backup"`
+	RunsMS   []float64 `json:"runs_ms"`
+	Failed   []string  `json:"failed_runs,omitempty"`
+}
+
+// benchHandover runs every path manager runs times against one
+// impairment of the Wi-Fi path at 3 s and writes a table to b.
+func benchHandover(t *testing.T, runs int, impairment string, b *strings.Builder) []benchRow {
+	impair := []string{impairment}
+	if impairment == "loss" {
+		impair = []string{"loss", "30"}
 	}
 	type variant struct {
 		name  string
@@ -59,13 +90,13 @@ func TestBenchHandover(t *testing.T) {
 	for r := range runs {
 		// Interleave the variants so that machine noise hits all alike.
 		for _, v := range variants {
-			t.Run(fmt.Sprintf("%s/run%d", v.name, r), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s/run%d", impairment, v.name, r), func(t *testing.T) {
 				tb := testbed.New(t)
 				v.setup(t, tb)
 				echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
 				s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 				time.Sleep(3 * time.Second)
-				tb.Impair(t, testbed.PathWifi, impairment)
+				tb.Impair(t, testbed.PathWifi, impair[0], impair[1:]...)
 				time.Sleep(3 * time.Second)
 				s.cancel()
 				res := <-s.done
@@ -90,24 +121,16 @@ func TestBenchHandover(t *testing.T) {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	base := median(results[variants[0].name])
-	var b strings.Builder
-	fmt.Fprintf(&b, "handover benchmark: Wi-Fi %s at 3 s, longest gap between echoes, median of %d runs\n", impairment, runs)
-	fmt.Fprintf(&b, "%-52s %10s %8s  %s\n", "path manager", "median ms", "ratio", "runs (ms; x: the stream never recovered)")
-	type row struct {
-		Name     string    `json:"name"`
-		MedianMS float64   `json:"median_ms"`
-		Ratio    float64   `json:"ratio_to_kernel_backup"`
-		RunsMS   []float64 `json:"runs_ms"`
-		Failed   []string  `json:"failed_runs,omitempty"`
-	}
-	var rows []row
+	fmt.Fprintf(b, "handover benchmark: Wi-Fi %s at 3 s, longest gap between echoes, median of %d runs\n", strings.Join(impair, " "), runs)
+	fmt.Fprintf(b, "%-52s %10s %8s  %s\n", "path manager", "median ms", "ratio", "runs (ms; x: the stream never recovered)")
+	var rows []benchRow
 	for _, v := range variants {
 		m := median(results[v.name])
 		ratio := 0.0
 		if base > 0 {
 			ratio = m / base
 		}
-		rows = append(rows, row{v.name, m, ratio, results[v.name], failed[v.name]})
+		rows = append(rows, benchRow{v.name, m, ratio, results[v.name], failed[v.name]})
 		var rs []string
 		for _, x := range results[v.name] {
 			rs = append(rs, strconv.FormatFloat(x, 'f', 1, 64))
@@ -119,13 +142,7 @@ func TestBenchHandover(t *testing.T) {
 		if len(results[v.name]) == 0 {
 			med, rat = "-", "-"
 		}
-		fmt.Fprintf(&b, "%-52s %10s %8s  %s\n", v.name, med, rat, strings.Join(rs, " "))
+		fmt.Fprintf(b, "%-52s %10s %8s  %s\n", v.name, med, rat, strings.Join(rs, " "))
 	}
-	fmt.Print(b.String())
-	if out := os.Getenv("BENCH_JSON"); out != "" {
-		j, _ := json.MarshalIndent(map[string]any{"impairment": impairment, "runs": runs, "results": rows}, "", "  ")
-		if err := os.WriteFile(out, j, 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	return rows
 }

@@ -25,11 +25,17 @@ default:
 // in the client namespace with config and policies.
 func newDaemonBed(t *testing.T, config string, policies map[string]string) (*testbed.Testbed, *daemonProc, *monitor) {
 	t.Helper()
+	return newDaemonBedWith(t, config, policies)
+}
+
+// newDaemonBedWith is newDaemonBed with more daemon arguments.
+func newDaemonBedWith(t *testing.T, config string, policies map[string]string, args ...string) (*testbed.Testbed, *daemonProc, *monitor) {
+	t.Helper()
 	tb := testbed.New(t)
 	sysctl(t, tb.Server, "net.mptcp.pm_type", "1")
 	ms := startMonitor(t, tb.Server) // the server-side userspace PM needs a listener to accept joins
 	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
-	d := startDaemon(t, tb.Client, writeConfig(t, config, policies))
+	d := startDaemonWith(t, tb.Client, writeConfig(t, config, policies), args...)
 	return tb, d, ms
 }
 

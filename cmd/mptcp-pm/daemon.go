@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,7 +17,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--control PATH] [--log-level LEVEL]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--control PATH] [--log-level LEVEL] [--quality SOURCE]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -25,6 +27,8 @@ holds one policy per application.
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
                      /run/mptcp-pm/netns-NETNS.sock with -n)
   --log-level LEVEL  debug, info, warn or error (default: the configuration's)
+  --quality SOURCE   how subflows are measured: auto (eBPF probes, else
+                     sock_diag polling; the default), bpf, sockdiag or off
 SIGHUP reloads the configuration and policies; a bad file changes nothing.
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
 `
@@ -82,10 +86,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level string
+	var cfg, control, level, quality string
 	var setPM bool
 	rest, err := parseFlags("daemon", args,
-		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level},
+		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality},
 		map[string]*bool{"set-pm-type": &setPM})
 	if err != nil {
 		return err
@@ -110,7 +114,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Logger: log})
+		SetPMType: setPM, ControlSocket: control, Quality: quality, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -180,7 +184,7 @@ func runStatus(e *env, args []string) error {
 	if st.NetNS != "" {
 		fmt.Fprintf(e.stdout, " netns %s", st.NetNS)
 	}
-	fmt.Fprintf(e.stdout, "\ncommands %d refused %d resyncs %d\n", st.Commands, st.Refused, st.Resyncs)
+	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
 	for _, p := range st.Policies {
 		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)\n", p.Name, p.Mode, p.Source)
 	}
@@ -202,8 +206,12 @@ func printDaemonConn(e *env, c daemon.ConnStatus) {
 	if c.ServerSide {
 		side = "server"
 	}
-	fmt.Fprintf(e.stdout, "token %s %s -> %s app %s mode %s %s active %s\n", c.Token, c.Local, c.Remote,
+	fmt.Fprintf(e.stdout, "token %s %s -> %s app %s mode %s %s active %s", c.Token, c.Local, c.Remote,
 		c.Application, c.Mode, side, strings.Join(c.Active, ","))
+	for _, ifname := range slices.Sorted(maps.Keys(c.Bad)) {
+		fmt.Fprintf(e.stdout, " bad %s(%s)", ifname, c.Bad[ifname])
+	}
+	fmt.Fprintln(e.stdout)
 	for _, sf := range c.Subflows {
 		b := ""
 		if sf.Backup {

@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
+)
+
+// qualityConfig is handover with a short hold-down and the default
+// thresholds (1 RTO, 10% loss, 400 ms RTT).
+const qualityConfig = `
+interfaces:
+  - { name: "wlan*", class: wifi }
+  - { name: "wwan*", class: cellular }
+default:
+  mode: handover
+  handover: { hold_down: 1s }
+`
+
+func TestIntegrationDaemonBlackhole(t *testing.T) {
+	for _, source := range []string{"bpf", "sockdiag"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			tb := testbed.New(t)
+			sysctl(t, tb.Server, "net.mptcp.pm_type", "1")
+			startMonitor(t, tb.Server)
+			echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
+			d := startDaemonWith(t, tb.Client, writeConfig(t, qualityConfig, nil), "--quality", source)
+			if st := d.status(); st.Quality != map[string]string{"bpf": "ebpf", "sockdiag": "sockdiag"}[source] {
+				t.Fatalf("daemon measures with %q, want %s", st.Quality, source)
+			}
+			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+			d.conn(s.conn.LocalAddr(), activeOn("wlan0"))
+			time.Sleep(500 * time.Millisecond)
+
+			t.Logf("blackhole at %s", time.Now().Format("15:04:05.000"))
+			tb.Impair(t, testbed.PathWifi, "blackhole")
+			c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+				return activeOn("wwan0")(c) && (c.Bad["wlan0"] == "rto" || c.Bad["wlan0"] == "stall")
+			})
+			t.Logf("after the blackhole: %+v", c)
+			time.Sleep(500 * time.Millisecond)
+			t.Logf("clear at %s", time.Now().Format("15:04:05.000"))
+			tb.Impair(t, testbed.PathWifi, "clear")
+			// Back on Wi-Fi once a probe has been good for the hold-down.
+			waitFor(t, 10*time.Second, "back on wlan0", func() bool {
+				for _, c := range d.status().Connections {
+					if c.Local == s.conn.LocalAddr().String() {
+						return activeOn("wlan0")(c) && len(c.Bad) == 0 && len(c.Subflows) == 1
+					}
+				}
+				return false
+			})
+			r := s.wait(t)
+			t.Logf("stream: %v", r)
+			if testing.Verbose() {
+				t.Logf("daemon log:\n%s", d.log.String())
+			}
+			if !strings.Contains(d.log.String(), "wlan0 is bad") {
+				t.Errorf("the daemon's log does not say why it moved")
+			}
+		})
+	}
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within %v", what, timeout)
+}
+
+func TestIntegrationDaemonLoss(t *testing.T) {
+	for _, source := range []string{"bpf", "sockdiag"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			tb, d, _ := newDaemonBedWith(t, qualityConfig, nil, "--quality", source)
+			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+			d.conn(s.conn.LocalAddr(), activeOn("wlan0"))
+			time.Sleep(300 * time.Millisecond)
+
+			tb.Impair(t, testbed.PathWifi, "loss", "30")
+			c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && c.Bad["wlan0"] != "" })
+			t.Logf("30%% loss on Wi-Fi: %+v", c.Bad)
+			time.Sleep(500 * time.Millisecond)
+			tb.Impair(t, testbed.PathWifi, "clear")
+			waitFor(t, 10*time.Second, "back on wlan0 after the loss is cleared", func() bool {
+				c := d.conn(s.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+				return activeOn("wlan0")(c) && len(c.Bad) == 0 && len(c.Subflows) == 1
+			})
+			t.Logf("stream: %v", s.wait(t))
+		})
+	}
+}
+
+func TestIntegrationDaemonInteractiveDelay(t *testing.T) {
+	t.Parallel()
+	const config = `
+interfaces:
+  - { name: "wlan*", class: wifi }
+  - { name: "wwan*", class: cellular }
+default:
+  mode: interactive
+  handover: { rtt_ms: 150, hold_down: 1s }
+`
+	tb, d, _ := newDaemonBedWith(t, config, nil)
+	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+	d.conn(s.conn.LocalAddr(), activeOn("wlan0", "wwan0"))
+	time.Sleep(300 * time.Millisecond)
+
+	tb.Impair(t, testbed.PathWifi, "delay", "300")
+	// Wi-Fi is demoted: the kernel sends on cellular only.
+	c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && c.Bad["wlan0"] == "rtt" })
+	t.Logf("300 ms on Wi-Fi: %+v", c)
+	cs := connectionOf(t, tb.Client, s.conn.LocalAddr(), 2)
+	for _, sf := range cs.Subflows {
+		if netip.MustParseAddrPort(sf.Local).Addr() == testbed.ClientWifi4 && sf.State == "ESTAB" && !sf.Backup {
+			t.Errorf("the slow Wi-Fi subflow is not backup: %+v", cs.Subflows)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	tb.Impair(t, testbed.PathWifi, "clear")
+	waitFor(t, 10*time.Second, "Wi-Fi promoted again after the delay is gone", func() bool {
+		c := d.conn(s.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+		return activeOn("wlan0", "wwan0")(c) && len(c.Bad) == 0
+	})
+	t.Logf("stream: %v", s.wait(t))
+}
