@@ -1,7 +1,11 @@
 package tests
 
 import (
+	"bufio"
+	"encoding/json"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +137,81 @@ default:
 		return activeOn("wlan0", "wwan0")(c) && len(c.Bad) == 0
 	})
 	t.Logf("stream: %v", s.wait(t))
+}
+
+// TestIntegrationMonitorQuality: `monitor quality` shows the probes' RTO
+// events of a blackholed subflow next to the kernel's events.
+func TestIntegrationMonitorQuality(t *testing.T) {
+	t.Parallel()
+	tb := testbed.New(t)
+	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
+	cmd := exec.Command(binary, "-n", tb.Client, "-j", "monitor", "quality")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedLog
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("monitor quality: %v (stderr %q)", err, stderr.String())
+		}
+	})
+	lines := make(chan map[string]any, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				lines <- m
+			}
+		}
+		close(lines)
+	}()
+	time.Sleep(300 * time.Millisecond) // the probes attach
+	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+	var seen []map[string]any // every line read, in order
+	want := func(typ string, timeout time.Duration) map[string]any {
+		t.Helper()
+		match := func(m map[string]any) bool {
+			local, _ := m["local"].(string) // quality events
+			if saddr, ok := m["saddr4"].(string); ok {
+				local = saddr // kernel events
+			}
+			return m["type"] == typ && strings.HasPrefix(local, "10.0.1.2")
+		}
+		for _, m := range seen {
+			if match(m) {
+				return m
+			}
+		}
+		deadline := time.After(timeout)
+		for {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatalf("monitor ended (stderr %q)", stderr.String())
+				}
+				seen = append(seen, m)
+				if match(m) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %s event for 10.0.1.2 within %v (stderr %q); seen %v", typ, timeout, stderr.String(), seen)
+			}
+		}
+	}
+	want("ESTABLISHED", 5*time.Second)
+	want("MEASURED", 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	tb.Impair(t, testbed.PathWifi, "blackhole")
+	m := want("RTO", 5*time.Second)
+	if m["rtos"].(float64) < 1 || m["token"] == "" {
+		t.Errorf("RTO event: %v", m)
+	}
+	s.cancel()
 }

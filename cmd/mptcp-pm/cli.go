@@ -53,6 +53,7 @@ type env struct {
 
 	dialPM     func(e *env) (pmClient, error)
 	dialEvents func(e *env) (eventSource, error)
+	dialProbes func(e *env) (probeSource, error)
 	dumpLinks  func(e *env) (linkTable, error)
 	dumpConns  func(e *env) ([]connection, error)
 	// daemonView returns the running daemon's view, or nil when no daemon

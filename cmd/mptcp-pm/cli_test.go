@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mptcp-pm/mptcp-pm/bpf"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"golang.org/x/sys/unix"
@@ -183,7 +185,8 @@ func TestBadInput(t *testing.T) {
 		{"subflow set token 1 local 10.0.0.1 port 2 remote 10.0.0.2 port 1", "subflow set: missing backup or nobackup"},
 		{"subflow set token 1 local 10.0.0.x port 2", `subflow set: invalid local address "10.0.0.x"`},
 		{"connection show token", `connection show: missing value after "token"`},
-		{"monitor now", `monitor: unknown argument "now" (expected nothing)`},
+		{"monitor now", `monitor: unknown argument "now" (expected quality)`},
+		{"monitor quality now", `monitor: unknown argument "now" (expected quality)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
@@ -281,7 +284,7 @@ func TestConnectionShow(t *testing.T) {
 	conns := []sockdiag.Conn{
 		{Token: 0x84715662, Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), State: 1,
 			Subflows: []sockdiag.Subflow{
-				{Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), State: 1, RTT: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond},
+				{Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), State: 1, RTT: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond, RTO: 204 * time.Millisecond},
 				{Local: netip.MustParseAddrPort("10.0.2.2:41000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), State: 1, LocID: 5, Backup: true, IfIndex: 4, TotalRetrans: 3},
 			}},
 		{Token: 0x1, Local: netip.MustParseAddrPort("[fd00:3::2]:5201"), Remote: netip.MustParseAddrPort("[fd00:1::2]:40001"), State: 10},
@@ -291,8 +294,8 @@ func TestConnectionShow(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "token 84715662 10.0.1.2:40000 -> 10.0.3.2:5201 ESTAB uid 0 subflows 2\n" +
-		"\tsubflow 10.0.1.2:40000 -> 10.0.3.2:5201 ESTAB locid 0 remid 0 rtt 1.500ms/0.250ms retrans 0/0 lost 0\n" +
-		"\tsubflow 10.0.2.2:41000 -> 10.0.3.2:5201 ESTAB locid 5 remid 0 rtt 0.000ms/0.000ms retrans 0/3 lost 0 backup dev wwan0\n" +
+		"\tsubflow 10.0.1.2:40000 -> 10.0.3.2:5201 ESTAB locid 0 remid 0 rtt 1.500ms/0.250ms rto 204.000ms retrans 0/0 lost 0\n" +
+		"\tsubflow 10.0.2.2:41000 -> 10.0.3.2:5201 ESTAB locid 5 remid 0 rtt 0.000ms/0.000ms rto 0.000ms retrans 0/3 lost 0 backup dev wwan0\n" +
 		"token 00000001 [fd00:3::2]:5201 -> [fd00:1::2]:40001 LISTEN uid 0 subflows 0\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("text (-want +got):\n%s", diff)
@@ -345,4 +348,90 @@ func FuzzRun(f *testing.F) {
 		}
 		_ = run(e, args)
 	})
+}
+
+// fakeEvents hands out the events of its channel, then blocks until the
+// read deadline is set.
+type fakeEvents struct {
+	evs      chan []genl.Event
+	deadline chan struct{}
+}
+
+func (f *fakeEvents) Receive() ([]genl.Event, error) {
+	select {
+	case evs := <-f.evs:
+		return evs, nil
+	case <-f.deadline:
+		return nil, errors.New("deadline")
+	}
+}
+func (f *fakeEvents) SetReadDeadline(time.Time) error { close(f.deadline); return nil }
+func (f *fakeEvents) Close() error                    { return nil }
+
+type fakeProbes struct{ ch chan bpf.Event }
+
+func (f *fakeProbes) Events() <-chan bpf.Event { return f.ch }
+func (f *fakeProbes) Close() error             { return nil }
+
+func TestMonitorQuality(t *testing.T) {
+	for _, tc := range []struct {
+		json bool
+		want string
+	}{
+		{false, "[             RTO] token=84715662 locid=0 remid=0 saddr=10.0.1.2:40000 daddr=10.0.3.2:5201 srtt=0.050ms rtos=1 retrans=2 lost=1\n" +
+			"[           STATE] token=84715662 locid=0 remid=0 saddr=10.0.1.2:40000 daddr=10.0.3.2:5201 state=ESTAB->UNCONN srtt=0.050ms rtos=1 retrans=2 lost=1\n"},
+		{true, `{"type":"RTO","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n" +
+			`{"type":"STATE","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"UNCONN","old_state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		e, _, _ := testEnv(&fakePM{}, nil)
+		out := &syncBuffer{}
+		e.ctx, e.stdout = ctx, out
+		ev := &fakeEvents{evs: make(chan []genl.Event), deadline: make(chan struct{})}
+		pr := &fakeProbes{ch: make(chan bpf.Event)}
+		e.dialEvents = func(*env) (eventSource, error) { return ev, nil }
+		e.dialProbes = func(*env) (probeSource, error) { return pr, nil }
+		args := []string{"monitor", "qual"}
+		if tc.json {
+			args = append([]string{"-j"}, args...)
+		}
+		done := make(chan error, 1)
+		go func() { done <- run(e, args) }()
+		key := bpf.Key{Token: tok, Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201")}
+		m := bpf.Metrics{SRTT: 50 * time.Microsecond, RTOs: 1, TotalRetrans: 2, Lost: 1}
+		pr.ch <- bpf.Event{Kind: bpf.EventRTO, Key: key, Metrics: m, State: 1, OldState: 1}
+		pr.ch <- bpf.Event{Kind: bpf.EventState, Key: key, Metrics: m, State: 7, OldState: 1}
+		// Let the last line be written, then stop.
+		deadline := time.Now().Add(2 * time.Second)
+		for strings.Count(out.String(), "\n") < 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("monitor: %v", err)
+		}
+		if diff := cmp.Diff(tc.want, out.String()); diff != "" {
+			t.Errorf("json=%v (-want +got):\n%s", tc.json, diff)
+		}
+	}
+}
+
+const tok = 0x84715662
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -157,9 +157,9 @@ func connectionShow(e *env, args []string) error {
 		fmt.Fprintln(e.stdout)
 		for _, sf := range c.Subflows {
 			var b strings.Builder
-			fmt.Fprintf(&b, "\tsubflow %s -> %s %s locid %d remid %d rtt %s/%s retrans %d/%d lost %d",
+			fmt.Fprintf(&b, "\tsubflow %s -> %s %s locid %d remid %d rtt %s/%s rto %s retrans %d/%d lost %d",
 				sf.Local, sf.Remote, stateName(sf.State), sf.LocID, sf.RemID,
-				ms(sf.RTT), ms(sf.RTTVar), sf.Retransmits, sf.TotalRetrans, sf.Lost)
+				ms(sf.RTT), ms(sf.RTTVar), ms(sf.RTO), sf.Retransmits, sf.TotalRetrans, sf.Lost)
 			if sf.Backup {
 				b.WriteString(" backup")
 			}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/bpf"
 	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/internal/links"
@@ -30,6 +31,9 @@ func main() {
 		},
 		dialEvents: func(e *env) (eventSource, error) {
 			return genl.NewEvents(&genl.Config{NetNS: e.nsfd})
+		},
+		dialProbes: func(e *env) (probeSource, error) {
+			return bpf.Load(bpf.Config{NetNS: e.nsfd})
 		},
 		dumpLinks: func(e *env) (linkTable, error) {
 			return links.Dump(e.nsfd)
