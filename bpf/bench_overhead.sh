@@ -11,6 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)/bpf.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go test -c -o "$bin" ./bpf/
-BPF_OVERHEAD=1 BPF_OVERHEAD_REPS="${1:-5}" BPF_OVERHEAD_SECONDS="${2:-3}" \
+go test -tags bench -c -o "$bin" ./bpf/
+BPF_OVERHEAD_REPS="${1:-5}" BPF_OVERHEAD_SECONDS="${2:-3}" \
 	"$bin" -test.run '^TestOverhead$' -test.v -test.timeout 10m

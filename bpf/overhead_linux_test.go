@@ -1,18 +1,15 @@
-//go:build linux
+//go:build linux && bench
 
 package bpf
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,12 +20,9 @@ import (
 // TestOverhead measures what the probes cost a bulk MPTCP transfer: 2
 // subflows over veth, the client pinned to CPU 0 and the server to CPU 1,
 // interleaved runs with and without the probes. It only runs with
-// BPF_OVERHEAD=1 (see bench_overhead.sh); BPF_OVERHEAD_REPS (5) and
+// the bench build tag (see bench_overhead.sh); BPF_OVERHEAD_REPS (5) and
 // BPF_OVERHEAD_SECONDS (3) tune it.
 func TestOverhead(t *testing.T) {
-	if os.Getenv("BPF_OVERHEAD") != "1" {
-		t.Skip("set BPF_OVERHEAD=1 to run the overhead benchmark (bench_overhead.sh)")
-	}
 	requirePrivileges(t, "taskset")
 	reps := envInt("BPF_OVERHEAD_REPS", 5)
 	secs := envInt("BPF_OVERHEAD_SECONDS", 3)
@@ -151,69 +145,4 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// bulkServer accepts MPTCP connections on addr one at a time and prints,
-// for each, the bytes received and the nanoseconds from the first byte
-// to EOF.
-func bulkServer(addr string) int {
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(true)
-	ln, err := lc.Listen(context.Background(), "tcp4", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println("ready")
-	buf := make([]byte, 256<<10)
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		var n int64
-		var start time.Time
-		for {
-			k, err := c.Read(buf)
-			if k > 0 && n == 0 {
-				start = time.Now()
-			}
-			n += int64(k)
-			if err != nil {
-				break
-			}
-		}
-		fmt.Println(n, time.Since(start).Nanoseconds())
-		c.Close()
-	}
-}
-
-// bulkClient sends to "ADDR,DURATION" over MPTCP for DURATION.
-func bulkClient(arg string) int {
-	addr, ds, _ := strings.Cut(arg, ",")
-	d, err := time.ParseDuration(ds)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	var dl net.Dialer
-	dl.SetMultipathTCP(true)
-	c, err := dl.Dial("tcp4", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	buf := make([]byte, 256<<10)
-	for end := time.Now().Add(d); time.Now().Before(end); {
-		if _, err := c.Write(buf); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	}
-	if err := c.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
