@@ -273,15 +273,23 @@ func (m *monitor) expect(t testing.TB, typ string, want map[string]any) event {
 // listenMPTCP opens an MPTCP listener in ns, closed at cleanup.
 func listenMPTCP(t testing.TB, ns string, addr netip.AddrPort) net.Listener {
 	t.Helper()
+	return listenMPTCPNet(t, ns, "tcp", addr)
+}
+
+// listenMPTCPNet is listenMPTCP on a given network: "tcp4" gives an
+// AF_INET socket, "tcp" on an unspecified address a dual-stack AF_INET6
+// one (whose IPv4 connections the kernel reports as v4-mapped).
+func listenMPTCPNet(t testing.TB, ns, network string, addr netip.AddrPort) net.Listener {
+	t.Helper()
 	var ln net.Listener
 	err := testbed.Do(ns, func() (err error) {
 		var lc net.ListenConfig
 		lc.SetMultipathTCP(true)
-		ln, err = lc.Listen(context.Background(), "tcp", addr.String())
+		ln, err = lc.Listen(context.Background(), network, addr.String())
 		return err
 	})
 	if err != nil {
-		t.Fatalf("listen MPTCP %s in %s: %v", addr, ns, err)
+		t.Fatalf("listen MPTCP %s %s in %s: %v", network, addr, ns, err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
@@ -291,7 +299,13 @@ func listenMPTCP(t testing.TB, ns string, addr netip.AddrPort) net.Listener {
 // until cleanup. It returns the listener.
 func echoServer(t testing.TB, ns string, addr netip.AddrPort) net.Listener {
 	t.Helper()
-	ln := listenMPTCP(t, ns, addr)
+	return echoServerNet(t, ns, "tcp", addr)
+}
+
+// echoServerNet is echoServer on a given network (see listenMPTCPNet).
+func echoServerNet(t testing.TB, ns, network string, addr netip.AddrPort) net.Listener {
+	t.Helper()
+	ln := listenMPTCPNet(t, ns, network, addr)
 	go func() {
 		for {
 			c, err := ln.Accept()

@@ -11,10 +11,8 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -75,42 +73,10 @@ func newUserspacePair(t *testing.T, serve bool) *usPair {
 		}()
 	}
 	if serve {
-		usEchoServer(t, tb.Server, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
-		usEchoServer(t, tb.Server, "tcp", netip.AddrPortFrom(netip.IPv6Unspecified(), usPort6))
+		echoServerNet(t, tb.Server, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
+		echoServerNet(t, tb.Server, "tcp", netip.AddrPortFrom(netip.IPv6Unspecified(), usPort6))
 	}
 	return p
-}
-
-// usEchoServer is echoServer with the network of net.Listen: Go listens
-// on 0.0.0.0 with "tcp" through a dual-stack AF_INET6 socket, whose
-// subflows the kernel reports with v4-mapped addresses; "tcp4" gives the
-// AF_INET listener of the selftest.
-func usEchoServer(t testing.TB, ns, network string, addr netip.AddrPort) net.Listener {
-	t.Helper()
-	var ln net.Listener
-	err := testbed.Do(ns, func() (err error) {
-		var lc net.ListenConfig
-		lc.SetMultipathTCP(true)
-		ln, err = lc.Listen(context.Background(), network, addr.String())
-		return err
-	})
-	if err != nil {
-		t.Fatalf("listen MPTCP %s %s in %s: %v", network, addr, ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln
 }
 
 // connect dials from local to remote in the client namespace and returns
@@ -1027,7 +993,7 @@ func TestIntegrationUserspacePMErrors(t *testing.T) {
 	// when the connection is created); the server's is userspace.
 	sysctl(t, tb.Client, "net.mptcp.pm_type", "0")
 	sysctl(t, tb.Server, "net.mptcp.pm_type", "1")
-	usEchoServer(t, tb.Server, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
+	echoServerNet(t, tb.Server, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
 	c := dialMPTCP(t, tb.Client, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, usPort4))
 	echo(t, c, "in-kernel PM")
 	// Switching the namespace to the userspace PM afterwards does not
@@ -1087,7 +1053,7 @@ func usScript(t *testing.T, tb *testbed.Testbed, o usObserver) {
 	}
 	var ln net.Listener
 	step(srv, "LISTENER_CREATED", func() {
-		ln = usEchoServer(t, srv, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
+		ln = echoServerNet(t, srv, "tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), usPort4))
 	})
 	var c *net.TCPConn
 	fs := o.mark(srv)
