@@ -14,17 +14,6 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
-// qualityConfig is handover with a short hold-down and the default
-// thresholds (1 RTO, 10% loss, 400 ms RTT).
-const qualityConfig = `
-interfaces:
-  - { name: "wlan*", class: wifi }
-  - { name: "wwan*", class: cellular }
-default:
-  mode: handover
-  handover: { hold_down: 1s }
-`
-
 func TestIntegrationDaemonBlackhole(t *testing.T) {
 	for _, source := range []string{"bpf", "sockdiag"} {
 		t.Run(source, func(t *testing.T) {
@@ -33,7 +22,7 @@ func TestIntegrationDaemonBlackhole(t *testing.T) {
 			sysctl(t, tb.Server, "net.mptcp.pm_type", "1")
 			startMonitor(t, tb.Server)
 			echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
-			d := startDaemonWith(t, tb.Client, writeConfig(t, qualityConfig, nil), "--quality", source)
+			d := startDaemonWith(t, tb.Client, writeConfig(t, handoverConfig, nil), "--quality", source)
 			if st := d.status(); st.Quality != map[string]string{"bpf": "ebpf", "sockdiag": "sockdiag"}[source] {
 				t.Fatalf("daemon measures with %q, want %s", st.Quality, source)
 			}
@@ -86,7 +75,7 @@ func TestIntegrationDaemonLoss(t *testing.T) {
 	for _, source := range []string{"bpf", "sockdiag"} {
 		t.Run(source, func(t *testing.T) {
 			t.Parallel()
-			tb, d, _ := newDaemonBedWith(t, qualityConfig, nil, "--quality", source)
+			tb, d, _ := newDaemonBedWith(t, handoverConfig, nil, "--quality", source)
 			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 			d.conn(s.conn.LocalAddr(), activeOn("wlan0"))
 			time.Sleep(300 * time.Millisecond)

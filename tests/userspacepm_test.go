@@ -10,7 +10,6 @@ package tests
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -1149,26 +1148,7 @@ type usLineProc struct {
 	mu     sync.Mutex
 	lines  []string
 	done   chan struct{}
-	stderr usSyncBuffer
-}
-
-// usSyncBuffer is a bytes.Buffer that may be read while a command writes
-// to it.
-type usSyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *usSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *usSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr lockedLog
 }
 
 // usStartLines starts argv and collects its output lines; at cleanup it
