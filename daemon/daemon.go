@@ -231,9 +231,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
 		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
-	d.resync(time.Now(), "start")
+	// The timer exists before anything can ask for a wake-up.
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
+	d.resync(time.Now(), "start")
+	changes := d.mon.Changes()
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,11 +245,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("interface monitor: %w", err)
-		case delta := <-d.mon.Changes():
+		case delta, ok := <-changes:
+			if !ok {
+				// The monitor stopped; its error follows on monErr. A
+				// closed channel's zero snapshot would read as "every
+				// interface is gone".
+				changes = nil
+				continue
+			}
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
 			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-kev:
-			d.kernel(ke)
+			if err := d.kernel(ke); err != nil {
+				return err
+			}
 		case ss := <-samples:
 			d.measured(ss)
 		case <-d.timer.C:
@@ -290,16 +301,17 @@ func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
 	}
 }
 
-// kernel turns kernel events into engine events.
-func (d *Daemon) kernel(ke kernelEvent) {
+// kernel turns kernel events into engine events. An error other than an
+// overflow ends the daemon: without events it cannot manage anything (a
+// restart adopts the connections again).
+func (d *Daemon) kernel(ke kernelEvent) error {
 	if ke.err != nil {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
 			d.resync(time.Now(), "overflow")
-			return
+			return nil
 		}
-		d.log.Error("event socket failed", "err", ke.err)
-		return
+		return fmt.Errorf("event socket: %w", ke.err)
 	}
 	for _, ev := range ke.evs {
 		d.log.Debug("kernel event", "event", ev.String())
@@ -333,6 +345,7 @@ func (d *Daemon) kernel(ke kernelEvent) {
 			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
+	return nil
 }
 
 // matchInfo is what a connection was matched on.
