@@ -22,7 +22,8 @@
 // key is optional, and the comments give the defaults):
 //
 //	policy_dir: policies.d          # default policies.d, relative to this file's directory
-//	set_pm_type: true               # set net.mptcp.pm_type=1 at start; default false
+//	pm: userspace                   # userspace (the default) or kernel: endpoint mode, see below
+//	set_pm_type: true               # set net.mptcp.pm_type at start (1, or 0 with pm: kernel); default false
 //	control_socket: /run/mptcp-pm/control.sock   # the default; absolute, at most 107 bytes
 //	control_group: netdev           # may use the read-only queries; default "" (root only)
 //	log_level: debug                # debug, info, warn, error; default info
@@ -32,6 +33,11 @@
 //	default:                        # the policy of connections no application matches
 //	  mode: handover                # default handover; same keys as a policy, except name and match
 //	  handover: { hold_down: 10s }  # default: as in a policy file
+//	endpoints:                      # endpoint mode only (pm: kernel or daemon --endpoints)
+//	  interfaces: ["wlan*", "eth*", "wwan*"]  # allow-list of name patterns; default: every interface not loopback or virtual
+//	  flags: [subflow]              # of every endpoint: subflow, signal, backup, fullmesh; default subflow
+//	  backup: [cellular]            # classes whose endpoints get backup too; default none
+//	  limits: { subflows: 2, add_addr_accepted: 2 }  # each 0..8, set at start; default: left as they are
 //
 // An empty configuration file, or one with only comments, gives every
 // default. A relative policy_dir is taken from the configuration file's
@@ -66,6 +72,32 @@
 // connections are matched on their unmapped remote address. Fields left
 // out of a policy take the built-in defaults (DefaultPaths,
 // DefaultHandover), never the values of the configuration's default policy.
+//
+// # Endpoint mode
+//
+// With pm: kernel (or `mptcp-pm daemon --endpoints`) the daemon is not the
+// path manager: the kernel's own one (net.mptcp.pm_type=0) runs the
+// connections, the policies are not used, and the daemon keeps the
+// kernel's endpoints in line with the interfaces, as NetworkManager does.
+// DesiredEndpoints gives one endpoint per usable address (no link-local,
+// no tentative IPv6) of every allowed interface that is up, with the dev
+// of its interface, the configured flags, backup for the classes of
+// endpoints.backup, and the ID left to the kernel. DiffEndpoints compares
+// that with the kernel's endpoints by address: in-place changes of backup
+// and fullmesh, delete and add for anything else. Both are pure.
+//
+// Which endpoints are the daemon's (EndpointConfig.Manages): those whose
+// address is on an allowed interface, whoever added them; those whose
+// address is gone and whose dev is an allowed interface or one that no
+// longer exists, so that no stale endpoint outlives its address, even
+// across a restart; and those it added while it runs. An endpoint for an
+// address of an interface outside the allow-list, one without dev for an
+// address the namespace does not have, and the kernel's implicit
+// endpoints are left alone. An interface that goes down loses its
+// endpoints; they come back when it is up. The daemon leaves the endpoints
+// in place when it stops (as NetworkManager does: connections keep their
+// subflows), and reconciles them when it starts again. It has no control
+// socket; `mptcp-pm endpoint show` shows its work.
 //
 // # Validation
 //

@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
@@ -570,8 +571,10 @@ var (
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
-	configKeys   = []string{"policy_dir", "set_pm_type", "control_socket", "control_group", "log_level", "interfaces", "default"}
+	configKeys   = []string{"policy_dir", "set_pm_type", "control_socket", "control_group", "log_level", "interfaces", "default", "pm", "endpoints"}
 	ruleKeys     = []string{"name", "class"}
+	endpointKeys = []string{"interfaces", "flags", "backup", "limits"}
+	limitsKeys   = []string{"subflows", "add_addr_accepted"}
 )
 
 // belongsUnder builds hints for keys of a section written one level up.
@@ -599,6 +602,8 @@ var (
 		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
+		belongsUnder(m, "endpoints", "flags", "limits")
+		belongsUnder(m, "endpoints.limits", limitsKeys...)
 		return m
 	}()
 	defaultElsewhere = func() map[string]string {
@@ -1097,7 +1102,15 @@ func fmtDuration(d time.Duration) string {
 // (nil if the file is not a mapping; possibly incomplete when there are
 // errors), the node of policy_dir if given, and the mistakes.
 func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
+	cfg, _, dirNode, errs := parseConfigPM(data, file)
+	return cfg, dirNode, errs
+}
+
+// parseConfigPM is parseConfig that also returns the pm and endpoints keys
+// (nil when the configuration is).
+func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []error) {
 	p := &parser{file: file, data: data}
+	pmc := &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()}
 	cfg := &Config{
 		Source:        file,
 		PolicyDir:     defaultPolicyDir,
@@ -1156,13 +1169,25 @@ func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
 				defNode = v
 				cfg.Default = Policy{Source: file}
 				p.policyBody(v, key, &cfg.Default, true)
+			case "pm":
+				if s, ok := p.str(v, key, "userspace or kernel"); ok {
+					switch PM(s) {
+					case PMUserspace, PMKernel:
+						pmc.PM = PM(s)
+					default:
+						p.errorf(v, key, "unknown path manager %q (want userspace or kernel)", s)
+					}
+				}
+			case "endpoints":
+				pmc.HasEndpoints = true
+				p.endpoints(v, key, pmc.Endpoints)
 			}
 		})
 		if !ok {
-			return nil, nil, p.errs
+			return nil, nil, nil, p.errs
 		}
 	} else if !empty {
-		return nil, nil, p.errs
+		return nil, nil, nil, p.errs
 	}
 	if defNode == nil {
 		cfg.Default = Policy{
@@ -1173,7 +1198,119 @@ func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
 			Handover: DefaultHandover,
 		}
 	}
-	return cfg, dirNode, p.errs
+	return cfg, pmc, dirNode, p.errs
+}
+
+// maxLimit is the highest in-kernel path manager limit the kernel accepts
+// (MPTCP_PM_ADDR_MAX in net/mptcp/pm_kernel.c).
+const maxLimit = 8
+
+// endpointFlagNames are the flags an endpoints section may give.
+var endpointFlagNames = []string{"subflow", "signal", "backup", "fullmesh"}
+
+// endpoints parses the endpoints section over the defaults in ec. An
+// empty section (endpoints: with nothing) keeps every default.
+func (p *parser) endpoints(n *yaml.Node, at string, ec *EndpointConfig) {
+	if isNull(n) {
+		return
+	}
+	what := "a mapping of endpoint settings (" + strings.Join(endpointKeys, ", ") + ")"
+	p.fields(n, at, what, endpointKeys, nil, func(key string, k, v *yaml.Node) {
+		field := join2(at, key)
+		switch key {
+		case "interfaces":
+			items, _ := p.list(v, field, "interface name patterns like \"wlan*\"", true, false,
+				"leave the field out for every interface that is not loopback or virtual")
+			first := make(map[string]string)
+			for _, it := range items {
+				s, ok := p.str(it.n, it.field, "an interface name pattern like \"wlan*\"")
+				switch {
+				case !ok:
+				case s == "":
+					p.errorf(it.n, it.field, "empty pattern (want e.g. \"wlan*\")")
+				case isBadPattern(s):
+					p.errorf(it.n, it.field, "invalid pattern %q (want shell syntax: *, ?, [a-z], \\ to quote)", s)
+				case !strings.ContainsAny(s, `*?[\`) && len(s) > maxIfName:
+					p.errorf(it.n, it.field, "%q is longer than %d bytes, the longest interface name Linux allows", s, maxIfName)
+				case first[s] != "":
+					p.errorf(it.n, it.field, "pattern %q is already in %s", s, first[s])
+				default:
+					first[s] = it.field
+					ec.Interfaces = append(ec.Interfaces, s)
+				}
+			}
+		case "flags":
+			items, ok := p.list(v, field, "flags ("+strings.Join(endpointFlagNames, ", ")+")", true, false,
+				"want at least one of "+strings.Join(endpointFlagNames, ", ")+"; leave the field out for subflow")
+			if !ok {
+				return
+			}
+			var flags genl.Flags
+			bad := false
+			for _, it := range items {
+				s, ok := p.str(it.n, it.field, "a flag ("+strings.Join(endpointFlagNames, ", ")+")")
+				if !ok {
+					bad = true
+					continue
+				}
+				f, known := genl.ParseFlag(s)
+				switch {
+				case known && !slices.Contains(endpointFlagNames, s):
+					p.errorf(it.n, it.field, "flag %s is set by the kernel, not by configuration (want %s)", s, strings.Join(endpointFlagNames, ", "))
+					bad = true
+				case !known:
+					p.errorf(it.n, it.field, "unknown flag %q (want %s)", s, strings.Join(endpointFlagNames, ", "))
+					bad = true
+				case flags&f != 0:
+					p.errorf(it.n, it.field, "flag %s is listed twice", s)
+					bad = true
+				default:
+					flags |= f
+				}
+			}
+			if bad {
+				return
+			}
+			if flags&genl.FlagSignal != 0 && flags&genl.FlagFullmesh != 0 {
+				p.errorf(v, field, "signal and fullmesh together are refused by the kernel (a fullmesh endpoint opens subflows, a signal one is announced)")
+				return
+			}
+			ec.Flags = flags
+		case "backup":
+			items, _ := p.list(v, field, "classes ("+classList()+")", true, true, "")
+			for _, it := range items {
+				s, ok := p.str(it.n, it.field, "a class ("+classList()+")")
+				if !ok {
+					continue
+				}
+				c := ifmon.Class(s)
+				switch {
+				case c == ifmon.ClassLoopback:
+					p.errorf(it.n, it.field, "class loopback never has endpoints (want %s)", classList())
+				case !slices.Contains(pathClasses, c):
+					p.errorf(it.n, it.field, "unknown class %q (want %s)", s, classList())
+				case slices.Contains(ec.Backup, c):
+					p.errorf(it.n, it.field, "class %s is listed twice", s)
+				default:
+					ec.Backup = append(ec.Backup, c)
+				}
+			}
+		case "limits":
+			what := "a mapping of limits (" + strings.Join(limitsKeys, ", ") + "), e.g. {subflows: 2, add_addr_accepted: 2}"
+			p.fields(v, field, what, limitsKeys, nil, func(key string, k, v *yaml.Node) {
+				x, ok := p.integer(v, join2(field, key), 0, maxLimit)
+				if !ok {
+					return
+				}
+				u := uint32(x)
+				if key == "subflows" {
+					ec.Limits.Subflows = &u
+				} else {
+					ec.Limits.AddAddrAccepted = &u
+				}
+			})
+		}
+	})
 }
 
 // interfaces parses the interface rules.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
@@ -558,7 +559,7 @@ func TestLoad(t *testing.T) {
 		dir := writeTree(t, map[string]string{"config.yaml": "- a\n", "policies.d/a.yaml": "bad"})
 		cfg := filepath.Join(dir, "config.yaml")
 		_, err := Load(cfg)
-		want := cfg + ":1:1: want a mapping of configuration fields (policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default), got a list"
+		want := cfg + ":1:1: want a mapping of configuration fields (policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default, pm, endpoints), got a list"
 		if err == nil || err.Error() != want {
 			t.Fatalf("err = %v\nwant %s", err, want)
 		}
@@ -1213,7 +1214,7 @@ var policyErrorTests = []struct{ name, in, want string }{
 // configErrorTests do the same for the configuration file.
 var configErrorTests = []struct{ name, in, want string }{
 	{"config: not a mapping", "- policy_dir: x\n",
-		"config.yaml:1:1: want a mapping of configuration fields (policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default), got a list"},
+		"config.yaml:1:1: want a mapping of configuration fields (policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default, pm, endpoints), got a list"},
 	{"config: syntax error", "policy_dir: [x\n",
 		"config.yaml:1: did not find expected ',' or ']'"},
 	{"config: two documents", "log_level: info\n---\nlog_level: debug\n",
@@ -1223,7 +1224,7 @@ var configErrorTests = []struct{ name, in, want string }{
 	{"config: policy key", "mode: single\n",
 		"config.yaml:1:1: unknown field \"mode\" (it belongs under default:)"},
 	{"config: unknown key", "policy_directory: x\n",
-		"config.yaml:1:1: unknown field \"policy_directory\" (want policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default)"},
+		"config.yaml:1:1: unknown field \"policy_directory\" (want policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default, pm, endpoints)"},
 	{"config: duplicate key", "log_level: info\nlog_level: debug\n",
 		"config.yaml:2:1: duplicate field \"log_level\" (first at line 1)"},
 	{"policy_dir: empty", "policy_dir: \"\"\n",
@@ -1306,4 +1307,154 @@ var configErrorTests = []struct{ name, in, want string }{
 		"config.yaml:2:25: default.handover.hold_down: invalid duration \"5\" (want e.g. 500ms, 5s)"},
 	{"default: accept_announcements", "default:\n  accept_announcements: no\n",
 		"config.yaml:2:25: default.accept_announcements: want true or false, got \"no\""},
+}
+
+func TestParseConfigPM(t *testing.T) {
+	u := func(v uint32) *uint32 { return &v }
+	def := func(f func(p *PMConfig)) *PMConfig {
+		p := &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()}
+		if f != nil {
+			f(p)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		in   string
+		want *PMConfig
+	}{
+		{"empty file", "", def(nil)},
+		{"pm: userspace", "pm: userspace\n", def(nil)},
+		{"pm: kernel", "pm: kernel\n", def(func(p *PMConfig) { p.PM = PMKernel })},
+		{"endpoints: nothing keeps the defaults", "endpoints:\n", def(func(p *PMConfig) { p.HasEndpoints = true })},
+		{"endpoints: {}", "endpoints: {}\n", def(func(p *PMConfig) { p.HasEndpoints = true })},
+		{"the end-to-end test's configuration",
+			"pm: kernel\nendpoints:\n  interfaces: [\"wlan*\", \"eth*\", \"wwan*\"]\n  flags: [subflow]\n  backup: [cellular]\n  limits: { subflows: 2, add_addr_accepted: 2 }\n",
+			def(func(p *PMConfig) {
+				p.PM, p.HasEndpoints = PMKernel, true
+				p.Endpoints = &EndpointConfig{Interfaces: []string{"wlan*", "eth*", "wwan*"}, Flags: genl.FlagSubflow,
+					Backup: classes(ifmon.ClassCellular), Limits: genl.LimitsUpdate{Subflows: u(2), AddAddrAccepted: u(2)}}
+			})},
+		{"scalars for lists of one, every flag but signal",
+			"endpoints: {interfaces: wlan0, flags: [subflow, backup, fullmesh], backup: wired, limits: {subflows: \"8\"}}\n",
+			def(func(p *PMConfig) {
+				p.HasEndpoints = true
+				p.Endpoints = &EndpointConfig{Interfaces: []string{"wlan0"}, Flags: genl.FlagSubflow | genl.FlagBackup | genl.FlagFullmesh,
+					Backup: classes(ifmon.ClassWired), Limits: genl.LimitsUpdate{Subflows: u(8)}}
+			})},
+		{"signal, no backup class, zero limit", "endpoints: {flags: signal, backup: [], limits: {add_addr_accepted: 0}}\n",
+			def(func(p *PMConfig) {
+				p.HasEndpoints = true
+				p.Endpoints = &EndpointConfig{Flags: genl.FlagSignal, Limits: genl.LimitsUpdate{AddAddrAccepted: u(0)}}
+			})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, got, err := ParseConfigPM(strings.NewReader(tt.in), "config.yaml")
+			if err != nil {
+				t.Fatalf("ParseConfigPM: %v", err)
+			}
+			if cfg == nil {
+				t.Fatal("ParseConfigPM returned no Config")
+			}
+			if diff := cmp.Diff(tt.want, got, cmpOpts); diff != "" {
+				t.Errorf("ParseConfigPM (-want +got):\n%s", diff)
+			}
+			// ParseConfig accepts the same file.
+			if _, err := ParseConfig(strings.NewReader(tt.in), "config.yaml"); err != nil {
+				t.Errorf("ParseConfig: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigPMErrors(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"pm: unknown", "pm: kernal\n",
+			`config.yaml:1:5: pm: unknown path manager "kernal" (want userspace or kernel)`},
+		{"pm: list", "pm: [kernel]\n",
+			`config.yaml:1:5: pm: want userspace or kernel, got a list`},
+		{"endpoints: list", "endpoints: [wlan0]\n",
+			`config.yaml:1:12: endpoints: want a mapping of endpoint settings (interfaces, flags, backup, limits), got a list`},
+		{"endpoints: unknown key", "endpoints:\n  interface: [wlan0]\n",
+			`config.yaml:2:3: endpoints: unknown field "interface" (did you mean "interfaces"?)`},
+		{"flags at the top level", "flags: [subflow]\n",
+			`config.yaml:1:1: unknown field "flags" (it belongs under endpoints:)`},
+		{"subflows at the top level", "subflows: 2\n",
+			`config.yaml:1:1: unknown field "subflows" (it belongs under endpoints.limits:)`},
+		{"interfaces: empty list", "endpoints: {interfaces: []}\n",
+			`config.yaml:1:25: endpoints.interfaces: empty list (leave the field out for every interface that is not loopback or virtual)`},
+		{"interfaces: bad pattern", "endpoints:\n  interfaces: [\"wlan[\", \"\"]\n",
+			"config.yaml:2:16: endpoints.interfaces[0]: invalid pattern \"wlan[\" (want shell syntax: *, ?, [a-z], \\ to quote)\n" +
+				`config.yaml:2:25: endpoints.interfaces[1]: empty pattern (want e.g. "wlan*")`},
+		{"interfaces: too long, twice, not a string", "endpoints:\n  interfaces: [abcdefghijklmnopq, \"wlan*\", \"wlan*\", {a: b}]\n",
+			"config.yaml:2:16: endpoints.interfaces[0]: \"abcdefghijklmnopq\" is longer than 15 bytes, the longest interface name Linux allows\n" +
+				"config.yaml:2:44: endpoints.interfaces[2]: pattern \"wlan*\" is already in endpoints.interfaces[1]\n" +
+				`config.yaml:2:53: endpoints.interfaces[3]: want an interface name pattern like "wlan*", got a mapping`},
+		{"flags: signal and fullmesh", "endpoints:\n  flags: [signal, fullmesh]\n",
+			`config.yaml:2:10: endpoints.flags: signal and fullmesh together are refused by the kernel (a fullmesh endpoint opens subflows, a signal one is announced)`},
+		{"flags: unknown, kernel's, twice", "endpoints:\n  flags: [subflow, subflows, implicit, subflow]\n",
+			"config.yaml:2:20: endpoints.flags[1]: unknown flag \"subflows\" (want subflow, signal, backup, fullmesh)\n" +
+				"config.yaml:2:30: endpoints.flags[2]: flag implicit is set by the kernel, not by configuration (want subflow, signal, backup, fullmesh)\n" +
+				"config.yaml:2:40: endpoints.flags[3]: flag subflow is listed twice"},
+		{"flags: empty", "endpoints: {flags: []}\n",
+			`config.yaml:1:20: endpoints.flags: empty list (want at least one of subflow, signal, backup, fullmesh; leave the field out for subflow)`},
+		{"backup: bad classes", "endpoints:\n  backup: [cellular, loopback, lte, cellular]\n",
+			"config.yaml:2:22: endpoints.backup[1]: class loopback never has endpoints (want wifi, cellular, wired, virtual)\n" +
+				"config.yaml:2:32: endpoints.backup[2]: unknown class \"lte\" (want wifi, cellular, wired, virtual)\n" +
+				"config.yaml:2:37: endpoints.backup[3]: class cellular is listed twice"},
+		{"limits: out of range, unknown, not a number", "endpoints:\n  limits: {subflows: 9, add_addr: 1}\n",
+			"config.yaml:2:22: endpoints.limits.subflows: 9 out of range (want 0..8)\n" +
+				`config.yaml:2:25: endpoints.limits: unknown field "add_addr" (did you mean "add_addr_accepted"?)`},
+		{"limits: negative, text", "endpoints:\n  limits:\n    subflows: -1\n    add_addr_accepted: two\n",
+			"config.yaml:3:15: endpoints.limits.subflows: -1 out of range (want 0..8)\n" +
+				`config.yaml:4:24: endpoints.limits.add_addr_accepted: want a whole number 0..8, got "two"`},
+		{"limits: a number", "endpoints: {limits: 2}\n",
+			`config.yaml:1:21: endpoints.limits: want a mapping of limits (subflows, add_addr_accepted), e.g. {subflows: 2, add_addr_accepted: 2}, got 2`},
+		{"pm in a policy file is refused there", "name: x\nmatch: {ports: 1}\nmode: single\npm: kernel\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == "" {
+				_, err := ParsePolicy(strings.NewReader(tt.in), "p.yaml")
+				want := `p.yaml:4:1: unknown field "pm" (it is a key of the configuration file, not of a policy file)`
+				if err == nil || err.Error() != want {
+					t.Errorf("ParsePolicy error:\n got %v\nwant %s", err, want)
+				}
+				return
+			}
+			cfg, pmc, err := ParseConfigPM(strings.NewReader(tt.in), "config.yaml")
+			if err == nil {
+				t.Fatalf("ParseConfigPM = %+v, %+v, want error %q", cfg, pmc, tt.want)
+			}
+			if cfg != nil || pmc != nil {
+				t.Errorf("ParseConfigPM returned a result with the error")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
+			}
+			if _, err := ParseConfig(strings.NewReader(tt.in), "config.yaml"); err == nil || err.Error() != tt.want {
+				t.Errorf("ParseConfig error:\n got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigPM(t *testing.T) {
+	// No policy directory is needed.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(file, []byte("pm: kernel\nendpoints: {interfaces: \"wlan*\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, pmc, err := LoadConfigPM(file)
+	if err != nil {
+		t.Fatalf("LoadConfigPM: %v", err)
+	}
+	if cfg.Source != file || pmc.PM != PMKernel || !pmc.HasEndpoints || !slices.Equal(pmc.Endpoints.Interfaces, []string{"wlan*"}) {
+		t.Errorf("LoadConfigPM = %+v, %+v", cfg, pmc)
+	}
+	if _, _, err := LoadConfigPM(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadConfigPM(missing) = %v, want fs.ErrNotExist", err)
+	}
 }

@@ -17,19 +17,26 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--control PATH] [--log-level LEVEL] [--quality SOURCE]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
 configuration, default /etc/mptcp-pm/config.yaml; its policy directory
 holds one policy per application.
-  --set-pm-type      set net.mptcp.pm_type=1 if it is not (new connections only)
+  --set-pm-type      set net.mptcp.pm_type=1 if it is not (new connections only;
+                     0 in endpoint mode)
+  --endpoints        endpoint mode, as pm: kernel in FILE: leave the connections
+                     to the kernel's path manager (net.mptcp.pm_type=0) and keep
+                     its endpoints in line with the interfaces, after FILE's
+                     endpoints section. No control socket and no policies;
+                     see the endpoints with ` + "`mptcp-pm endpoint show`" + `
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
                      /run/mptcp-pm/netns-NETNS.sock with -n)
   --log-level LEVEL  debug, info, warn or error (default: the configuration's)
   --quality SOURCE   how subflows are measured: auto (eBPF probes, else
                      sock_diag polling; the default), bpf, sockdiag or off
-SIGHUP reloads the configuration and policies; a bad file changes nothing.
+SIGHUP reloads the configuration and policies; a bad file changes nothing
+(endpoint mode does not reload: restart it).
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
 `
 
@@ -87,10 +94,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 
 func runDaemon(e *env, args []string) error {
 	var cfg, control, level, quality string
-	var setPM bool
+	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality},
-		map[string]*bool{"set-pm-type": &setPM})
+		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
 		return err
 	}
@@ -101,18 +108,33 @@ func runDaemon(e *env, args []string) error {
 		cfg = defaultConfig
 	}
 	// Check the configuration before anything else, to name its mistakes.
-	set, err := policy.Load(cfg)
+	conf, pmc, err := policy.LoadConfigPM(cfg)
 	if err != nil {
 		return err
 	}
+	kernelMode := endpoints || pmc.PM == policy.PMKernel
+	if !kernelMode {
+		if _, err := policy.Load(cfg); err != nil { // the policies too
+			return err
+		}
+	}
 	if level == "" {
-		level = set.Config.LogLevel
+		level = conf.LogLevel
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return usagef("daemon: invalid log level %q (want debug, info, warn or error)", level)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
+	if kernelMode {
+		if control != "" || quality != "" {
+			log.Info("endpoint mode: --control and --quality do not apply")
+		}
+		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
+	}
+	if pmc.HasEndpoints {
+		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
+	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
 		SetPMType: setPM, ControlSocket: control, Quality: quality, Logger: log})
 	if err != nil {
@@ -148,6 +170,35 @@ func runDaemon(e *env, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// runEndpointKeeper runs endpoint mode until the context ends.
+func runEndpointKeeper(e *env, log *slog.Logger, opts daemon.EndpointOptions) error {
+	k, err := daemon.NewEndpointKeeper(opts)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Warn("SIGHUP: endpoint mode does not reload; restart the daemon to apply a changed configuration")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := k.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped; the endpoints stay as they are")
+	return nil
 }
 
 // controlPath is where the CLI finds the daemon.

@@ -1,0 +1,300 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/policy"
+)
+
+// EndpointClient is the part of the in-kernel path manager's API the
+// EndpointKeeper uses. *genl.Client implements it; tests use a fake.
+type EndpointClient interface {
+	Endpoints() ([]genl.Endpoint, error)
+	AddEndpoint(ep genl.Endpoint) error
+	DeleteEndpoint(id uint8, addr netip.Addr) error
+	ChangeEndpoint(id uint8, ch genl.EndpointChange) error
+	SetLimits(u genl.LimitsUpdate) error
+}
+
+var _ EndpointClient = (*genl.Client)(nil)
+
+// EndpointOptions are the command-line settings of endpoint mode.
+type EndpointOptions struct {
+	ConfigPath string
+	NetNS      int    // fd of the namespace to manage, 0 for the daemon's own
+	NetNSName  string // its name, for messages
+	// SetPMType sets net.mptcp.pm_type=0 at start (also when the
+	// configuration says set_pm_type: true).
+	SetPMType bool
+	Logger    *slog.Logger
+}
+
+// EndpointKeeper is endpoint mode (pm: kernel, or `mptcp-pm daemon
+// --endpoints`): the kernel's own path manager (net.mptcp.pm_type=0) runs
+// the connections, and the keeper keeps its endpoints in line with the
+// interfaces, as NetworkManager does. It sets the configured limits at
+// start, then after every change of the interfaces (and once at start) it
+// dumps the endpoints and adds, deletes and changes them to match
+// policy.DesiredEndpoints, touching only those policy.EndpointConfig.Manages
+// says are its own, plus those it added. Endpoints of addresses that went
+// away are deleted (no stale endpoints); a link that goes down loses its
+// endpoints and gets them back when it comes up.
+//
+// Commands the kernel refuses are logged with the kernel's message and
+// retried at the next change of the interfaces, never in a loop. A
+// reconcile of a state already reconciled sends no command.
+//
+// The keeper serves no control socket: `mptcp-pm endpoint show` (or
+// `ip mptcp endpoint show`) shows its work. It leaves the endpoints in
+// place when it stops, so that connections keep their subflows across a
+// restart; the next start reconciles them.
+//
+// Concurrency: Run owns the keeper; Reconcile must not be called while Run
+// runs.
+type EndpointKeeper struct {
+	log     *slog.Logger
+	cfg     *policy.EndpointConfig
+	pm      EndpointClient
+	changes <-chan ifmon.Delta
+	run     func(context.Context) error // the monitor's Run, nil with NewEndpointKeeperWith
+	closers []interface{ Close() error }
+	added   map[netip.Addr]bool // endpoints this keeper added and has not deleted
+}
+
+// NewEndpointKeeper reads the configuration, checks that the namespace runs
+// the in-kernel path manager (net.mptcp.pm_type=0; with opts.SetPMType or
+// set_pm_type: true it sets it), and opens the sockets. Run then starts
+// it; the caller closes the keeper.
+func NewEndpointKeeper(opts EndpointOptions) (*EndpointKeeper, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	conf, pmc, err := policy.LoadConfigPM(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKernelPMType(opts, conf, opts.Logger); err != nil {
+		return nil, err
+	}
+	pm, err := genl.New(&genl.Config{NetNS: opts.NetNS})
+	if err != nil {
+		return nil, err
+	}
+	mon, err := ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: rules(conf),
+		Logf: func(format string, args ...any) { opts.Logger.Debug(fmt.Sprintf(format, args...)) }})
+	if err != nil {
+		pm.Close()
+		return nil, err
+	}
+	k := NewEndpointKeeperWith(pm, pmc.Endpoints, mon.Changes(), opts.Logger)
+	k.run = mon.Run
+	k.closers = append(k.closers, pm)
+	return k, nil
+}
+
+// NewEndpointKeeperWith returns a keeper that sends its commands to pm and
+// reconciles on every Delta of changes, until changes is closed or the
+// context of Run ends. A nil cfg is policy.DefaultEndpointConfig.
+func NewEndpointKeeperWith(pm EndpointClient, cfg *policy.EndpointConfig, changes <-chan ifmon.Delta, log *slog.Logger) *EndpointKeeper {
+	if cfg == nil {
+		cfg = policy.DefaultEndpointConfig()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &EndpointKeeper{log: log, cfg: cfg, pm: pm, changes: changes, added: make(map[netip.Addr]bool)}
+}
+
+// Close closes the keeper's sockets. It does not touch the endpoints.
+func (k *EndpointKeeper) Close() {
+	for _, c := range k.closers {
+		_ = c.Close()
+	}
+	k.closers = nil
+}
+
+// checkKernelPMType makes sure the namespace runs the in-kernel path
+// manager: with the userspace one (pm_type=1) the kernel keeps the
+// endpoints but never uses them.
+func checkKernelPMType(opts EndpointOptions, conf *policy.Config, log *slog.Logger) error {
+	where := "this namespace"
+	if opts.NetNSName != "" {
+		where = "namespace " + opts.NetNSName
+	}
+	v, err := netns.ReadSysctl(opts.NetNS, "net/mptcp/pm_type")
+	if err != nil {
+		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	}
+	if v == "0" {
+		return nil
+	}
+	if !opts.SetPMType && !conf.SetPMType {
+		return fmt.Errorf("net.mptcp.pm_type is %s in %s, but endpoint mode (pm: kernel or --endpoints) needs the in-kernel path manager (pm_type=0), "+
+			"which is the one that uses endpoints. Run `sysctl -w net.mptcp.pm_type=0` (it affects new connections only), start with --set-pm-type, "+
+			"or set set_pm_type: true in %s", v, where, conf.Source)
+	}
+	if err := netns.WriteSysctl(opts.NetNS, "net/mptcp/pm_type", "0"); err != nil {
+		return err
+	}
+	log.Info("set net.mptcp.pm_type=0 (in-kernel path manager); connections opened before keep their path manager", "netns", where, "was", v)
+	return nil
+}
+
+// Run sets the configured limits, then reconciles the endpoints at start
+// and after every change of the interfaces until ctx is done (it then
+// returns nil) or the interface monitor fails.
+func (k *EndpointKeeper) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	monErr := make(chan error, 1)
+	if k.run != nil {
+		go func() { monErr <- k.run(ctx) }()
+	}
+	k.setLimits()
+	k.log.Info("endpoint keeper started", "interfaces", k.cfg.Interfaces, "flags", k.cfg.Flags.String(), "backup", k.cfg.Backup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-monErr:
+			if err != nil {
+				return fmt.Errorf("interface monitor: %w", err)
+			}
+			return nil
+		case d, ok := <-k.changes:
+			if !ok {
+				if k.run != nil {
+					if err := <-monErr; err != nil {
+						return fmt.Errorf("interface monitor: %w", err)
+					}
+				}
+				return nil
+			}
+			_ = k.Reconcile(d.New) // every failure is logged
+		}
+	}
+}
+
+func (k *EndpointKeeper) setLimits() {
+	u := k.cfg.Limits
+	if u.Subflows == nil && u.AddAddrAccepted == nil {
+		return
+	}
+	var attrs []any
+	if u.Subflows != nil {
+		attrs = append(attrs, "subflows", *u.Subflows)
+	}
+	if u.AddAddrAccepted != nil {
+		attrs = append(attrs, "add_addr_accepted", *u.AddAddrAccepted)
+	}
+	if err := k.pm.SetLimits(u); err != nil {
+		k.log.Warn("limits refused", append(attrs, kernelAttrs(err)...)...)
+		return
+	}
+	k.log.Info("limits set", attrs...)
+}
+
+// kernelAttrs are the log attributes of a refused command: the kernel's
+// message (extack) when it sent one, and the error.
+func kernelAttrs(err error) []any {
+	var ge *genl.Error
+	if errors.As(err, &ge) && ge.Message != "" {
+		return []any{"kernel", ge.Message, "err", err}
+	}
+	return []any{"err", err}
+}
+
+// Reconcile brings the kernel's endpoints in line with snapshot snap once:
+// it dumps them, deletes, changes and adds (in that order, so that a
+// replacement's address is free) what policy.DiffEndpoints says, and logs
+// each command at info, or at warn with the kernel's message when it is
+// refused. It returns the failures, joined; they are already logged.
+func (k *EndpointKeeper) Reconcile(snap ifmon.Snapshot) error {
+	cur, err := k.pm.Endpoints()
+	if err != nil {
+		k.log.Warn("dump endpoints failed; retrying at the next change", "err", err)
+		return err
+	}
+	var mine []genl.Endpoint
+	for _, ep := range cur {
+		ep.Addr = ep.Addr.Unmap()
+		if ep.Flags&genl.FlagImplicit == 0 && (k.added[ep.Addr] || k.cfg.Manages(snap, ep)) {
+			mine = append(mine, ep)
+		}
+	}
+	desired := policy.DesiredEndpoints(k.cfg, snap)
+	add, del, change := policy.DiffEndpoints(mine, desired)
+	var errs []error
+	for _, ep := range del {
+		attrs := []any{"addr", ep.Addr, "id", ep.ID, "flags", ep.Flags.String(), "dev", devName(snap, ep.IfIndex), "why", whyDelete(k.cfg, snap, ep, desired)}
+		if err := k.pm.DeleteEndpoint(ep.ID, ep.Addr); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				delete(k.added, ep.Addr) // deleted by someone else since the dump
+				continue
+			}
+			k.log.Warn("endpoint delete refused", append(attrs, kernelAttrs(err)...)...)
+			errs = append(errs, err)
+			continue
+		}
+		delete(k.added, ep.Addr)
+		k.log.Info("endpoint deleted", attrs...)
+	}
+	for _, c := range change {
+		attrs := []any{"addr", c.Endpoint.Addr, "id", c.Endpoint.ID, "flags", c.Flags.String(), "was", c.Endpoint.Flags.String()}
+		if err := k.pm.ChangeEndpoint(c.Endpoint.ID, c.Change()); err != nil {
+			k.log.Warn("endpoint change refused", append(attrs, kernelAttrs(err)...)...)
+			errs = append(errs, err)
+			continue
+		}
+		k.log.Info("endpoint changed", attrs...)
+	}
+	for _, ep := range add {
+		attrs := []any{"addr", ep.Addr, "flags", ep.Flags.String(), "dev", devName(snap, ep.IfIndex)}
+		if err := k.pm.AddEndpoint(ep); err != nil {
+			k.log.Warn("endpoint add refused; retrying at the next change", append(attrs, kernelAttrs(err)...)...)
+			errs = append(errs, err)
+			continue
+		}
+		k.added[ep.Addr] = true
+		k.log.Info("endpoint added", attrs...)
+	}
+	return errors.Join(errs...)
+}
+
+// devName names interface i for messages.
+func devName(snap ifmon.Snapshot, i int32) string {
+	if i == 0 {
+		return ""
+	}
+	if l, ok := snap.Link(i); ok {
+		return l.Name
+	}
+	return fmt.Sprintf("if%d (gone)", i)
+}
+
+// whyDelete says why endpoint ep is deleted, for the log.
+func whyDelete(cfg *policy.EndpointConfig, snap ifmon.Snapshot, ep genl.Endpoint, desired []genl.Endpoint) string {
+	for _, d := range desired {
+		if d.Addr == ep.Addr {
+			return "replaced (flags, port or interface differ)"
+		}
+	}
+	l, ok := snap.ByAddr(ep.Addr)
+	switch {
+	case !ok:
+		return "address gone"
+	case !cfg.Allows(l):
+		return "interface " + l.Name + " not allowed"
+	case !l.Up:
+		return "interface " + l.Name + " down"
+	}
+	return "duplicate"
+}
