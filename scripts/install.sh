@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs mptcp-pm (binary, default configuration and policies, systemd
-# unit) and starts the daemon on the default configuration: with systemd
+# Installs mptcp-pm with "make install" (binary, man page, shell
+# completions, default configuration and example policy, systemd unit) and
+# starts the daemon on the default configuration: with systemd
 # when it runs, otherwise in the background with its log in
 # /var/log/mptcp-pm.log. An existing configuration is kept.
 #
@@ -12,29 +13,24 @@ command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 prefix=${PREFIX:-/usr/local}
 etc=/etc/mptcp-pm
 
-echo "== build"
-go build -trimpath -o "$prefix/bin/mptcp-pm" ./cmd/mptcp-pm
-echo "installed $prefix/bin/mptcp-pm"
+command -v make >/dev/null || {
+	echo "== installing make"
+	command -v apt-get >/dev/null || { echo "install.sh: needs make" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make >/dev/null
+}
+
+echo "== install (make install: binary, man page, completions, unit, configuration)"
+# The build directory is a temporary one, so that nothing in the tree ends
+# up owned by root.
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+make --no-print-directory install PREFIX="$prefix" BUILDDIR="$build"
 
 echo "== configuration"
-install -d -m 0755 "$etc/policies.d"
-if [ -e "$etc/config.yaml" ]; then
-	echo "kept $etc/config.yaml"
-else
-	install -m 0644 policy/defaults/config.yaml "$etc/config.yaml"
-	echo "installed $etc/config.yaml"
-fi
-# Examples are installed under a name the daemon does not read.
-for f in policy/defaults/policies.d/*.yaml; do
-	dst="$etc/policies.d/$(basename "$f").example"
-	[ -e "$dst" ] || { install -m 0644 "$f" "$dst"; echo "installed $dst (an example: not read by the daemon)"; }
-done
 shopt -s nullglob
 "$prefix/bin/mptcp-pm" policy check "$etc/config.yaml" "$etc"/policies.d/*.yaml "$etc"/policies.d/*.yml
 
 echo "== start"
-sed "s|/usr/local/bin/mptcp-pm|$prefix/bin/mptcp-pm|" dist/mptcp-pm.service >/etc/systemd/system/mptcp-pm.service 2>/dev/null ||
-	echo "no /etc/systemd/system: unit not installed"
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload
 	systemctl enable --now mptcp-pm.service

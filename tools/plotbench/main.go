@@ -1,0 +1,287 @@
+// Command plotbench draws the handover benchmark's results
+// (scripts/bench-handover.sh -o FILE) as an SVG bar chart: one panel per
+// impairment, one bar per path manager at its median stall, every run as a
+// dot. It uses the standard library only.
+//
+//	go run ./tools/plotbench -i docs/handover-benchmark.json -o docs/handover-benchmark.svg [-note TEXT]
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// row is one path manager's result, as tests/bench_handover_test.go writes it.
+type row struct {
+	Name     string    `json:"name"`
+	MedianMS float64   `json:"median_ms"`
+	Ratio    float64   `json:"ratio_to_kernel_backup"`
+	RunsMS   []float64 `json:"runs_ms"`
+	Failed   []string  `json:"failed_runs"`
+}
+
+// results is the benchmark's JSON: {"runs": N, IMPAIRMENT: [rows], …}.
+type results struct {
+	Runs   int
+	Panels []panel
+}
+
+type panel struct {
+	Impairment string
+	Rows       []row
+}
+
+// impairments are the known impairments in the order they are drawn, and
+// their titles; others follow in name order.
+var impairments = []struct{ key, title string }{
+	{"cut", "Wi-Fi link down (cut)"},
+	{"blackhole", "Wi-Fi blackhole: every packet dropped, link up"},
+	{"loss", "Wi-Fi 30% random loss each way"},
+}
+
+func parse(r io.Reader) (*results, error) {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		return nil, err
+	}
+	res := &results{}
+	if v, ok := raw["runs"]; ok {
+		if err := json.Unmarshal(v, &res.Runs); err != nil {
+			return nil, fmt.Errorf("runs: %w", err)
+		}
+		delete(raw, "runs")
+	}
+	var keys []string
+	for _, im := range impairments {
+		if _, ok := raw[im.key]; ok {
+			keys = append(keys, im.key)
+		}
+	}
+	var other []string
+	for k := range raw {
+		if !slices.Contains(keys, k) {
+			other = append(other, k)
+		}
+	}
+	slices.Sort(other)
+	for _, k := range append(keys, other...) {
+		p := panel{Impairment: k}
+		if err := json.Unmarshal(raw[k], &p.Rows); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if len(p.Rows) > 0 {
+			res.Panels = append(res.Panels, p)
+		}
+	}
+	if len(res.Panels) == 0 {
+		return nil, fmt.Errorf("no results in the file")
+	}
+	return res, nil
+}
+
+func title(impairment string) string {
+	for _, im := range impairments {
+		if im.key == impairment {
+			return im.title
+		}
+	}
+	return "Wi-Fi " + impairment
+}
+
+// palette colours the path managers in the order they first appear
+// (Okabe–Ito colours, readable by colour-blind readers).
+var palette = []string{"#999999", "#E69F00", "#0072B2", "#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#F0E442"}
+
+// niceStep is a 1, 2 or 5 × 10^k step giving about n ticks up to max.
+func niceStep(max float64, n int) float64 {
+	if max <= 0 {
+		return 1
+	}
+	raw := max / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if raw <= m*mag {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+func ms(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+func esc(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// Layout, in pixels.
+const (
+	width     = 1000
+	labelW    = 360 // path manager names
+	plotX     = labelW + 10
+	plotW     = 500
+	barH      = 24
+	barGap    = 10
+	panelHead = 34
+	axisH     = 34
+	font      = `font-family="DejaVu Sans, Verdana, Arial, sans-serif"`
+)
+
+// plot writes the chart as SVG.
+func plot(w io.Writer, res *results, note string) error {
+	var names []string
+	for _, p := range res.Panels {
+		for _, r := range p.Rows {
+			if !slices.Contains(names, r.Name) {
+				names = append(names, r.Name)
+			}
+		}
+	}
+	color := func(name string) string {
+		return palette[slices.Index(names, name)%len(palette)]
+	}
+
+	var b strings.Builder
+	y := 0
+	body := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+
+	// Title and legend.
+	y += 30
+	body(`<text x="%d" y="%d" font-size="20" font-weight="bold">Handover stall: the longest gap between two echoes, per path manager</text>`, 20, y)
+	y += 22
+	sub := "A 100-byte record every 10 ms, echoed; the Wi-Fi path is impaired at 3 s. Bar: median"
+	if res.Runs > 0 {
+		sub += fmt.Sprintf(" of %d runs", res.Runs)
+	}
+	sub += "; dots: the runs. Lower is better."
+	body(`<text x="%d" y="%d" font-size="13" fill="#444">%s</text>`, 20, y, esc(sub))
+	y += 16
+	legendRows := (len(names) + 1) / 2
+	for i, n := range names {
+		lx := 20 + (i%2)*480
+		ly := y + 8 + (i/2)*20
+		body(`<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`, lx, ly, color(n))
+		body(`<text x="%d" y="%d" font-size="13">%s</text>`, lx+20, ly+12, esc(n))
+	}
+	y += 8 + legendRows*20 + 4
+	body(`<circle cx="%d" cy="%d" r="4" fill="#222" stroke="#fff" stroke-width="1"/>`, 27, y+7)
+	body(`<text x="%d" y="%d" font-size="13">one run</text>`, 40, y+12)
+	y += 24
+
+	for _, p := range res.Panels {
+		max := 0.0
+		for _, r := range p.Rows {
+			max = math.Max(max, r.MedianMS)
+			for _, v := range r.RunsMS {
+				max = math.Max(max, v)
+			}
+		}
+		step := niceStep(max, 5)
+		top := math.Ceil(max/step) * step
+		if top == 0 {
+			top = step
+		}
+		x := func(v float64) float64 { return plotX + v/top*plotW }
+
+		y += panelHead
+		body(`<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`, 20, y-10, esc(title(p.Impairment)))
+		plotTop := y
+		plotBottom := y + len(p.Rows)*(barH+barGap) + barGap
+		// Grid and ticks.
+		for t := 0.0; t <= top+step/2; t += step {
+			gx := x(t)
+			body(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd" stroke-width="1"/>`, gx, plotTop, gx, plotBottom)
+			body(`<text x="%.1f" y="%d" font-size="12" text-anchor="middle" fill="#444">%s</text>`, gx, plotBottom+16, strconv.FormatFloat(t, 'f', -1, 64))
+		}
+		body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotBottom, plotX+plotW, plotBottom)
+		body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotTop, plotX, plotBottom)
+		body(`<text x="%d" y="%d" font-size="12" text-anchor="middle" fill="#444">longest stall (ms)</text>`, plotX+plotW/2, plotBottom+30)
+
+		for i, r := range p.Rows {
+			by := plotTop + barGap + i*(barH+barGap)
+			name := r.Name
+			body(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`, labelW, by+barH/2+5, esc(name))
+			body(`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: median %s ms</title></rect>`,
+				plotX, by, x(r.MedianMS)-plotX, barH, color(r.Name), esc(name), ms(r.MedianMS))
+			end := x(r.MedianMS)
+			for j, v := range r.RunsMS {
+				dy := float64(by) + float64(barH)*(float64(j)+1)/float64(len(r.RunsMS)+1)
+				body(`<circle class="run" cx="%.1f" cy="%.1f" r="4" fill="#222" stroke="#fff" stroke-width="1"><title>%s ms</title></circle>`, x(v), dy, ms(v))
+				end = math.Max(end, x(v))
+			}
+			label := ms(r.MedianMS) + " ms"
+			if r.Ratio > 0 {
+				label += fmt.Sprintf("  (%.3f×)", r.Ratio)
+			}
+			if n := len(r.Failed); n > 0 {
+				label += fmt.Sprintf("  %d failed", n)
+			}
+			body(`<text x="%.1f" y="%d" font-size="13" font-weight="bold">%s</text>`, end+8, by+barH/2+5, esc(label))
+		}
+		y = plotBottom + axisH
+	}
+	y += 12
+	foot := "×: ratio to the kernel PM with a backup endpoint. Data: scripts/bench-handover.sh; chart: tools/plotbench."
+	if note != "" {
+		foot = note + " " + foot
+	}
+	body(`<text x="%d" y="%d" font-size="11" fill="#666">%s</text>`, 20, y, esc(foot))
+	y += 10
+
+	_, err := fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" %s>
+<rect width="100%%" height="100%%" fill="#fff"/>
+%s</svg>
+`, width, y, width, y, font, b.String())
+	return err
+}
+
+func main() {
+	in := flag.String("i", "docs/handover-benchmark.json", "the benchmark's JSON results (scripts/bench-handover.sh -o)")
+	out := flag.String("o", "docs/handover-benchmark.svg", "the SVG to write (- for stdout)")
+	note := flag.String("note", "", "where and when it was measured, printed under the chart")
+	flag.Parse()
+	if err := run(*in, *out, *note); err != nil {
+		fmt.Fprintf(os.Stderr, "plotbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(in, out, note string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res, err := parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	var b strings.Builder
+	if err := plot(&b, res, note); err != nil {
+		return err
+	}
+	if out == "-" {
+		_, err = io.WriteString(os.Stdout, b.String())
+		return err
+	}
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
