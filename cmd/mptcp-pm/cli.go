@@ -85,13 +85,15 @@ func init() {
 		{"status", statusUsage, runStatus},
 		{"policy", policyUsage, runPolicy},
 		{"reload", reloadUsage, runReload},
+		{"run", runUsage, runRun},
+		{"doc", docUsage, runDoc},
 		{"help", "", nil},
 	}
 }
 
 const globalUsage = `Usage: mptcp-pm [OPTIONS] OBJECT { COMMAND | help }
 OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection |
-           daemon | status | policy | reload }
+           daemon | status | policy | reload | run | doc }
 OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] }
 
   -j, --json          print JSON (one object per line for monitor)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestCommands(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	tests := []struct{ args, want string }{
 		{"", "no object given"},
-		{"frobnicate", `unknown object "frobnicate" (expected endpoint, limits, monitor, announce, remove, subflow, connection, daemon, status, policy, reload, help)`},
+		{"frobnicate", `unknown object "frobnicate" (expected endpoint, limits, monitor, announce, remove, subflow, connection, daemon, status, policy, reload, run, doc, help)`},
 		{"--bogus limits", `unknown option "--bogus" (try "mptcp-pm help")`},
 		{"-n", "option -n needs a namespace name"},
 		{"endpoint zap", `endpoint: unknown command "zap" (expected add, delete, change, show, flush)`},
@@ -341,9 +342,18 @@ func FuzzRun(f *testing.F) {
 		e, _, _ := testEnv(pm, nil)
 		e.netns = ""
 		args := strings.Fields(line)
-		for _, a := range args {
+		for i, a := range args {
 			if a == "-n" || a == "--netns" || strings.HasPrefix(a, "--netns=") || a == "-netns" {
 				return // a namespace file on the host
+			}
+			if !strings.HasPrefix(a, "-") {
+				// Objects that act on the host itself: run executes
+				// programs, daemon starts one, status and reload talk to
+				// one, policy reads files.
+				if o, ok := match(args[i], objectNames()...); ok && slices.Contains([]string{"run", "daemon", "status", "reload", "policy"}, o) {
+					return
+				}
+				break
 			}
 		}
 		_ = run(e, args)
@@ -434,4 +444,12 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func objectNames() []string {
+	names := make([]string, len(objects))
+	for i, o := range objects {
+		names[i] = o.name
+	}
+	return names
 }
