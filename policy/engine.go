@@ -56,12 +56,13 @@ type ConnState struct {
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
-	pending map[pathKey]pendingCreate        // creations under way
-	quality map[[2]netip.AddrPort]*sfQuality // measurements by (local, remote)
-	health  map[int32]*pathHealth            // paths found bad, by link
-	closing map[[2]netip.AddrPort]time.Time  // destructions under way (local, remote), since
-	backoff map[pathKey]backoff              // paths that failed recently
-	removed map[uint8]bool                   // local IDs we sent REMOVE_ADDR for
+	pending   map[pathKey]pendingCreate        // creations under way
+	quality   map[[2]netip.AddrPort]*sfQuality // measurements by (local, remote)
+	health    map[int32]*pathHealth            // paths found bad, by link
+	closing   map[[2]netip.AddrPort]time.Time  // destructions under way (local, remote), since
+	backoff   map[pathKey]backoff              // paths that failed recently
+	removed   map[uint8]bool                   // local IDs we sent REMOVE_ADDR for
+	announced map[netip.AddrPort]bool          // addresses sent with ADD_ADDR
 	// tellPeer are local IDs of subflows closed on a broken path: the peer
 	// cannot have heard the close, so REMOVE_ADDR goes out (on the new
 	// subflow) once a working one is up.
@@ -96,8 +97,10 @@ type State struct {
 	Ifaces ifmon.Snapshot
 	Conns  map[uint32]*ConnState
 
-	links   map[int32]linkState
-	addrIDs map[netip.Addr]uint8 // local address -> the ID used for it
+	links map[int32]linkState
+	// addrIDs are the IDs of local addresses, by address and port (port 0
+	// for subflows): the kernel tells ADDR:PORT entries apart by port.
+	addrIDs map[netip.AddrPort]uint8
 	nextID  uint8
 }
 
@@ -108,7 +111,7 @@ func NewState(ifaces ifmon.Snapshot) *State {
 		Ifaces:  ifaces,
 		Conns:   map[uint32]*ConnState{},
 		links:   map[int32]linkState{},
-		addrIDs: map[netip.Addr]uint8{},
+		addrIDs: map[netip.AddrPort]uint8{},
 		nextID:  1,
 	}
 	for _, l := range ifaces.Links {
@@ -230,6 +233,7 @@ const (
 	DestroySubflow                       // close the subflow Local -> Remote
 	SetBackup                            // set the backup flag of Local -> Remote to Backup (MP_PRIO)
 	RemoveAddr                           // send REMOVE_ADDR for local ID and close its subflows
+	Announce                             // send ADD_ADDR for Local (port 0: the connection's) with ID
 )
 
 func (k ActionKind) String() string {
@@ -242,6 +246,8 @@ func (k ActionKind) String() string {
 		return "set-backup"
 	case RemoveAddr:
 		return "remove-addr"
+	case Announce:
+		return "announce"
 	}
 	return fmt.Sprintf("action(%d)", int(k))
 }
@@ -266,6 +272,8 @@ func (a Action) String() string {
 	switch a.Kind {
 	case RemoveAddr:
 		return fmt.Sprintf("%s token %08x id %d (%s)", a.Kind, a.Token, a.ID, a.Reason)
+	case Announce:
+		return fmt.Sprintf("%s token %08x %s id %d (%s)", a.Kind, a.Token, a.Local, a.ID, a.Reason)
 	case SetBackup:
 		return fmt.Sprintf("%s token %08x %s -> %s backup=%v (%s)", a.Kind, a.Token, a.Local, a.Remote, a.Backup, a.Reason)
 	case CreateSubflow:
@@ -501,8 +509,13 @@ type want struct {
 
 // reconcile compares what c should have with what it has.
 func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
-	if c.ServerSide || !c.Established || c.Policy == nil {
+	if !c.Established || c.Policy == nil {
 		return nil, time.Time{}
+	}
+	if c.ServerSide {
+		// The side that accepted the connection opens no subflows; it
+		// announces the policy's addresses, once each.
+		return s.announce(c), time.Time{}
 	}
 	wants, wake := s.wanted(c, now)
 	var actions []Action
@@ -661,12 +674,41 @@ func (s *State) unwantedReason(k pathKey) string {
 	return "not wanted on " + l.Name
 }
 
+// announce returns ADD_ADDR actions for the policy's addresses c has not
+// announced yet; addresses of the other family, and the connection's own
+// address and port, are left out.
+func (s *State) announce(c *ConnState) []Action {
+	var out []Action
+	for _, ap := range c.Policy.Announce {
+		if c.announced[ap] {
+			continue
+		}
+		if c.announced == nil {
+			c.announced = map[netip.AddrPort]bool{}
+		}
+		c.announced[ap] = true
+		if ap.Addr().Is4() != c.Local.Addr().Is4() ||
+			(ap.Addr() == c.Local.Addr() && (ap.Port() == 0 || ap.Port() == c.Local.Port())) {
+			continue
+		}
+		out = append(out, Action{Kind: Announce, Token: c.Token, Local: ap, ID: s.addrID(ap),
+			Reason: "policy " + c.Policy.Name + " announces it"})
+	}
+	return out
+}
+
 // idFor returns the local address ID for a, stable across connections:
 // the initial subflow's address keeps ID 0.
 func (s *State) idFor(c *ConnState, a netip.Addr) uint8 {
 	if a == c.Local.Addr() {
 		return 0
 	}
+	return s.addrID(netip.AddrPortFrom(a, 0))
+}
+
+// addrID returns the ID of local address a (never 0), the same for every
+// connection.
+func (s *State) addrID(a netip.AddrPort) uint8 {
 	if id, ok := s.addrIDs[a]; ok {
 		return id
 	}

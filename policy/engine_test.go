@@ -595,3 +595,34 @@ func TestQualityIgnoredByAggregate(t *testing.T) {
 		step{ev: quality(time.Second, initial, time.Second, 5, 100, 90)},
 	))
 }
+
+func TestServerSideAnnounces(t *testing.T) {
+	p := pol(ModeSingle, func(p *Policy) {
+		p.Announce = []netip.AddrPort{
+			netip.MustParseAddrPort("10.0.4.2:0"),    // the connection's port
+			netip.MustParseAddrPort("10.0.4.2:5301"), // another port
+			netip.MustParseAddrPort("10.0.3.2:0"),    // the connection's own address: nothing to say
+			netip.MustParseAddrPort("[fd00:4::2]:0"), // the other family: left out
+		}
+	})
+	local := netip.MustParseAddrPort("10.0.3.2:5201")
+	remote := netip.MustParseAddrPort("10.0.1.2:40000")
+	s := NewState(ifaces(true, true))
+	got, _ := s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: local, Remote: remote, ServerSide: true, Policy: p})
+	if len(got) != 0 {
+		t.Fatalf("before ESTABLISHED: %v", got)
+	}
+	got, _ = s.Step(ConnEstablished{EventBase: at(time.Millisecond), Token: tok})
+	var lines []string
+	for _, a := range got {
+		lines = append(lines, fmt.Sprintf("%s %s id %d", a.Kind, a.Local, a.ID))
+	}
+	want := []string{"announce 10.0.4.2:0 id 1", "announce 10.0.4.2:5301 id 2"}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("announcements (-want +got):\n%s", diff)
+	}
+	// Once each: later events announce nothing again.
+	if got, _ := s.Step(InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, false)}); len(got) != 0 {
+		t.Errorf("announced again: %v", got)
+	}
+}

@@ -567,7 +567,7 @@ func (p *parser) list(n *yaml.Node, field, what string, scalarOK, allowEmpty boo
 
 // Policy file fields.
 var (
-	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements"}
+	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announce"}
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
@@ -599,7 +599,7 @@ var (
 	}()
 	configElsewhere = func() map[string]string {
 		m := make(map[string]string)
-		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements")
+		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announce")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
 		belongsUnder(m, "endpoints", "flags", "limits")
@@ -727,6 +727,8 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 			p.handover(v, field, &pol.Handover)
 		case "accept_announcements":
 			pol.AcceptAnnouncements, _ = p.boolean(v, field)
+		case "announce":
+			p.announce(v, field, &pol.Announce)
 		}
 	})
 	if !ok {
@@ -762,6 +764,48 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 		}
 	}
 	return nameNode
+}
+
+// announce parses the addresses server-side connections announce: ADDR,
+// or ADDR:PORT ([ADDR]:PORT for IPv6).
+func (p *parser) announce(n *yaml.Node, field string, out *[]netip.AddrPort) {
+	items, ok := p.list(n, field, "addresses (ADDR or ADDR:PORT)", true, false, "leave the field out to announce nothing")
+	if !ok {
+		return
+	}
+	seen := make(map[netip.AddrPort]bool)
+	for _, it := range items {
+		s, ok := p.str(it.n, it.field, "an address, or ADDR:PORT ([ADDR]:PORT for IPv6)")
+		if !ok {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				p.errorf(it.n, it.field, "invalid address %q (want ADDR or ADDR:PORT, [ADDR]:PORT for IPv6)", s)
+				continue
+			}
+			ap = netip.AddrPortFrom(a, 0)
+		} else if ap.Port() == 0 {
+			p.errorf(it.n, it.field, "port 0 in %q (leave the port out to announce the connection's own port)", s)
+			continue
+		}
+		a := ap.Addr()
+		switch {
+		case a.Zone() != "":
+			p.errorf(it.n, it.field, "%q: an address zone is not allowed", s)
+		case a.Is4In6():
+			p.errorf(it.n, it.field, "%q is IPv4-mapped IPv6 (write it as %s)", s, a.Unmap())
+		case a.IsUnspecified() || a.IsLoopback() || a.IsMulticast():
+			p.errorf(it.n, it.field, "%q cannot be announced to a peer (unspecified, loopback or multicast)", s)
+		case seen[ap]:
+			p.errorf(it.n, it.field, "%q is listed twice", s)
+		default:
+			seen[ap] = true
+			*out = append(*out, ap)
+		}
+	}
 }
 
 // checkName validates a policy name.

@@ -932,9 +932,9 @@ var policyErrorTests = []struct{ name, in, want string }{
 	{"null document", "---\n",
 		"voice.yaml: empty file (want a policy: name, match, mode, ...)"},
 	{"not a mapping: list", "- name: voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements), got a list"},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announce), got a list"},
 	{"not a mapping: scalar", "voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements), got \"voice\""},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announce), got \"voice\""},
 	{"syntax error", "name: voice\nmatch: {ports: [443]\nmode: handover\n",
 		"voice.yaml:1: did not find expected ',' or '}'"},
 	{"tab indentation", "name: voice\nmatch:\n\tports: [443]\nmode: handover\n",
@@ -959,8 +959,18 @@ var policyErrorTests = []struct{ name, in, want string }{
 		"voice.yaml:4:1: unknown field \"prefer\" (it belongs under paths:)"},
 	{"unknown field, config key", h + "log_level: debug\n",
 		"voice.yaml:4:1: unknown field \"log_level\" (it is a key of the configuration file, not of a policy file)"},
+	{"announce: bad address", h + "announce: [10.0.4.300]\n",
+		"voice.yaml:4:12: announce[0]: invalid address \"10.0.4.300\" (want ADDR or ADDR:PORT, [ADDR]:PORT for IPv6)"},
+	{"announce: port 0", h + "announce: [\"10.0.4.2:0\"]\n",
+		"voice.yaml:4:12: announce[0]: port 0 in \"10.0.4.2:0\" (leave the port out to announce the connection's own port)"},
+	{"announce: unspecified", h + "announce: 0.0.0.0\n",
+		"voice.yaml:4:11: announce: \"0.0.0.0\" cannot be announced to a peer (unspecified, loopback or multicast)"},
+	{"announce: mapped", h + "announce: [\"::ffff:10.0.4.2\"]\n",
+		"voice.yaml:4:12: announce[0]: \"::ffff:10.0.4.2\" is IPv4-mapped IPv6 (write it as 10.0.4.2)"},
+	{"announce: twice", h + "announce: [10.0.4.2, 10.0.4.2]\n",
+		"voice.yaml:4:22: announce[1]: \"10.0.4.2\" is listed twice"},
 	{"unknown field, no suggestion", h + "color: blue\n",
-		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements)"},
+		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements, announce)"},
 	{"merge key", h + "<<: {mode: single}\n",
 		"voice.yaml:4:1: merge keys (<<) are not supported"},
 	{"custom tag", h + "accept_announcements: !flag true\n",
@@ -1288,7 +1298,7 @@ var configErrorTests = []struct{ name, in, want string }{
 	{"interfaces: name not a string", "interfaces:\n  - {name: [wlan0], class: wifi}\n",
 		"config.yaml:2:12: interfaces[0].name: want an interface name pattern like \"wlan*\", got a list"},
 	{"default: not a mapping", "default: handover\n",
-		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements), got \"handover\""},
+		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements, announce), got \"handover\""},
 	{"default: name", "default:\n  name: fallback\n",
 		"config.yaml:2:3: default.name: not allowed in the default policy, which is named \"default\""},
 	{"default: match", "default:\n  match: {ports: [443]}\n",
@@ -1456,5 +1466,27 @@ func TestLoadConfigPM(t *testing.T) {
 	}
 	if _, _, err := LoadConfigPM(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadConfigPM(missing) = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestParseAnnounce(t *testing.T) {
+	p, err := ParsePolicy(strings.NewReader("name: srv\nmatch: {ports: [5201]}\nmode: single\nannounce: [10.0.4.2, \"10.0.4.2:5301\", \"[fd00:4::2]:5301\"]\n"), "srv.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.AddrPort{netip.MustParseAddrPort("10.0.4.2:0"), netip.MustParseAddrPort("10.0.4.2:5301"), netip.MustParseAddrPort("[fd00:4::2]:5301")}
+	if diff := cmp.Diff(want, p.Announce, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("Announce (-want +got):\n%s", diff)
+	}
+}
+
+func TestMatchServiceSide(t *testing.T) {
+	m := Match{Ports: []PortRange{{5201, 5201}}}
+	client := Conn{Remote: netip.MustParseAddrPort("10.0.3.2:5201"), Local: netip.MustParseAddrPort("10.0.1.2:40000")}
+	server := Conn{ServerSide: true, Local: netip.MustParseAddrPort("10.0.3.2:5201"), Remote: netip.MustParseAddrPort("10.0.1.2:40000")}
+	serverOther := Conn{ServerSide: true, Local: netip.MustParseAddrPort("10.0.3.2:40000"), Remote: netip.MustParseAddrPort("10.0.1.2:5201")}
+	if !m.Matches(client) || !m.Matches(server) || m.Matches(serverOther) {
+		t.Errorf("service port: client %v, server %v, server on another port %v; want true, true, false",
+			m.Matches(client), m.Matches(server), m.Matches(serverOther))
 	}
 }

@@ -43,13 +43,20 @@ type Policy struct {
 	// AcceptAnnouncements lets the peer's ADD_ADDR be used for subflows.
 	// Off by default: announced addresses are ignored.
 	AcceptAnnouncements bool
+	// Announce are addresses sent with ADD_ADDR to every connection this
+	// host accepts (the server side); a port of 0 means the connection's
+	// own. The daemon listens on each ADDR:PORT with a port, since the
+	// kernel opens no listener for announced ports.
+	Announce []netip.AddrPort
 }
 
 // Match selects connections. Every field that is set must match (and);
 // within a list any element may (or). An empty Match matches nothing: only
 // the default policy applies to every connection.
 type Match struct {
-	Ports    []PortRange    // destination (remote) port
+	// Ports are the service's ports: the remote port of a connection this
+	// host opens, the local port of one it accepts.
+	Ports    []PortRange
 	Prefixes []netip.Prefix // destination (remote) address
 	UIDs     []uint32       // owner of the socket
 	Cgroup   string         // cgroup v2 path; the cgroup and those below it
@@ -155,10 +162,14 @@ type Set struct {
 
 // Conn is what a policy matches a connection on.
 type Conn struct {
-	Remote  netip.AddrPort
-	UID     uint32
-	Cgroup  string // cgroup v2 path, "" if unknown
-	Process string // comm of the owner, "" if unknown
+	// ServerSide is true for a connection this host accepted; Local is
+	// then its service address.
+	ServerSide bool
+	Local      netip.AddrPort
+	Remote     netip.AddrPort
+	UID        uint32
+	Cgroup     string // cgroup v2 path, "" if unknown
+	Process    string // comm of the owner, "" if unknown
 }
 
 // Lookup returns the first policy whose Match matches c, or the default.
@@ -181,7 +192,11 @@ func (m Match) Matches(c Conn) bool {
 	if m.Empty() {
 		return false
 	}
-	if len(m.Ports) > 0 && !slices.ContainsFunc(m.Ports, func(r PortRange) bool { return r.Contains(c.Remote.Port()) }) {
+	port := c.Remote.Port()
+	if c.ServerSide {
+		port = c.Local.Port()
+	}
+	if len(m.Ports) > 0 && !slices.ContainsFunc(m.Ports, func(r PortRange) bool { return r.Contains(port) }) {
 		return false
 	}
 	if len(m.Prefixes) > 0 {
