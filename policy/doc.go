@@ -46,7 +46,8 @@
 //
 //	name: voice                     # required; [a-z0-9][a-z0-9_.-]*, at most 64 bytes, unique
 //	match:                          # required; at least one condition
-//	  ports: [5060, "10000-20000"]  # remote ports 1..65535 and "A-B" ranges
+//	  ports: [5060, "10000-20000"]  # the service's ports 1..65535 and "A-B" ranges: remote port of
+//	                                # connections this host opens, local port of those it accepts
 //	  prefixes: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7]  # bare address = /32, /128
 //	  uids: [1000, 1001]            # socket owners 0..4294967294 (numbers, not names)
 //	  cgroup: /system.slice/voice.service   # cgroup v2 path: this cgroup and those below
@@ -62,6 +63,9 @@
 //	  hold_down: 5s                 # Go duration 0..1h; a unit is required
 //	  warm_standby: false           # keep the backup subflow open at all times
 //	accept_announcements: false     # use the peer's ADD_ADDR for subflows
+//	announce: [192.0.2.7, "192.0.2.7:5301"]  # server side: ADD_ADDR these to every connection
+//	                                # accepted (no port: the connection's own); the daemon
+//	                                # listens on each ADDR:PORT for the joins
 //
 // A list of one may be written as its element (ports: 443, uids: 1000,
 // prefer: wifi). When paths is given it replaces the default entirely: a
@@ -72,6 +76,9 @@
 // connections are matched on their unmapped remote address. Fields left
 // out of a policy take the built-in defaults (DefaultPaths,
 // DefaultHandover), never the values of the configuration's default policy.
+//
+// On the side that accepted a connection (a server) the daemon opens no
+// subflows: mode, paths and handover do not apply there; announce does.
 //
 // # Endpoint mode
 //
