@@ -30,7 +30,10 @@ type Options struct {
 	// probes, else sock_diag polling), QualityBPF, QualitySockdiag or
 	// QualityOff.
 	Quality string
-	Logger  *slog.Logger
+	// MetricsListen, if set, is the address (host:port) of an HTTP
+	// listener serving Prometheus metrics on /metrics.
+	MetricsListen string
+	Logger        *slog.Logger
 }
 
 // Daemon is the path manager: one goroutine (Run's) owns its state; the
@@ -47,6 +50,14 @@ type Daemon struct {
 	owners   *owners
 	quality  qualitySource // nil: no measurements
 	progress progressTracker
+	metrics  *metrics // nil: no metrics
+	// listeners are the daemon's MPTCP listening sockets on announced
+	// ports: the kernel opens none, and joins to a port need one.
+	listeners listeners
+	// handovers are subflows created to move a connection, by (token,
+	// local address), with when the move was asked for: a metric measures
+	// until the subflow is up.
+	handovers map[handoverKey]time.Time
 
 	state    *policy.State
 	matched  map[uint32]matchInfo // what each connection was matched on, for reloads
@@ -101,6 +112,14 @@ func New(opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
+	if opts.MetricsListen != "" {
+		d.metrics = newMetrics(d.Status)
+	}
+	d.handovers = map[handoverKey]time.Time{}
+	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -150,6 +169,7 @@ func (d *Daemon) Close() {
 	if d.quality != nil {
 		_ = d.quality.close()
 	}
+	d.listeners.closeAll()
 }
 
 func isNil(c interface{ Close() error }) bool {
@@ -218,6 +238,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.quality != nil {
 		go sampler(ctx, d.quality, samples, d.log)
 	}
+	metricsErr := make(chan error, 1)
+	if d.metrics != nil {
+		go func() { metricsErr <- d.metrics.serve(ctx, d.opts.MetricsListen, d.log) }()
+	}
 
 	// The interfaces, then the connections that exist.
 	first, err := d.mon.Snapshot()
@@ -245,6 +269,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("interface monitor: %w", err)
+		case err := <-metricsErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("metrics: %w", err)
 		case delta, ok := <-changes:
 			if !ok {
 				// The monitor stopped; its error follows on monErr. A
@@ -323,13 +352,19 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 				d.step(policy.ConnEstablished{EventBase: base, Token: ev.Token})
 				continue
 			}
-			p := d.match(ev.Token, ev.Remote)
+			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide())
 			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
 				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
 		case genl.EventClosed:
 			delete(d.matched, ev.Token)
+			for k := range d.handovers {
+				if k.token == ev.Token {
+					delete(d.handovers, k)
+				}
+			}
 			d.step(policy.ConnClosed{EventBase: base, Token: ev.Token})
 		case genl.EventSubEstablished:
+			d.handoverDone(ev.Token, ev.Local.Addr(), base.At)
 			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventSubClosed:
 			d.step(policy.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
@@ -359,8 +394,10 @@ type matchInfo struct {
 }
 
 // match finds the policy of a new connection.
-func (d *Daemon) match(token uint32, remote netip.AddrPort) *policy.Policy {
-	mi := matchInfo{conn: policy.Conn{Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}}
+func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	mi := matchInfo{conn: policy.Conn{ServerSide: serverSide,
+		Local:  netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
+		Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}}
 	d.lookupOwner(token, &mi)
 	d.matched[token] = mi
 	mc := mi.conn
@@ -430,7 +467,7 @@ func (d *Daemon) resync(at time.Time, why string) {
 		if old, ok := d.state.Conns[c.Token]; ok && old.Policy != nil {
 			pol = old.Policy
 		} else {
-			pol = d.match(c.Token, c.Remote)
+			pol = d.match(c.Token, c.Local, c.Remote, serverSide)
 		}
 		adopted++
 		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
@@ -462,13 +499,18 @@ const (
 // results go back into the engine until nothing more follows.
 func (d *Daemon) step(ev policy.Event) {
 	queue := []policy.Event{ev}
+	started := time.Now() // when what asked for these actions happened
 	for i := 0; i < len(queue) && i < 1000; i++ {
 		actions, wake := d.state.Step(queue[i])
 		d.setWake(wake)
 		for _, a := range actions {
 			d.commands++
 			err := d.execute(a)
+			d.metrics.command(a.Kind.String(), err)
 			at := policy.EventBase{At: time.Now()}
+			if err == nil && a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
+				d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = started
+			}
 			if err != nil {
 				d.refused++
 				d.log.Warn("kernel refused", "action", a.String(), "err", err)
@@ -480,6 +522,29 @@ func (d *Daemon) step(ev policy.Event) {
 				queue = append(queue, policy.ActionDone{EventBase: at, Action: a})
 			}
 		}
+	}
+}
+
+// handoverKey names a subflow created to move a connection.
+type handoverKey struct {
+	token uint32
+	local netip.Addr
+}
+
+// movesConn reports whether a new non-backup subflow of connection token
+// moves it: in handover mode, where one path carries the traffic.
+func (d *Daemon) movesConn(token uint32) bool {
+	c := d.state.Conns[token]
+	return c != nil && c.Policy != nil && c.Policy.Mode == policy.ModeHandover
+}
+
+// handoverDone records the time a handover took, from what asked for it
+// to its subflow being up.
+func (d *Daemon) handoverDone(token uint32, local netip.Addr, at time.Time) {
+	k := handoverKey{token, local.Unmap()}
+	if start, ok := d.handovers[k]; ok {
+		delete(d.handovers, k)
+		d.metrics.handover(at.Sub(start))
 	}
 }
 
@@ -506,6 +571,8 @@ func (d *Daemon) execute(a policy.Action) error {
 		return d.pm.SetFlags(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped), a.Backup)
 	case policy.RemoveAddr:
 		return d.pm.Remove(a.Token, a.ID)
+	case policy.Announce:
+		return d.pm.Announce(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), Port: a.Local.Port()})
 	}
 	return fmt.Errorf("unknown action %v", a.Kind)
 }
@@ -523,6 +590,10 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 func (d *Daemon) reload() error {
 	set, err := policy.Load(d.opts.ConfigPath)
 	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
+	if err := d.listeners.sync(announcedPorts(set), d.opts.NetNS, d.log); err != nil {
 		d.log.Error("reload refused: the running policies stay", "err", err)
 		return err
 	}

@@ -259,8 +259,12 @@ func (d *Daemon) measured(ss []sample) {
 			continue
 		}
 		rtos, stalled := d.progress.update(s, at)
+		if l, ok := d.state.Ifaces.ByAddr(s.Local.Addr()); ok {
+			d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
+		}
 		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
 			SRTT: s.SRTT, RTOs: rtos, Stalled: stalled, SegsOut: s.SegsOut, Retrans: s.Retrans})
 	}
 	d.progress.forget(keep)
+	d.metrics.forget(keep)
 }

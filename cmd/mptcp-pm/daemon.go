@@ -17,7 +17,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -35,6 +35,10 @@ holds one policy per application.
   --log-level LEVEL  debug, info, warn or error (default: the configuration's)
   --quality SOURCE   how subflows are measured: auto (eBPF probes, else
                      sock_diag polling; the default), bpf, sockdiag or off
+  --metrics ADDR     serve Prometheus metrics on http://ADDR/metrics (ADDR is
+                     host:port, e.g. 127.0.0.1:9464; the listener is in the
+                     namespace mptcp-pm runs in, not the -n one); the daemon
+                     exits with an error if it cannot listen on ADDR
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
@@ -93,10 +97,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality string
+	var cfg, control, level, quality, metrics string
 	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
-		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality},
+		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics},
 		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
 		return err
@@ -127,8 +131,8 @@ func runDaemon(e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
 	if kernelMode {
-		if control != "" || quality != "" {
-			log.Info("endpoint mode: --control and --quality do not apply")
+		if control != "" || quality != "" || metrics != "" {
+			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
 		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
 	}
@@ -136,7 +140,7 @@ func runDaemon(e *env, args []string) error {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, Logger: log})
+		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, Logger: log})
 	if err != nil {
 		return err
 	}

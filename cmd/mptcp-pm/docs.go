@@ -72,7 +72,7 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics"},
 	"status":          {"--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--quiet"},
@@ -96,6 +96,7 @@ var keywordArgs = map[string]string{
 	"--control":         "@file",
 	"--log-level":       "debug info warn error",
 	"--quality":         "auto bpf sockdiag off",
+	"--metrics":         "",
 	"--method":          "auto bpf godebug preload",
 }
 
