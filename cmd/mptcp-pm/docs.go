@@ -75,7 +75,7 @@ var commandKeywords = map[string][]string{
 	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics"},
 	"status":          {"--control"},
 	"reload":          {"--control"},
-	"run":             {"--method", "--quiet"},
+	"run":             {"--method", "--policy", "-c", "--quiet"},
 	"doc completion":  {"bash", "zsh", "fish"},
 }
 
@@ -98,6 +98,7 @@ var keywordArgs = map[string]string{
 	"--quality":         "auto bpf sockdiag off",
 	"--metrics":         "",
 	"--method":          "auto bpf godebug preload",
+	"--policy":          "",
 }
 
 // freeWords are what the words that are not keywords are completed with:

@@ -11,9 +11,10 @@ import (
 	"syscall"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/mptcpize"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const runUsage = `Usage: mptcp-pm run [--method auto|bpf|godebug|preload] [--quiet] [--] COMMAND [ARGS...]
+const runUsage = `Usage: mptcp-pm run [--method auto|bpf|godebug|preload] [--policy NAME [-c FILE]] [--quiet] [--] COMMAND [ARGS...]
 
 Runs COMMAND with its TCP sockets made MPTCP although it never asked for
 MPTCP, as mptcpize(8) does. With -n NETNS it runs in that namespace, as
@@ -33,6 +34,12 @@ becomes mptcp-pm's (128+N when a signal N killed it).
       preload      LD_PRELOAD of mptcpize's libmptcpwrap (Debian package
                    libmptcpwrap0), for dynamically linked programs that
                    create sockets through libc
+  -p, --policy NAME  start COMMAND in the cgroup policy NAME matches on
+                   (match.cgroup in FILE's policy directory, default
+                   /etc/mptcp-pm/config.yaml; the cgroup is made if it is
+                   missing), so that the daemon gives its connections that
+                   policy; with bpf, the program is limited to that cgroup
+  -c, --config FILE  the configuration --policy is looked up in
   -q, --quiet      do not print which method was used
 
 A "#!" script is judged by its interpreter. Unless --quiet, one line on
@@ -49,6 +56,7 @@ var runSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM}
 func runRun(e *env, args []string) error {
 	method := mptcpize.Auto
 	quiet := false
+	var polName, cfg string
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" {
@@ -77,11 +85,21 @@ func runRun(e *env, args []string) error {
 			}
 		case a == "-q" || a == "-quiet" || a == "--quiet":
 			quiet = true
+		case a == "-p" || a == "-policy" || a == "--policy":
+			if len(args) == 0 {
+				return usagef("run: missing value after %q", a)
+			}
+			polName, args = args[0], args[1:]
+		case a == "-c" || a == "-config" || a == "--config":
+			if len(args) == 0 {
+				return usagef("run: missing value after %q", a)
+			}
+			cfg, args = args[0], args[1:]
 		case isHelp(a):
 			fmt.Fprint(e.stdout, runUsage)
 			return nil
 		default:
-			return usagef("run: unknown option %q (expected --method, --quiet or --)", a)
+			return usagef("run: unknown option %q (expected --method, --policy, --config, --quiet or --)", a)
 		}
 	}
 	if len(args) == 0 {
@@ -98,23 +116,32 @@ func runRun(e *env, args []string) error {
 	}
 
 	var (
-		scope  *mptcpize.Scope
+		scope  *mptcpize.Scope // the cgroup the command starts in, if any
 		plan   mptcpize.Plan
 		bpfErr error
 		how    string
 	)
-	if method == mptcpize.Auto || method == mptcpize.BPF {
-		scope, bpfErr = mptcpize.StartBPF()
-		if bpfErr != nil && method == mptcpize.BPF {
-			return fmt.Errorf("run: %s: %w", name, bpfErr)
-		}
-	}
 	defer func() {
 		if scope != nil {
 			scope.Close()
 		}
 	}()
-	if scope != nil {
+	if polName != "" {
+		if scope, err = policyCgroup(polName, cfg); err != nil {
+			return err
+		}
+	}
+	if method == mptcpize.Auto || method == mptcpize.BPF {
+		if scope != nil {
+			bpfErr = scope.Attach()
+		} else {
+			scope, bpfErr = mptcpize.StartBPF()
+		}
+		if bpfErr != nil && method == mptcpize.BPF {
+			return fmt.Errorf("run: %s: %w", name, bpfErr)
+		}
+	}
+	if scope != nil && bpfErr == nil {
 		how = fmt.Sprintf("eBPF fmod_ret on %s (cgroup %s)", mptcpize.HookFunc, scope.Path)
 	} else {
 		if plan, err = mptcpize.Choose(method, bin, mptcpize.FindPreload); err != nil {
@@ -130,6 +157,9 @@ func runRun(e *env, args []string) error {
 	}
 	if bin.Script != "" {
 		how += fmt.Sprintf(" for interpreter %s", bin.Path)
+	}
+	if scope != nil && polName != "" {
+		how += fmt.Sprintf(", in cgroup %s of policy %s", scope.Path, polName)
 	}
 	if !quiet {
 		fmt.Fprintf(e.stderr, "mptcp-pm: run: %s: MPTCP via %s\n", name, how)
@@ -216,4 +246,35 @@ func exitCode(ps *os.ProcessState) int {
 		return c
 	}
 	return 1
+}
+
+// policyCgroup opens (making it if needed) the cgroup the policy named
+// name matches on, from the configuration at cfg (default
+// /etc/mptcp-pm/config.yaml).
+func policyCgroup(name, cfg string) (*mptcpize.Scope, error) {
+	if cfg == "" {
+		cfg = defaultConfig
+	}
+	set, err := policy.Load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range set.Policies {
+		if p.Name != name {
+			continue
+		}
+		if p.Match.Cgroup == "" {
+			return nil, usagef("run: policy %s (%s) matches no cgroup: nothing to start the command in (add match.cgroup, or run without --policy)", name, p.Source)
+		}
+		s, err := mptcpize.OpenCgroup(p.Match.Cgroup)
+		if err != nil {
+			return nil, fmt.Errorf("run: policy %s: %w", name, err)
+		}
+		return s, nil
+	}
+	names := make([]string, 0, len(set.Policies))
+	for _, p := range set.Policies {
+		names = append(names, p.Name)
+	}
+	return nil, usagef("run: no policy %q in %s (have: %s)", name, set.Config.PolicyDir, strings.Join(names, ", "))
 }

@@ -51,7 +51,7 @@ func TestRunBadInput(t *testing.T) {
 		"--method":          `run: missing value after "--method"`,
 		"--method ebpf sh":  `run: unknown method "ebpf" (expected auto, bpf, godebug, preload)`,
 		"--method=x sh":     `run: unknown method "x"`,
-		"--bogus sh":        `run: unknown option "--bogus" (expected --method, --quiet or --)`,
+		"--bogus sh":        `run: unknown option "--bogus" (expected --method, --policy, --config, --quiet or --)`,
 		"-- no-such-cmd-xy": `run: exec: "no-such-cmd-xy": executable file not found in $PATH`,
 	} {
 		_, _, code, err := runCmd(t, strings.Fields(line)...)

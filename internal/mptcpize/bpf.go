@@ -27,9 +27,9 @@ type Scope struct {
 // CgroupFD returns the open cgroup directory, for SysProcAttr.CgroupFD.
 func (s *Scope) CgroupFD() int { return int(s.dir.Fd()) }
 
-// Close detaches the program and removes the cgroup. Removing fails with
-// EBUSY while a process the command left behind (a daemon) is still in it;
-// the error says so, and the cgroup stays.
+// Close detaches the program and removes the cgroup if the Scope created
+// it. Removing fails with EBUSY while a process the command left behind (a
+// daemon) is still in it; the error says so, and the cgroup stays.
 func (s *Scope) Close() error {
 	var errs []error
 	if s.link != nil {

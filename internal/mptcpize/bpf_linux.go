@@ -85,32 +85,55 @@ func mptcpifySpec(cgroupID uint64) *ebpf.ProgramSpec {
 // programs: a kernel in lockdown refuses them with EPERM before the
 // verifier runs, and the error then says so (errors.Is(err, unix.EPERM)).
 func StartBPF() (*Scope, error) {
-	mount, err := cgroup.Mount()
-	if err != nil {
-		return nil, fmt.Errorf("bpf: %w", err)
-	}
 	self, err := cgroup.Self()
 	if err != nil {
 		return nil, fmt.Errorf("bpf: %w", err)
 	}
-	s := &Scope{Path: path.Join(self, fmt.Sprintf("mptcp-pm-run-%d", os.Getpid()))}
-	dir := filepath.Join(mount, s.Path)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("bpf: create cgroup: %w", err)
+	s, err := OpenCgroup(path.Join(self, fmt.Sprintf("mptcp-pm-run-%d", os.Getpid())))
+	if err != nil {
+		return nil, err
 	}
-	s.dirFS = dir
-	ok := false
-	defer func() {
-		if !ok {
-			s.Close()
-		}
-	}()
-	if s.ID, err = cgroup.ID(mount, s.Path); err != nil {
-		return nil, fmt.Errorf("bpf: %w", err)
+	if err := s.Attach(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenCgroup opens the cgroup at cgPath (below the cgroup2 mount, e.g. a
+// policy's match.cgroup), creating it if it does not exist; Close then
+// removes it again. The Scope has no program until Attach.
+func OpenCgroup(cgPath string) (*Scope, error) {
+	mount, err := cgroup.Mount()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	s := &Scope{Path: cgPath}
+	dir := filepath.Join(mount, cgPath)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", cgPath, err)
+	}
+	switch err := os.Mkdir(dir, 0o755); {
+	case err == nil:
+		s.dirFS = dir // ours: removed at Close
+	case !errors.Is(err, os.ErrExist):
+		return nil, fmt.Errorf("cgroup %s: %w", cgPath, err)
+	}
+	if s.ID, err = cgroup.ID(mount, cgPath); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("cgroup %s: %w", cgPath, err)
 	}
 	if s.dir, err = os.Open(dir); err != nil {
-		return nil, fmt.Errorf("bpf: open cgroup: %w", err)
+		s.Close()
+		return nil, fmt.Errorf("cgroup %s: %w", cgPath, err)
 	}
+	return s, nil
+}
+
+// Attach loads the mptcpify program for the Scope's cgroup and attaches
+// it to update_socket_protocol: from then on TCP sockets created by
+// processes of that cgroup are MPTCP.
+func (s *Scope) Attach() error {
 	// A no-op where BPF memory is charged to the memory cgroup (5.11+).
 	_ = rlimit.RemoveMemlock()
 	prog, err := ebpf.NewProgram(mptcpifySpec(s.ID))
@@ -118,16 +141,15 @@ func StartBPF() (*Scope, error) {
 		if errors.Is(err, unix.EPERM) {
 			// cilium/ebpf suggests MEMLOCK here; with memcg accounting
 			// that is never the cause.
-			return nil, fmt.Errorf("bpf: kernel refuses fmod_ret on %s: %w (kernel lockdown, or no CAP_BPF and CAP_PERFMON)", HookFunc, unix.EPERM)
+			return fmt.Errorf("bpf: kernel refuses fmod_ret on %s: %w (kernel lockdown, or no CAP_BPF and CAP_PERFMON)", HookFunc, unix.EPERM)
 		}
-		return nil, fmt.Errorf("bpf: load fmod_ret on %s: %w", HookFunc, err)
+		return fmt.Errorf("bpf: load fmod_ret on %s: %w", HookFunc, err)
 	}
-	s.prog = prog
 	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachModifyReturn})
 	if err != nil {
-		return nil, fmt.Errorf("bpf: attach fmod_ret to %s: %w", HookFunc, err)
+		prog.Close()
+		return fmt.Errorf("bpf: attach fmod_ret to %s: %w", HookFunc, err)
 	}
-	s.link = l
-	ok = true
-	return s, nil
+	s.prog, s.link = prog, l
+	return nil
 }
