@@ -54,6 +54,7 @@ type Daemon struct {
 	// listeners are the daemon's MPTCP listening sockets on announced
 	// ports: the kernel opens none, and joins to a port need one.
 	listeners listeners
+	mptcpify  mptcpifier
 	// handovers are subflows created to move a connection, by (token,
 	// local address), with when the move was asked for: a metric measures
 	// until the subflow is up.
@@ -120,6 +121,7 @@ func New(opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
+	d.mptcpify.sync(set, d.log)
 	return d, nil
 }
 
@@ -170,6 +172,7 @@ func (d *Daemon) Close() {
 		_ = d.quality.close()
 	}
 	d.listeners.closeAll()
+	d.mptcpify.closeAll()
 }
 
 func isNil(c interface{ Close() error }) bool {
@@ -599,6 +602,7 @@ func (d *Daemon) reload() error {
 	}
 	d.set = set
 	d.owners.setPolicies(set)
+	d.mptcpify.sync(set, d.log)
 	for tok, mi := range d.matched {
 		// The new policies may match on owner fields the old ones did
 		// not need: look them up now.

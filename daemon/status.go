@@ -30,6 +30,9 @@ type PolicyStatus struct {
 	Name   string `json:"name"`
 	Source string `json:"source"`
 	Mode   string `json:"mode"`
+	// Mptcpify is "ebpf" when the policy's cgroup has its sockets made
+	// MPTCP, "unavailable: …" when the kernel refused, "" when not asked.
+	Mptcpify string `json:"mptcpify,omitempty"`
 }
 
 // InterfaceStatus is one interface as the daemon classified it.
@@ -75,7 +78,7 @@ func (d *Daemon) snapshot() *Status {
 		st.Quality = d.quality.name()
 	}
 	for _, p := range d.set.Policies {
-		st.Policies = append(st.Policies, PolicyStatus{Name: p.Name, Source: p.Source, Mode: string(p.Mode)})
+		st.Policies = append(st.Policies, PolicyStatus{Name: p.Name, Source: p.Source, Mode: string(p.Mode), Mptcpify: d.mptcpify.state[p.Name]})
 	}
 	def := d.set.Config.Default
 	st.Policies = append(st.Policies, PolicyStatus{Name: def.Name, Source: def.Source, Mode: string(def.Mode)})

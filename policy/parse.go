@@ -567,7 +567,7 @@ func (p *parser) list(n *yaml.Node, field, what string, scalarOK, allowEmpty boo
 
 // Policy file fields.
 var (
-	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announce"}
+	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify"}
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
@@ -599,7 +599,7 @@ var (
 	}()
 	configElsewhere = func() map[string]string {
 		m := make(map[string]string)
-		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announce")
+		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
 		belongsUnder(m, "endpoints", "flags", "limits")
@@ -688,7 +688,7 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 	}
 	pol.Paths = Paths{Prefer: slices.Clone(DefaultPaths.Prefer), Backup: slices.Clone(DefaultPaths.Backup)}
 	pol.Handover = DefaultHandover
-	var nameNode, pathsNode, preferNode *yaml.Node
+	var nameNode, pathsNode, preferNode, mptcpifyNode *yaml.Node
 	pathsOK := true
 	seen := make(map[string]bool)
 	modeOK := false
@@ -729,6 +729,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 			pol.AcceptAnnouncements, _ = p.boolean(v, field)
 		case "announce":
 			p.announce(v, field, &pol.Announce)
+		case "mptcpify":
+			pol.Mptcpify, _ = p.boolean(v, field)
+			mptcpifyNode = v
 		}
 	})
 	if !ok {
@@ -749,6 +752,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 		if !seen["mode"] {
 			p.errorf(n, "mode", "required field is missing (want %s)", modeList())
 		}
+	}
+	if pol.Mptcpify && pol.Match.Cgroup == "" {
+		p.errorf(mptcpifyNode, join2(at, "mptcpify"), "needs match.cgroup: the sockets made MPTCP are those of a cgroup")
 	}
 	if pathsNode != nil && pathsOK { // else the mistakes in paths were reported
 		pp := pol.Paths

@@ -48,6 +48,12 @@ type Policy struct {
 	// own. The daemon listens on each ADDR:PORT with a port, since the
 	// kernel opens no listener for announced ports.
 	Announce []netip.AddrPort
+	// Mptcpify makes the TCP sockets of the processes of Match.Cgroup
+	// MPTCP, with an eBPF program on the kernel's update_socket_protocol,
+	// for applications that never ask for MPTCP. Kernels that refuse
+	// fmod_ret programs (lockdown) cannot: `mptcp-pm run --policy NAME`
+	// starts such an application instead.
+	Mptcpify bool
 }
 
 // Match selects connections. Every field that is set must match (and);

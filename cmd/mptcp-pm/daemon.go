@@ -241,7 +241,11 @@ func runStatus(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
 	for _, p := range st.Policies {
-		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)\n", p.Name, p.Mode, p.Source)
+		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)", p.Name, p.Mode, p.Source)
+		if p.Mptcpify != "" {
+			fmt.Fprintf(e.stdout, " mptcpify %s", p.Mptcpify)
+		}
+		fmt.Fprintln(e.stdout)
 	}
 	for _, i := range st.Interfaces {
 		state := "down"
