@@ -1027,28 +1027,40 @@ func (p *parser) paths(n *yaml.Node, at string, ps *Paths) *yaml.Node {
 			dst = &ps.Backup
 		}
 		for _, it := range items {
-			s, ok := p.str(it.n, it.field, "a class ("+classList()+")")
-			if !ok {
-				continue
-			}
-			c := ifmon.Class(s)
+			c, ok := p.class(it, *dst, "never carries subflows")
 			switch {
-			case c == ifmon.ClassLoopback:
-				p.errorf(it.n, it.field, "class loopback never carries subflows (want %s)", classList())
-			case !slices.Contains(pathClasses, c):
-				p.errorf(it.n, it.field, "unknown class %q (want %s)", s, classList())
-			case slices.Contains(*dst, c):
-				p.errorf(it.n, it.field, "class %s is listed twice", s)
+			case !ok:
 			case key == "backup" && slices.Contains(ps.Prefer, c):
-				p.errorf(it.n, it.field, "class %s is also in prefer (a class is either preferred or backup)", s)
+				p.errorf(it.n, it.field, "class %s is also in prefer (a class is either preferred or backup)", c)
 			case key == "prefer" && slices.Contains(ps.Backup, c):
-				p.errorf(it.n, it.field, "class %s is also in backup (a class is either preferred or backup)", s)
+				p.errorf(it.n, it.field, "class %s is also in backup (a class is either preferred or backup)", c)
 			default:
 				*dst = append(*dst, c)
 			}
 		}
 	})
 	return preferNode
+}
+
+// class reads one interface class of a list that already holds list;
+// loopback says why loopback is no use there.
+func (p *parser) class(it item, list []ifmon.Class, loopback string) (ifmon.Class, bool) {
+	s, ok := p.str(it.n, it.field, "a class ("+classList()+")")
+	if !ok {
+		return "", false
+	}
+	c := ifmon.Class(s)
+	switch {
+	case c == ifmon.ClassLoopback:
+		p.errorf(it.n, it.field, "class loopback %s (want %s)", loopback, classList())
+	case !slices.Contains(pathClasses, c):
+		p.errorf(it.n, it.field, "unknown class %q (want %s)", s, classList())
+	case slices.Contains(list, c):
+		p.errorf(it.n, it.field, "class %s is listed twice", s)
+	default:
+		return c, true
+	}
+	return "", false
 }
 
 // handover parses the handover section over the defaults in h.
@@ -1329,19 +1341,7 @@ func (p *parser) endpoints(n *yaml.Node, at string, ec *EndpointConfig) {
 		case "backup":
 			items, _ := p.list(v, field, "classes ("+classList()+")", true, true, "")
 			for _, it := range items {
-				s, ok := p.str(it.n, it.field, "a class ("+classList()+")")
-				if !ok {
-					continue
-				}
-				c := ifmon.Class(s)
-				switch {
-				case c == ifmon.ClassLoopback:
-					p.errorf(it.n, it.field, "class loopback never has endpoints (want %s)", classList())
-				case !slices.Contains(pathClasses, c):
-					p.errorf(it.n, it.field, "unknown class %q (want %s)", s, classList())
-				case slices.Contains(ec.Backup, c):
-					p.errorf(it.n, it.field, "class %s is listed twice", s)
-				default:
+				if c, ok := p.class(it, ec.Backup, "never has endpoints"); ok {
 					ec.Backup = append(ec.Backup, c)
 				}
 			}
