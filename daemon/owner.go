@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,25 +36,20 @@ func (o *owners) setPolicies(s *policy.Set) {
 	}
 }
 
-// fill looks the connection token up and sets mc's owner fields; it
-// returns the connection's cgroup ID, for matching again after a reload.
+// fill looks the connection token up (one exact sock_diag lookup, not a
+// dump of every socket) and sets mc's owner fields; it returns the
+// connection's cgroup ID, for matching again after a reload.
 func (o *owners) fill(token uint32, mc *policy.Conn, withProcess bool) (uint64, error) {
-	socks, err := o.diag.Sockets()
+	c, err := o.diag.Socket(token)
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range socks {
-		if c.Token != token {
-			continue
-		}
-		mc.UID = c.UID
-		mc.Cgroup = o.cgroupOf(c.CgroupID)
-		if withProcess && c.Inode != 0 {
-			mc.Process = processOfSocket(c.Inode)
-		}
-		return c.CgroupID, nil
+	mc.UID = c.UID
+	mc.Cgroup = o.cgroupOf(c.CgroupID)
+	if withProcess && c.Inode != 0 {
+		mc.Process = processOfSocket(c.Inode)
 	}
-	return 0, fmt.Errorf("token %08x: no such MPTCP socket", token)
+	return c.CgroupID, nil
 }
 
 // cgroupOf names cgroup id by the deepest cgroup path of the policies

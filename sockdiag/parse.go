@@ -85,6 +85,15 @@ func packRequest(family uint8, proto uint32, states uint32) []byte {
 	return b
 }
 
+// packTokenRequest returns an inet_diag_req_v2 for one MPTCP socket, by
+// its token: the MPTCP diag's exact lookup (mptcp_diag_dump_one in
+// net/mptcp/mptcp_diag.c) reads the token from idiag_cookie[0].
+func packTokenRequest(token uint32) []byte {
+	b := packRequest(afInet, ipprotoMPTCP, ^uint32(0))
+	binary.NativeEndian.PutUint32(b[48:52], token) // id.idiag_cookie[0]
+	return b
+}
+
 // parseMsg decodes one inet_diag_msg and its attributes.
 func parseMsg(b []byte) (diagMsg, error) {
 	var m diagMsg

@@ -55,6 +55,12 @@ func (c *Client) Connections() ([]Conn, error) { return c.c.connections(true) }
 // owners and addresses matter.
 func (c *Client) Sockets() ([]Conn, error) { return c.c.connections(false) }
 
+// Socket returns the MPTCP socket with local token token, without its
+// subflows, with one exact lookup instead of a dump: what a daemon wants
+// for each new connection. An unknown token is an error matching
+// os.ErrNotExist.
+func (c *Client) Socket(token uint32) (Conn, error) { return c.c.socket(token) }
+
 // Conn is one MPTCP connection: an MPTCP socket (msk) as seen by its own
 // host. Both ends of a connection inside one namespace are two Conns.
 type Conn struct {

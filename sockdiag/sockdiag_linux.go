@@ -4,6 +4,7 @@ package sockdiag
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -60,6 +61,30 @@ func (c *client) connections(withSubflows bool) ([]Conn, error) {
 		return nil, fmt.Errorf("sockdiag: dump tcp: %w", err)
 	}
 	return group(conns, subflows), nil
+}
+
+func (c *client) socket(token uint32) (Conn, error) {
+	msgs, err := c.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request},
+		Data:   packTokenRequest(token),
+	})
+	if err != nil {
+		return Conn{}, fmt.Errorf("sockdiag: mptcp token %08x: %w", token, err)
+	}
+	for _, msg := range msgs {
+		m, err := parseMsg(msg.Data)
+		if err != nil {
+			return Conn{}, fmt.Errorf("sockdiag: mptcp token %08x: %w", token, err)
+		}
+		conn, err := newConn(m)
+		if err != nil {
+			return Conn{}, fmt.Errorf("sockdiag: mptcp token %08x: %w", token, err)
+		}
+		if conn.Token == token {
+			return conn, nil
+		}
+	}
+	return Conn{}, fmt.Errorf("sockdiag: mptcp token %08x: %w", token, os.ErrNotExist)
 }
 
 // dump runs one SOCK_DIAG_BY_FAMILY dump per address family and calls fn

@@ -104,6 +104,9 @@ func TestIntegrationConnections(t *testing.T) {
 	if len(conns) != 2 {
 		t.Fatalf("got %d connections, want 2: %+v", len(conns), conns)
 	}
+	if _, err := sd.Socket(conns[0].Token ^ 0x5a5a5a5a); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Socket of an unknown token: %v, want not-exist", err)
+	}
 	// The sockets belong to this process's cgroup.
 	mount, err := cgroup.Mount()
 	if err != nil {
@@ -136,6 +139,13 @@ func TestIntegrationConnections(t *testing.T) {
 			if sf.TokenLoc != c.Token || sf.RTT <= 0 || sf.State != 1 {
 				t.Errorf("token %08x: bad subflow %+v", c.Token, sf)
 			}
+		}
+		// The exact lookup by token finds the same socket.
+		one, err := sd.Socket(c.Token)
+		if err != nil {
+			t.Errorf("Socket(%08x): %v", c.Token, err)
+		} else if one.Token != c.Token || one.Local != c.Local || one.Remote != c.Remote || one.Cookie != c.Cookie || one.UID != c.UID || one.CgroupID != c.CgroupID {
+			t.Errorf("Socket(%08x) = %+v; the dump has %+v", c.Token, one, c)
 		}
 		if nc != client {
 			continue

@@ -20,3 +20,7 @@ func (*client) close() error { return nil }
 func (*client) connections(bool) ([]Conn, error) {
 	return nil, fmt.Errorf("sockdiag: not implemented on %s/%s: %w", runtime.GOOS, runtime.GOARCH, os.ErrNotExist)
 }
+
+func (*client) socket(uint32) (Conn, error) {
+	return Conn{}, fmt.Errorf("sockdiag: not implemented on %s/%s: %w", runtime.GOOS, runtime.GOARCH, os.ErrNotExist)
+}
