@@ -72,7 +72,8 @@ type ConnState struct {
 // pendingCreate is a subflow creation the kernel has not answered yet.
 type pendingCreate struct {
 	since  time.Time
-	backup bool // the flag it was created with
+	backup bool  // the flag it was created with
+	id     uint8 // the local address ID it was created with
 }
 
 // pathKey names a wanted subflow: from a link to a remote address.
@@ -596,24 +597,6 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 		destroy(sf, reason)
 	}
-	if active {
-		for _, id := range slices.Sorted(maps.Keys(c.tellPeer)) {
-			delete(c.tellPeer, id)
-			inUse := slices.ContainsFunc(c.Subflows, func(x Subflow) bool {
-				_, closing := c.closing[[2]netip.AddrPort{x.Local, x.Remote}]
-				return x.LocID == id && !closing
-			})
-			if inUse || c.removed[id] {
-				continue // the ID is in use again, or gone already
-			}
-			if c.removed == nil {
-				c.removed = map[uint8]bool{}
-			}
-			c.removed[id] = true
-			actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: id,
-				Reason: "the peer cannot have heard that a subflow on a broken path was closed"})
-		}
-	}
 	// Wanted paths with no subflow: open one, unless one is being opened
 	// or the path failed recently.
 	var create []Action
@@ -636,9 +619,34 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		if c.pending == nil {
 			c.pending = map[pathKey]pendingCreate{}
 		}
-		c.pending[w.key] = pendingCreate{since: now, backup: w.backup}
+		id := s.idFor(c, w.local)
+		c.pending[w.key] = pendingCreate{since: now, backup: w.backup, id: id}
 		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
-			ID: s.idFor(c, w.local), IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
+			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
+	}
+	// REMOVE_ADDR for the IDs of subflows closed on a broken path, once a
+	// working subflow is up — unless a new subflow is being opened from
+	// the same address (ID): the peer would close that one too.
+	if active {
+		for _, id := range slices.Sorted(maps.Keys(c.tellPeer)) {
+			delete(c.tellPeer, id)
+			inUse := slices.ContainsFunc(c.Subflows, func(x Subflow) bool {
+				_, closing := c.closing[[2]netip.AddrPort{x.Local, x.Remote}]
+				return x.LocID == id && !closing
+			})
+			for _, p := range c.pending {
+				inUse = inUse || p.id == id
+			}
+			if inUse || c.removed[id] {
+				continue // the ID is in use again, or gone already
+			}
+			if c.removed == nil {
+				c.removed = map[uint8]bool{}
+			}
+			c.removed[id] = true
+			actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: id,
+				Reason: "the peer cannot have heard that a subflow on a broken path was closed"})
+		}
 	}
 	// New subflows first, then promotions, then demotions, then
 	// closures: the kernel always has a subflow to send on, and closing

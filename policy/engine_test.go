@@ -626,3 +626,23 @@ func TestServerSideAnnounces(t *testing.T) {
 		t.Errorf("announced again: %v", got)
 	}
 }
+
+// A demoted subflow replaced by a fresh probe from the same address (the
+// same ID) gets no REMOVE_ADDR: the peer would close the probe too.
+func TestQualityProbeKeepsItsID(t *testing.T) {
+	p := pol(ModeInteractive, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	ms := time.Millisecond
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: sfUp(ms, cellSub, srv, 1, false)},
+		{ev: quality(ms, initial, ms, 0, 100, 0)},
+		// Spurious timeouts under a sudden delay: 40% retransmitted.
+		{ev: quality(500*ms, initial, ms, 0, 200, 40), want: []string{"backup 10.0.1.2:40000 -> 10.0.3.2:5201 true"}},
+		{ev: ActionDone{EventBase: at(501 * ms), Action: Action{Kind: SetBackup, Token: tok, Local: initial, Remote: srv, Backup: true}}},
+		{ev: Tick{EventBase: at(1500 * ms)},
+			want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		{ev: SubflowDown{EventBase: at(1501 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+	})
+}

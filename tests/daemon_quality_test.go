@@ -110,8 +110,12 @@ default:
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "delay", "300")
-	// Wi-Fi is demoted: the kernel sends on cellular only.
-	c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && c.Bad["wlan0"] == "rtt" })
+	// Wi-Fi is demoted: the kernel sends on cellular only. The reason is
+	// the RTT, or the retransmissions that a sudden delay causes when
+	// TCP's timer fires before the first late ACK.
+	c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+		return activeOn("wwan0")(c) && (c.Bad["wlan0"] == "rtt" || c.Bad["wlan0"] == "loss")
+	})
 	t.Logf("300 ms on Wi-Fi: %+v", c)
 	cs := connectionOf(t, tb.Client, s.conn.LocalAddr(), 2)
 	for _, sf := range cs.Subflows {
