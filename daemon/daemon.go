@@ -163,28 +163,20 @@ func (d *Daemon) checkPMType() error {
 
 // Close closes every socket.
 func (d *Daemon) Close() {
-	for _, c := range []interface{ Close() error }{d.events, d.pm, d.diag} {
-		if c != nil && !isNil(c) {
-			_ = c.Close()
-		}
+	if d.events != nil {
+		_ = d.events.Close()
+	}
+	if d.pm != nil {
+		_ = d.pm.Close()
+	}
+	if d.diag != nil {
+		_ = d.diag.Close()
 	}
 	if d.quality != nil {
 		_ = d.quality.close()
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()
-}
-
-func isNil(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *genl.Events:
-		return v == nil
-	case *genl.Client:
-		return v == nil
-	case *sockdiag.Client:
-		return v == nil
-	}
-	return false
 }
 
 // Reload reads the configuration and policies again. A bad file changes
@@ -355,7 +347,7 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 				d.step(policy.ConnEstablished{EventBase: base, Token: ev.Token})
 				continue
 			}
-			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide())
+			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide(), nil)
 			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
 				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
 		case genl.EventClosed:
@@ -396,11 +388,18 @@ type matchInfo struct {
 	process bool // the process name was looked up too
 }
 
-// match finds the policy of a new connection.
-func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+// match finds the policy of a new connection. known is the connection's
+// socket when a sock_diag dump already reported it (adoption), nil when
+// its owner must be looked up.
+func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bool, known *sockdiag.Conn) *policy.Policy {
 	mi := matchInfo{conn: policy.Conn{ServerSide: serverSide,
 		Local:  netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}}
+	if known != nil && needsOwner(d.set) {
+		withProcess := needsProcess(d.set)
+		mi.cgroupID = d.owners.fromConn(*known, &mi.conn, withProcess)
+		mi.owner, mi.process = true, withProcess
+	}
 	d.lookupOwner(token, &mi)
 	d.matched[token] = mi
 	mc := mi.conn
@@ -470,7 +469,8 @@ func (d *Daemon) resync(at time.Time, why string) {
 		if old, ok := d.state.Conns[c.Token]; ok && old.Policy != nil {
 			pol = old.Policy
 		} else {
-			pol = d.match(c.Token, c.Local, c.Remote, serverSide)
+			// The dump already says who owns it: no lookup per connection.
+			pol = d.match(c.Token, c.Local, c.Remote, serverSide, &c)
 		}
 		adopted++
 		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,

@@ -44,12 +44,18 @@ func (o *owners) fill(token uint32, mc *policy.Conn, withProcess bool) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	return o.fromConn(c, mc, withProcess), nil
+}
+
+// fromConn sets mc's owner fields from a socket sock_diag reported, and
+// returns its cgroup ID.
+func (o *owners) fromConn(c sockdiag.Conn, mc *policy.Conn, withProcess bool) uint64 {
 	mc.UID = c.UID
 	mc.Cgroup = o.cgroupOf(c.CgroupID)
 	if withProcess && c.Inode != 0 {
 		mc.Process = processOfSocket(c.Inode)
 	}
-	return c.CgroupID, nil
+	return c.CgroupID
 }
 
 // cgroupOf names cgroup id by the deepest cgroup path of the policies
