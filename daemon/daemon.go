@@ -33,8 +33,16 @@ type Options struct {
 	// MetricsListen, if set, is the address (host:port) of an HTTP
 	// listener serving Prometheus metrics on /metrics.
 	MetricsListen string
-	Logger        *slog.Logger
+	// EventBuffer is the kernel event socket's receive buffer in bytes
+	// (0: DefaultEventBuffer). When it overflows, the daemon rebuilds its
+	// view from a kernel dump.
+	EventBuffer int
+	Logger      *slog.Logger
 }
+
+// DefaultEventBuffer is the event socket's receive buffer unless Options
+// say otherwise: 4 MiB, room for about 20,000 events.
+const DefaultEventBuffer = 4 << 20
 
 // Daemon is the path manager: one goroutine (Run's) owns its state; the
 // control socket reads snapshots published after every step.
@@ -92,7 +100,11 @@ func New(opts Options) (*Daemon, error) {
 	if d.events, err = genl.NewEvents(cfg); err != nil {
 		return nil, err
 	}
-	if err := d.events.SetReadBuffer(4 << 20); err != nil {
+	if opts.EventBuffer == 0 {
+		opts.EventBuffer = DefaultEventBuffer
+		d.opts.EventBuffer = DefaultEventBuffer
+	}
+	if err := d.events.SetReadBuffer(opts.EventBuffer); err != nil {
 		d.log.Warn("event socket buffer not enlarged", "err", err)
 	}
 	if d.pm, err = genl.New(cfg); err != nil {

@@ -81,5 +81,8 @@ func (e *Events) SetReadDeadline(time.Time) error { return errUnsupported }
 // SetReadBuffer returns an error on this platform.
 func (e *Events) SetReadBuffer(int) error { return errUnsupported }
 
+// ReadBuffer returns an error on this platform.
+func (e *Events) ReadBuffer() (int, error) { return 0, errUnsupported }
+
 // Close returns an error on this platform.
 func (e *Events) Close() error { return errUnsupported }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,7 +18,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -39,6 +40,9 @@ holds one policy per application.
                      host:port, e.g. 127.0.0.1:9464; the listener is in the
                      namespace mptcp-pm runs in, not the -n one); the daemon
                      exits with an error if it cannot listen on ADDR
+  --event-buffer BYTES  receive buffer of the kernel event socket (default
+                     4194304, 4 MiB, about 20,000 events); when it overflows
+                     the daemon rebuilds its view from a kernel dump
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
@@ -97,10 +101,11 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality, metrics string
+	var cfg, control, level, quality, metrics, evbuf string
 	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
-		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics},
+		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics,
+			"event-buffer": &evbuf},
 		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
 		return err
@@ -110,6 +115,14 @@ func runDaemon(e *env, args []string) error {
 	}
 	if cfg == "" {
 		cfg = defaultConfig
+	}
+	eventBuffer := 0
+	if evbuf != "" {
+		n, err := strconv.Atoi(evbuf)
+		if err != nil || n < 4096 || n > 1<<30 {
+			return usagef("daemon: invalid --event-buffer %q (want a number of bytes from 4096 to 1073741824)", evbuf)
+		}
+		eventBuffer = n
 	}
 	// Check the configuration before anything else, to name its mistakes.
 	conf, pmc, err := policy.LoadConfigPM(cfg)
@@ -140,7 +153,7 @@ func runDaemon(e *env, args []string) error {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, Logger: log})
+		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer, Logger: log})
 	if err != nil {
 		return err
 	}

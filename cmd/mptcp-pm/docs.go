@@ -72,7 +72,7 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer"},
 	"status":          {"--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
@@ -97,6 +97,7 @@ var keywordArgs = map[string]string{
 	"--log-level":       "debug info warn error",
 	"--quality":         "auto bpf sockdiag off",
 	"--metrics":         "",
+	"--event-buffer":    "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
 }
