@@ -20,11 +20,13 @@ import (
 )
 
 // The control socket speaks one JSON object per line each way: a request
-// {"query": "status"} or {"query": "reload"}, and a Reply.
+// {"query": "status"} (with "brief": true, the connections are counted,
+// not listed) or {"query": "reload"}, and a Reply.
 
 // Request is one control request.
 type Request struct {
 	Query string `json:"query"`
+	Brief bool   `json:"brief,omitempty"`
 }
 
 // Reply is the answer to one Request.
@@ -148,7 +150,7 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 			reply(Reply{Error: "permission denied: status needs root or the control group"})
 			return
 		}
-		st, err := d.Status(qctx)
+		st, err := d.status(qctx, req.Brief)
 		if err != nil {
 			reply(Reply{Error: err.Error()})
 			return
@@ -204,6 +206,11 @@ func inGroup(cred *unix.Ucred, gid int) bool {
 
 // Query sends one request to the control socket at path.
 func Query(ctx context.Context, path, query string) (*Reply, error) {
+	return Ask(ctx, path, Request{Query: query})
+}
+
+// Ask sends req to the control socket at path.
+func Ask(ctx context.Context, path string, req Request) (*Reply, error) {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -213,7 +220,7 @@ func Query(ctx context.Context, path, query string) (*Reply, error) {
 	if d, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(d)
 	}
-	if err := json.NewEncoder(c).Encode(Request{Query: query}); err != nil {
+	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	var r Reply

@@ -72,11 +72,16 @@ type Daemon struct {
 	matched  map[uint32]matchInfo // what each connection was matched on, for reloads
 	timer    *time.Timer
 	wake     time.Time
-	statusc  chan chan *Status
+	statusc  chan statusReq
 	reloadc  chan chan error
 	resyncs  int
 	commands int
 	refused  int
+	// cause is when the kernel event being handled was received (zero
+	// when no kernel event is); lat records, for each command it causes,
+	// the time from then to the kernel's acknowledgement.
+	cause time.Time
+	lat   latencies
 }
 
 // New checks the configuration and the kernel and opens every socket the
@@ -85,7 +90,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan chan *Status), matched: map[uint32]matchInfo{}}
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{}}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -211,10 +216,22 @@ func (d *Daemon) Reload(ctx context.Context) error {
 
 // Status asks the loop for its current view. Safe to call from any
 // goroutine while Run runs; the loop builds the view between two events.
-func (d *Daemon) Status(ctx context.Context) (*Status, error) {
+func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
+
+// BriefStatus is Status with the connections counted but not listed: what
+// a monitor of a busy host polls.
+func (d *Daemon) BriefStatus(ctx context.Context) (*Status, error) { return d.status(ctx, true) }
+
+// statusReq asks the loop for its view.
+type statusReq struct {
+	brief bool
+	reply chan *Status
+}
+
+func (d *Daemon) status(ctx context.Context, brief bool) (*Status, error) {
 	reply := make(chan *Status, 1)
 	select {
-	case d.statusc <- reply:
+	case d.statusc <- statusReq{brief: brief, reply: reply}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -230,6 +247,7 @@ func (d *Daemon) Status(ctx context.Context) (*Status, error) {
 type kernelEvent struct {
 	evs []genl.Event
 	err error
+	at  time.Time // when they were received
 }
 
 // Run runs the daemon until ctx ends. It returns nil on a clean stop.
@@ -302,8 +320,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.step(policy.Tick{EventBase: now()})
 		case reply := <-d.reloadc:
 			reply <- d.reload()
-		case reply := <-d.statusc:
-			reply <- d.snapshot()
+		case req := <-d.statusc:
+			req.reply <- d.snapshot(req.brief)
 		}
 	}
 }
@@ -318,6 +336,7 @@ func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
 	}()
 	for {
 		evs, err := d.events.Receive()
+		at := time.Now()
 		if ctx.Err() != nil {
 			return
 		}
@@ -327,7 +346,7 @@ func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
 			err = nil
 		}
 		select {
-		case out <- kernelEvent{evs: evs, err: err}:
+		case out <- kernelEvent{evs: evs, err: err, at: at}:
 		case <-ctx.Done():
 			return
 		}
@@ -349,9 +368,13 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		}
 		return fmt.Errorf("event socket: %w", ke.err)
 	}
+	d.cause = ke.at
+	defer func() { d.cause = time.Time{} }()
 	for _, ev := range ke.evs {
-		d.log.Debug("kernel event", "event", ev.String())
-		base := now()
+		if d.log.Enabled(context.Background(), slog.LevelDebug) {
+			d.log.Debug("kernel event", "event", ev.String())
+		}
+		base := policy.EventBase{At: ke.at}
 		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
 		switch ev.Type {
 		case genl.EventCreated, genl.EventEstablished:
@@ -521,6 +544,11 @@ func (d *Daemon) step(ev policy.Event) {
 		for _, a := range actions {
 			d.commands++
 			err := d.execute(a)
+			if !d.cause.IsZero() {
+				lat := time.Since(d.cause)
+				d.lat.add(lat)
+				d.metrics.eventToCommand(lat)
+			}
 			d.metrics.command(a.Kind.String(), err)
 			at := policy.EventBase{At: time.Now()}
 			if err == nil && a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {

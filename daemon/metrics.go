@@ -48,6 +48,9 @@ import (
 //     (histogram, 1 ms to 10 s): handovers of connections in handover mode,
 //     and the time each took from what asked for it (a link going down, a
 //     path measured bad...) to the new subflow being up.
+//   - mptcp_pm_event_to_command_seconds (histogram, 10 µs to 1 s): for
+//     each command a kernel event caused, the time from the event's
+//     receipt to the kernel's acknowledgement of the command.
 //   - mptcp_pm_subflow_rtt_seconds{interface} (histogram, 100 µs to 5 s):
 //     the smoothed RTT of every measurement of a client-side subflow.
 //   - mptcp_pm_segments_sent_total{interface} and
@@ -65,6 +68,7 @@ type metrics struct {
 	commands        *prometheus.CounterVec
 	handovers       prometheus.Counter
 	handoverSeconds prometheus.Histogram
+	eventToCmd      prometheus.Histogram
 	rtt             *prometheus.HistogramVec
 	sent            *prometheus.CounterVec
 	retrans         *prometheus.CounterVec
@@ -98,6 +102,9 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		handoverSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "handover_seconds",
 			Help:    "Time from what asked for a handover to the new subflow being up.",
 			Buckets: prometheus.ExponentialBucketsRange(0.001, 10, 17)}),
+		eventToCmd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "event_to_command_seconds",
+			Help:    "Time from the receipt of a kernel event to the kernel's acknowledgement of a command it caused.",
+			Buckets: prometheus.ExponentialBucketsRange(0.00001, 1, 21)}),
 		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "subflow_rtt_seconds",
 			Help:    "Smoothed RTT of the client-side subflows at each measurement, by local interface.",
 			Buckets: prometheus.ExponentialBucketsRange(0.0001, 5, 20)}, []string{"interface"}),
@@ -118,7 +125,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{status: status},
-		m.commands, m.handovers, m.handoverSeconds, m.rtt, m.sent, m.retrans,
+		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans,
 	)
 	return m
 }
@@ -195,6 +202,14 @@ func (m *metrics) handover(d time.Duration) {
 	}
 	m.handovers.Inc()
 	m.handoverSeconds.Observe(max(d, 0).Seconds())
+}
+
+// eventToCommand records the latency of one command a kernel event caused.
+func (m *metrics) eventToCommand(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.eventToCmd.Observe(max(d, 0).Seconds())
 }
 
 // sample records one measurement of a subflow (cumulative counters): its

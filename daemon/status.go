@@ -23,6 +23,15 @@ type Status struct {
 	Commands    int               `json:"commands"` // actions sent to the kernel
 	Refused     int               `json:"refused"`  // of which the kernel refused
 	Resyncs     int               `json:"resyncs"`  // rebuilds of the view from a kernel dump
+	// ConnectionCount and SubflowCount count what Connections lists (also
+	// in a brief status, which leaves the list out).
+	ConnectionCount int `json:"connection_count"`
+	SubflowCount    int `json:"subflow_count"`
+	// Latency is the event-to-command latency: for each command a kernel
+	// event caused, from the event's receipt to the kernel's
+	// acknowledgement of the command.
+	Latency LatencyStatus `json:"latency"`
+	Runtime RuntimeStatus `json:"runtime"`
 }
 
 // PolicyStatus is one loaded policy.
@@ -71,9 +80,11 @@ type SubflowStatus struct {
 }
 
 // snapshot builds the Status from the loop's state; only the loop calls it.
-func (d *Daemon) snapshot() *Status {
+// With brief, the connections are counted, not listed.
+func (d *Daemon) snapshot(brief bool) *Status {
 	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
-		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none"}
+		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none",
+		Latency: d.lat.summary(), Runtime: runtimeStatus()}
 	if d.quality != nil {
 		st.Quality = d.quality.name()
 	}
@@ -85,12 +96,19 @@ func (d *Daemon) snapshot() *Status {
 	if d.state == nil {
 		return st
 	}
+	st.ConnectionCount = len(d.state.Conns)
+	for _, c := range d.state.Conns {
+		st.SubflowCount += len(c.Subflows)
+	}
 	for _, l := range d.state.Ifaces.Links {
 		is := InterfaceStatus{Name: l.Name, Index: l.Index, Class: string(l.Class), Up: l.Up, Addrs: []string{}}
 		for _, a := range l.Addrs {
 			is.Addrs = append(is.Addrs, a.String())
 		}
 		st.Interfaces = append(st.Interfaces, is)
+	}
+	if brief {
+		return st
 	}
 	conns := make([]*policy.ConnState, 0, len(d.state.Conns))
 	for _, c := range d.state.Conns {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -283,6 +284,7 @@ func dmEveryPath(t *testing.T, mode string) {
 		return c.Mode == mode && dmDaemonIs("wlan0,wwan0")(c) && (activeOn("wlan0", "wwan0")(c) || activeOn("wwan0", "wlan0")(c))
 	})
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "two established subflows, from "+both+", neither backup", dmEstabShape(both))
+	dmCheckCounts(t, d)
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "cut")
@@ -297,6 +299,38 @@ func dmEveryPath(t *testing.T, mode string) {
 		dmEstabShape(both))
 	time.Sleep(300 * time.Millisecond)
 	dmGap(t, s, 100)
+}
+
+// dmCheckCounts checks the status's counts and event-to-command latency
+// (the second subflow was a command caused by a kernel event), in full and
+// brief.
+func dmCheckCounts(t *testing.T, d *daemonProc) {
+	t.Helper()
+	st := d.status()
+	subflows := 0
+	for _, c := range st.Connections {
+		subflows += len(c.Subflows)
+	}
+	if st.ConnectionCount != len(st.Connections) || st.SubflowCount != subflows {
+		t.Fatalf("status counts %d connections, %d subflows; it lists %d, %d", st.ConnectionCount, st.SubflowCount, len(st.Connections), subflows)
+	}
+	l := st.Latency
+	if l.Count < 1 || l.Window != min(l.Count, 65536) || l.P50 <= 0 || l.P99 < l.P50 || l.Max < l.P99 {
+		t.Fatalf("event-to-command latency after a subflow was created: %+v", l)
+	}
+	if st.Runtime.Goroutines == 0 || st.Runtime.HeapInuseBytes == 0 {
+		t.Fatalf("runtime status: %+v", st.Runtime)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := daemon.Ask(ctx, d.control, daemon.Request{Query: daemon.QueryStatus, Brief: true})
+	if err != nil {
+		t.Fatalf("brief status: %v", err)
+	}
+	if b := r.Status; b.Connections != nil || b.ConnectionCount != st.ConnectionCount || b.SubflowCount != st.SubflowCount || b.Latency.Count < l.Count {
+		t.Fatalf("brief status: %d listed, counts %d/%d, latency %+v; full: counts %d/%d, latency %+v",
+			len(b.Connections), b.ConnectionCount, b.SubflowCount, b.Latency, st.ConnectionCount, st.SubflowCount, l)
+	}
 }
 
 func TestIntegrationDaemonSingle(t *testing.T) {

@@ -48,11 +48,15 @@ SIGHUP reloads the configuration and policies; a bad file changes nothing
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with -n).
 `
 
-const statusUsage = `Usage: mptcp-pm status [--control PATH]
+const statusUsage = `Usage: mptcp-pm status [--brief] [--control PATH]
 
 Shows the running daemon's view: policies, interfaces and their classes,
 and each connection with its application, mode, active interfaces and
-subflows. -j prints it as JSON.
+subflows; the counts of connections and subflows; the event-to-command
+latency (for each command a kernel event caused, from the event's receipt
+to the kernel's acknowledgement: median, 99th percentile and maximum over
+the last 65,536 such commands). -j prints it as JSON.
+  --brief   count the connections, do not list them (for busy hosts)
 `
 
 const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
@@ -231,7 +235,8 @@ func controlPath(e *env, flag string) string {
 
 func runStatus(e *env, args []string) error {
 	var control string
-	rest, err := parseFlags("status", args, map[string]*string{"control": &control}, nil)
+	var brief bool
+	rest, err := parseFlags("status", args, map[string]*string{"control": &control}, map[string]*bool{"brief": &brief})
 	if err != nil {
 		return err
 	}
@@ -240,7 +245,7 @@ func runStatus(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
-	r, err := daemon.Query(ctx, controlPath(e, control), daemon.QueryStatus)
+	r, err := daemon.Ask(ctx, controlPath(e, control), daemon.Request{Query: daemon.QueryStatus, Brief: brief})
 	if err != nil {
 		return err
 	}
@@ -253,6 +258,8 @@ func runStatus(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, " netns %s", st.NetNS)
 	}
 	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
+	fmt.Fprintf(e.stdout, "connections %d subflows %d event-to-command p50 %.1fus p99 %.1fus max %.1fus (last %d of %d)\n",
+		st.ConnectionCount, st.SubflowCount, st.Latency.P50, st.Latency.P99, st.Latency.Max, st.Latency.Window, st.Latency.Count)
 	for _, p := range st.Policies {
 		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)", p.Name, p.Mode, p.Source)
 		if p.Mptcpify != "" {

@@ -73,7 +73,7 @@ var commandKeywords = map[string][]string{
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
 	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer"},
-	"status":          {"--control"},
+	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
 	"doc completion":  {"bash", "zsh", "fish"},

@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// latencyWindow is how many of the most recent event-to-command
+// latencies the daemon keeps for its quantiles.
+const latencyWindow = 1 << 16
+
+// latencies keeps the most recent event-to-command latencies: for each
+// command a kernel event caused, the time from the event's receipt to the
+// kernel's acknowledgement of the command. Only the loop uses it.
+type latencies struct {
+	ring  []uint32 // nanoseconds, saturated at ~4.3 s; allocated on first use
+	count int      // latencies recorded since start
+}
+
+func (l *latencies) add(d time.Duration) {
+	if l.ring == nil {
+		l.ring = make([]uint32, latencyWindow)
+	}
+	l.ring[l.count%latencyWindow] = uint32(min(max(d, 0), math.MaxUint32))
+	l.count++
+}
+
+// LatencyStatus summarises the event-to-command latencies of the last
+// Window commands caused by kernel events.
+type LatencyStatus struct {
+	Count  int     `json:"count"`  // commands measured since start
+	Window int     `json:"window"` // of which the quantiles cover the last
+	P50    float64 `json:"p50_us"`
+	P99    float64 `json:"p99_us"`
+	Max    float64 `json:"max_us"`
+}
+
+func (l *latencies) summary() LatencyStatus {
+	n := min(l.count, latencyWindow)
+	s := LatencyStatus{Count: l.count, Window: n}
+	if n == 0 {
+		return s
+	}
+	v := slices.Clone(l.ring[:n])
+	slices.Sort(v)
+	us := func(ns uint32) float64 { return math.Round(float64(ns)/10) / 100 }
+	// Nearest rank.
+	rank := func(q float64) uint32 { return v[max(int(math.Ceil(q*float64(n)))-1, 0)] }
+	s.P50, s.P99, s.Max = us(rank(0.50)), us(rank(0.99)), us(v[n-1])
+	return s
+}
+
+// RuntimeStatus is the daemon process's Go runtime at the time of the
+// status: what a leak would grow.
+type RuntimeStatus struct {
+	Goroutines     int    `json:"goroutines"`
+	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
+	HeapObjects    uint64 `json:"heap_objects"`
+}
+
+func runtimeStatus() RuntimeStatus {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return RuntimeStatus{Goroutines: runtime.NumGoroutine(), HeapInuseBytes: ms.HeapInuse, HeapObjects: ms.HeapObjects}
+}
