@@ -31,13 +31,38 @@ const (
 	backoffMax     = 30 * time.Second
 )
 
+// Limits on what one connection can make the engine do, whatever its
+// input: a link flapping hundreds of times, a peer flooding ADD_ADDR and
+// REMOVE_ADDR, the kernel refusing or the peer resetting every join.
+const (
+	// CreateBurst and CreateInterval limit the subflow creations of one
+	// connection with a token bucket (GCRA: one timestamp per connection,
+	// time from the events): CreateBurst may go at once, then one every
+	// CreateInterval, so over any span T a connection gets at most
+	// CreateBurst + T/CreateInterval creations. A creation the limit
+	// defers is not lost: Step asks for a wake-up at the time the bucket
+	// allows it, and the connection converges then. The burst covers what
+	// a connection needs at once (a subflow per path, or a handover with
+	// a warm standby); the interval is well above a join's round trip.
+	CreateBurst    = 4
+	CreateInterval = time.Second
+	// MaxSubflows caps the subflows the engine wants for one connection,
+	// the initial one included: MPTCP_PM_ADDR_MAX (8), the kernel's cap
+	// on its own path manager's subflows (net/mptcp/protocol.h). Peer
+	// announcements beyond what fits with every allowed path are not
+	// joined, and no creation is sent while the connection has this many
+	// subflows, established or being created.
+	MaxSubflows = 8
+)
+
 // Subflow is a subflow as the kernel reported it.
 type Subflow struct {
 	Local, Remote netip.AddrPort // addresses unmapped
 	LocID, RemID  uint8
 	Backup        bool // our side's backup flag
 
-	since time.Time // when the engine first saw it
+	since time.Time  // when the engine first saw it
+	q     *sfQuality // its measurements; nil until the first
 }
 
 // ConnState is one MPTCP connection the engine knows.
@@ -56,17 +81,74 @@ type ConnState struct {
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
 
-	pending   map[pathKey]pendingCreate        // creations under way
-	quality   map[[2]netip.AddrPort]*sfQuality // measurements by (local, remote)
-	health    map[int32]*pathHealth            // paths found bad, by link
-	closing   map[[2]netip.AddrPort]time.Time  // destructions under way (local, remote), since
-	backoff   map[pathKey]backoff              // paths that failed recently
-	removed   map[uint8]bool                   // local IDs we sent REMOVE_ADDR for
-	announced map[netip.AddrPort]bool          // addresses sent with ADD_ADDR
+	pending   map[pathKey]pendingCreate       // creations under way
+	health    map[int32]*pathHealth           // paths found bad, by link
+	closing   map[[2]netip.AddrPort]time.Time // destructions under way (local, remote), since
+	backoff   map[pathKey]backoff             // paths that failed recently
+	removed   map[uint8]bool                  // local IDs we sent REMOVE_ADDR for
+	announced map[netip.AddrPort]bool         // addresses sent with ADD_ADDR
+	wake      time.Time                       // when it wants to be looked at again (zero: no need)
 	// tellPeer are local IDs of subflows closed on a broken path: the peer
 	// cannot have heard the close, so REMOVE_ADDR goes out (on the new
 	// subflow) once a working one is up.
 	tellPeer map[uint8]bool
+	// createTAT is the rate limit's theoretical arrival time (GCRA): a
+	// creation is allowed from createTAT - (CreateBurst-1)*CreateInterval
+	// on, and moves it CreateInterval on.
+	createTAT time.Time
+}
+
+// compact drops the maps that emptied: an empty map keeps the memory of
+// its largest size, and most connections, most of the time, have nothing
+// pending, closing or backing off.
+func (c *ConnState) compact() {
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	if len(c.closing) == 0 {
+		c.closing = nil
+	}
+	if len(c.backoff) == 0 {
+		c.backoff = nil
+	}
+	if len(c.health) == 0 {
+		c.health = nil
+	}
+	if len(c.tellPeer) == 0 {
+		c.tellPeer = nil
+	}
+}
+
+// allowCreate takes a token from c's creation bucket at now, or returns
+// false and when the next one is there.
+func (c *ConnState) allowCreate(now time.Time) (bool, time.Time) {
+	from := c.createTAT.Add(-(CreateBurst - 1) * CreateInterval)
+	if now.Before(from) {
+		return false, from
+	}
+	if c.createTAT.Before(now) {
+		c.createTAT = now
+	}
+	c.createTAT = c.createTAT.Add(CreateInterval)
+	return true, time.Time{}
+}
+
+// prune forgets what no longer matters, so that a connection's memory
+// stays bounded whatever the peer or the links do: back-offs quiet for
+// backoffMax (the next failure starts again from backoffMin), and
+// creations that timed out on paths no longer wanted (their answer would
+// change nothing).
+func (c *ConnState) prune(wants []want, now time.Time) {
+	for k, b := range c.backoff {
+		if now.Sub(b.until) > backoffMax {
+			delete(c.backoff, k)
+		}
+	}
+	for k, p := range c.pending {
+		if now.Sub(p.since) >= pendingTimeout && !slices.ContainsFunc(wants, func(w want) bool { return w.key == k }) {
+			delete(c.pending, k)
+		}
+	}
 }
 
 // pendingCreate is a subflow creation the kernel has not answered yet.
@@ -103,7 +185,17 @@ type State struct {
 	// for subflows): the kernel tells ADDR:PORT entries apart by port.
 	addrIDs map[netip.AddrPort]uint8
 	nextID  uint8
+	// closed are tokens closed in the last closedTTL, with when: the
+	// kernel can report a connection that closes at once as CREATED,
+	// CLOSED, ESTABLISHED (6.18), and that late ESTABLISHED must not
+	// bring it back, to be managed (and its commands refused with
+	// "invalid token") forever.
+	closed     map[uint32]time.Time
+	closedPrun time.Time
 }
+
+// closedTTL is how long a closed token is remembered.
+const closedTTL = 10 * time.Second
 
 // NewState returns a model that starts with the interfaces ifaces; the
 // links in it count as usable since before any connection (no hold-down).
@@ -114,6 +206,7 @@ func NewState(ifaces ifmon.Snapshot) *State {
 		links:   map[int32]linkState{},
 		addrIDs: map[netip.AddrPort]uint8{},
 		nextID:  1,
+		closed:  map[uint32]time.Time{},
 	}
 	for _, l := range ifaces.Links {
 		s.links[l.Index] = linkState{}
@@ -288,10 +381,16 @@ func (a Action) String() string {
 func (s *State) Step(ev Event) ([]Action, time.Time) {
 	now := ev.at()
 	var touched []*ConnState // connections to re-evaluate; nil slice + all=true means all
-	all := false
+	all, tick := false, false
 	switch ev := ev.(type) {
 	case ConnCreated:
 		c := s.Conns[ev.Token]
+		if t, ok := s.closed[ev.Token]; ok && c == nil && ev.Subflows == nil && now.Sub(t) < closedTTL {
+			// A late report of a connection that is gone. (A dump's
+			// adoption, with Subflows, is the kernel's word: it exists.)
+			break
+		}
+		delete(s.closed, ev.Token)
 		if c == nil {
 			c = &ConnState{Token: ev.Token}
 			s.Conns[ev.Token] = c
@@ -316,6 +415,15 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 	case ConnClosed:
 		delete(s.Conns, ev.Token)
+		s.closed[ev.Token] = now
+		if now.Sub(s.closedPrun) >= closedTTL {
+			s.closedPrun = now
+			for tok, t := range s.closed {
+				if now.Sub(t) >= closedTTL {
+					delete(s.closed, tok)
+				}
+			}
+		}
 	case SubflowUp:
 		if c := s.Conns[ev.Token]; c != nil {
 			sf := ev.Subflow.unmapped()
@@ -342,7 +450,6 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			})
 			established := len(c.Subflows) < n
 			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
-			delete(c.quality, [2]netip.AddrPort{sf.Local, sf.Remote})
 			// A subflow that never came up is a creation that failed; one
 			// that was up closing is not (another creation may be under
 			// way on the same path).
@@ -373,7 +480,16 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		s.setIfaces(ev.Ifaces, now)
 		all = true
 	case Tick:
-		all = true
+		// Only the connections whose time has come: at ten thousand
+		// connections, reconciling every one at every wake-up was most
+		// of the daemon's work.
+		tick = true
+		for _, c := range s.Conns {
+			if !c.wake.IsZero() && !c.wake.After(now) {
+				touched = append(touched, c)
+			}
+		}
+		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
 	case ActionFailed:
 		if c := s.Conns[ev.Action.Token]; c != nil {
 			s.failed(c, ev.Action, ev.Err, now)
@@ -408,8 +524,17 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 	var wake time.Time
 	for _, c := range touched {
 		a, w := s.reconcile(c, now)
+		c.wake = w
+		c.compact()
 		actions = append(actions, a...)
 		wake = earliest(wake, w)
+	}
+	if tick {
+		// The caller's timer fired: it needs the next wake-up of every
+		// connection, not only of those looked at.
+		for _, c := range s.Conns {
+			wake = earliest(wake, c.wake)
+		}
 	}
 	return actions, wake
 }
@@ -439,7 +564,7 @@ func (c *ConnState) addSubflow(sf Subflow, at time.Time) {
 	sf.since = at
 	for i, x := range c.Subflows {
 		if x.Local == sf.Local && x.Remote == sf.Remote {
-			sf.since = x.since
+			sf.since, sf.q = x.since, x.q
 			c.Subflows[i] = sf
 			return
 		}
@@ -519,6 +644,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		return s.announce(c), time.Time{}
 	}
 	wants, wake := s.wanted(c, now)
+	c.prune(wants, now)
 	var actions []Action
 	kept := map[pathKey]bool{}
 	destroy := func(sf Subflow, reason string) {
@@ -526,6 +652,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 			c.closing = map[[2]netip.AddrPort]time.Time{}
 		}
 		c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}] = now
+		wake = earliest(wake, now.Add(pendingTimeout)) // unanswered: sent again
 		actions = append(actions, Action{Kind: DestroySubflow, Token: c.Token, Local: sf.Local, Remote: sf.Remote, Reason: reason})
 	}
 	// Subflows that are there: keep one per wanted path (fixing its
@@ -597,8 +724,12 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 		destroy(sf, reason)
 	}
-	// Wanted paths with no subflow: open one, unless one is being opened
-	// or the path failed recently.
+	// Wanted paths with no subflow: open one, unless one is being opened,
+	// the path failed recently, the connection has MaxSubflows already or
+	// its creation rate limit says later.
+	// Subflows being closed count until the kernel says they are gone:
+	// the kernel never has more than MaxSubflows.
+	live := len(c.Subflows)
 	var create []Action
 	for _, w := range wants {
 		if kept[w.key] {
@@ -616,11 +747,20 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 			wake = earliest(wake, b.until)
 			continue
 		}
+		if live+len(c.pending) >= MaxSubflows {
+			// Room comes back with a SubflowDown, an event of its own.
+			continue
+		}
+		if ok, next := c.allowCreate(now); !ok {
+			wake = earliest(wake, next)
+			continue
+		}
 		if c.pending == nil {
 			c.pending = map[pathKey]pendingCreate{}
 		}
 		id := s.idFor(c, w.local)
 		c.pending[w.key] = pendingCreate{since: now, backup: w.backup, id: id}
+		wake = earliest(wake, now.Add(pendingTimeout))
 		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
 			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
 	}
@@ -765,6 +905,9 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.link.Index, b.link.Index))
 	})
 	remotes := []netip.AddrPort{c.Remote}
+	// A subflow from every candidate to every remote, within MaxSubflows:
+	// the announcements that do not fit are left out, lowest IDs first in.
+	room := max(1, MaxSubflows/max(1, len(cands)))
 	if p.AcceptAnnouncements && p.Mode != ModeHandover {
 		ids := make([]uint8, 0, len(c.Announced))
 		for id := range c.Announced {
@@ -775,6 +918,9 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 			r := c.Announced[id]
 			if r.Port() == 0 {
 				r = netip.AddrPortFrom(r.Addr(), c.Remote.Port())
+			}
+			if len(remotes) >= room {
+				break
 			}
 			if r.Addr().Is4() == is4 && !slices.Contains(remotes, r) {
 				remotes = append(remotes, r)

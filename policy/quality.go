@@ -61,7 +61,7 @@ type sfQuality struct {
 }
 
 type lossSample struct {
-	at            time.Time
+	at            int64 // Unix ns
 	segs, retrans uint64
 }
 
@@ -119,31 +119,36 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 	if !ok {
 		return false
 	}
-	if c.quality == nil {
-		c.quality = map[[2]netip.AddrPort]*sfQuality{}
-	}
-	q := c.quality[[2]netip.AddrPort{local, remote}]
+	q := c.Subflows[i].q
 	if q == nil {
 		q = &sfQuality{}
-		c.quality[[2]netip.AddrPort{local, remote}] = q
+		c.Subflows[i].q = q
 	}
 	q.srtt, q.rtos, q.stalled = ev.SRTT, ev.RTOs, ev.Stalled
-	q.samples = append(q.samples, lossSample{at: now, segs: ev.SegsOut, retrans: ev.Retrans})
+	// A sample with the counters of the last one adds nothing to the
+	// loss: the run of equal ones is kept as its first (an idle subflow
+	// keeps one).
+	if n := len(q.samples); n == 0 || q.samples[n-1].segs != ev.SegsOut || q.samples[n-1].retrans != ev.Retrans {
+		q.samples = append(q.samples, lossSample{at: now.UnixNano(), segs: ev.SegsOut, retrans: ev.Retrans})
+	}
 	cut := 0
-	for cut < len(q.samples)-1 && now.Sub(q.samples[cut+1].at) >= lossWindow {
+	for cut < len(q.samples)-1 && now.UnixNano()-q.samples[cut+1].at >= int64(lossWindow) {
 		cut++
 	}
-	q.samples = q.samples[cut:]
+	if cut > 0 {
+		// Slide down in place: the array is reused.
+		q.samples = q.samples[:copy(q.samples, q.samples[cut:])]
+	}
 
 	bad, reason := judge(c.Policy, q)
-	if c.health == nil {
-		c.health = map[int32]*pathHealth{}
-	}
 	h := c.health[k.link]
 	hold := max(c.Policy.Handover.HoldDown, time.Second)
 	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
 	switch {
 	case bad && (h == nil || !h.bad):
+		if c.health == nil {
+			c.health = map[int32]*pathHealth{}
+		}
 		c.health[k.link] = &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
 		return true
 	case bad && probe:

@@ -1,0 +1,65 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// manyConns makes n established aggregate-mode connections, each with its
+// initial Wi-Fi subflow and a cellular one up.
+func manyConns(tb testing.TB, s *State, n int) {
+	tb.Helper()
+	p := pol(ModeAggregate)
+	for i := range n {
+		tk := uint32(i + 1)
+		local := netip.AddrPortFrom(wifi4, uint16(10000+i%50000))
+		s.Step(ConnCreated{EventBase: at(0), Token: tk, Local: local, Remote: srv, Policy: p, Established: true})
+		s.Step(SubflowUp{EventBase: at(time.Millisecond), Token: tk, Subflow: Subflow{Local: netip.AddrPortFrom(cell4, local.Port()), Remote: srv, LocID: 1}})
+	}
+}
+
+// A Tick reconciles only the connections whose time has come, and
+// returns the next wake-up of them all.
+func TestTickTouchesDueConnections(t *testing.T) {
+	s := NewState(ifaces(true, true))
+	manyConns(t, s, 100)
+	for _, c := range s.Conns {
+		if !c.wake.IsZero() || c.pending != nil || c.closing != nil {
+			t.Fatalf("connection %08x settled but has wake %v, pending %v, closing %v", c.Token, c.wake, c.pending, c.closing)
+		}
+	}
+	// Connection 7 loses its cellular subflow: a creation, pending, with
+	// a wake-up at its timeout.
+	acts, wake := s.Step(SubflowDown{EventBase: at(time.Second), Token: 7, Subflow: Subflow{Local: netip.AddrPortFrom(cell4, 10006), Remote: srv}})
+	if len(acts) != 1 || acts[0].Kind != CreateSubflow || acts[0].Token != 7 || !wake.Equal(t0.Add(time.Second+pendingTimeout)) {
+		t.Fatalf("after a subflow went down: %v, wake %v", acts, wake)
+	}
+	// A Tick before that time: nothing, the same wake-up.
+	if acts, wake := s.Step(Tick{EventBase: at(2 * time.Second)}); len(acts) != 0 || !wake.Equal(t0.Add(time.Second+pendingTimeout)) {
+		t.Fatalf("early tick: %v, wake %v", acts, wake)
+	}
+	// At the timeout: the creation counts as failed, retried after the
+	// back-off; only connection 7 is looked at.
+	acts, wake = s.Step(Tick{EventBase: at(time.Second + pendingTimeout)})
+	if len(acts) != 0 || !wake.Equal(t0.Add(time.Second+pendingTimeout+backoffMin)) {
+		t.Fatalf("tick at the timeout: %v, wake %v", acts, wake)
+	}
+	acts, _ = s.Step(Tick{EventBase: at(time.Second + pendingTimeout + backoffMin)})
+	if fmt.Sprint(fmtActions(acts)) != "[create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false]" || acts[0].Token != 7 {
+		t.Fatalf("tick after the back-off: %v", fmtActions(acts))
+	}
+}
+
+// BenchmarkTick is a wake-up among 10,000 settled connections, one of
+// which is due.
+func BenchmarkTick(b *testing.B) {
+	s := NewState(ifaces(true, true))
+	manyConns(b, s, 10000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		s.Step(Tick{EventBase: at(time.Duration(i) * time.Millisecond)})
+	}
+}
