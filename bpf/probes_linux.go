@@ -41,6 +41,10 @@ type probes struct {
 	monoToWall int64
 	netnsFD    int
 
+	readMu    sync.Mutex // guards the batch buffers
+	batchKeys []probeKey
+	batchVals []probeMetrics
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -225,6 +229,37 @@ func parseSeed(data []byte) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (p *probes) appendMetrics(dst []SubflowMetrics) ([]SubflowMetrics, error) {
+	p.readMu.Lock()
+	defer p.readMu.Unlock()
+	var cursor ebpf.MapBatchCursor
+	if p.batchKeys == nil {
+		p.batchKeys, p.batchVals = make([]probeKey, 1024), make([]probeMetrics, 1024)
+	}
+	for {
+		n, err := p.objs.Subflows.BatchLookup(&cursor, p.batchKeys, p.batchVals, nil)
+		for i := range n {
+			dst = append(dst, SubflowMetrics{Key: convKey(p.batchKeys[i]), Metrics: convMetrics(p.batchVals[i], p.monoToWall)})
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return dst, nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			m, err := p.iterateMetrics()
+			if err != nil {
+				return dst, err
+			}
+			for k, v := range m {
+				dst = append(dst, SubflowMetrics{Key: k, Metrics: v})
+			}
+			return dst, nil
+		}
+		if err != nil {
+			return dst, fmt.Errorf("bpf: read metrics: %w", err)
+		}
+	}
 }
 
 func (p *probes) metrics() (map[Key]Metrics, error) {

@@ -50,7 +50,7 @@ import (
 //     path measured bad...) to the new subflow being up.
 //   - mptcp_pm_event_to_command_seconds (histogram, 10 µs to 1 s): for
 //     each command a kernel event caused, the time from the event's
-//     receipt to the kernel's acknowledgement of the command.
+//     receipt to the command's sending.
 //   - mptcp_pm_subflow_rtt_seconds{interface} (histogram, 100 µs to 5 s):
 //     the smoothed RTT of every measurement of a client-side subflow.
 //   - mptcp_pm_segments_sent_total{interface} and
@@ -103,7 +103,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 			Help:    "Time from what asked for a handover to the new subflow being up.",
 			Buckets: prometheus.ExponentialBucketsRange(0.001, 10, 17)}),
 		eventToCmd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "event_to_command_seconds",
-			Help:    "Time from the receipt of a kernel event to the kernel's acknowledgement of a command it caused.",
+			Help:    "Time from the receipt of a kernel event to the sending of a command it caused.",
 			Buckets: prometheus.ExponentialBucketsRange(0.00001, 1, 21)}),
 		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "subflow_rtt_seconds",
 			Help:    "Smoothed RTT of the client-side subflows at each measurement, by local interface.",
@@ -239,17 +239,15 @@ func (m *metrics) sample(sf [2]netip.AddrPort, iface string, srtt time.Duration,
 	}
 }
 
-// forget drops the baselines of the subflows not in keep (gone).
-func (m *metrics) forget(keep map[[2]netip.AddrPort]bool) {
-	if m == nil {
+// forget drops the baselines of the subflows gone.
+func (m *metrics) forget(gone [][2]netip.AddrPort) {
+	if m == nil || len(gone) == 0 {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k := range m.last {
-		if !keep[k] {
-			delete(m.last, k)
-		}
+	for _, k := range gone {
+		delete(m.last, k)
 	}
 }
 

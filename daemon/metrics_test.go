@@ -223,7 +223,7 @@ func TestMetricsSamples(t *testing.T) {
 	check("after re-baseline", "wlan0", 150, 7)
 
 	// Forgotten: the next sample of a is a baseline again.
-	m.forget(map[[2]netip.AddrPort]bool{b: true})
+	m.forget([][2]netip.AddrPort{a})
 	if _, ok := m.last[a]; ok || len(m.last) != 1 {
 		t.Errorf("forget kept %v", m.last)
 	}

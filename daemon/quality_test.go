@@ -20,31 +20,72 @@ func TestProgressTracker(t *testing.T) {
 		s           sample
 		rtos        int
 		stalled     time.Duration
+		news        bool
 		description string
 	}{
-		{0, s(10, 1000, 10, 0), 0, 0, "first sample"},
-		{25 * ms, s(12, 1200, 12, 0), 0, 0, "progress"},
-		{50 * ms, s(12, 1200, 12, 0), 0, 0, "idle: nothing sent, not stalled"},
-		{75 * ms, s(14, 1200, 12, 0), 0, 0, "sent, not acked yet: outstanding from now"},
-		{100 * ms, s(15, 1200, 12, 0), 0, 25 * ms, "still no ACK"},
-		{200 * ms, s(15, 1200, 12, 0), 0, 125 * ms, "a stall"},
-		{300 * ms, s(16, 1200, 12, 1), 1, 225 * ms, "the first RTO"},
-		{400 * ms, s(16, 1200, 12, 2), 2, 325 * ms, "the second"},
-		{500 * ms, s(17, 1400, 13, 2), 0, 0, "progress again"},
+		{0, s(10, 1000, 10, 0), 0, 0, true, "first sample"},
+		{25 * ms, s(12, 1200, 12, 0), 0, 0, true, "progress"},
+		{50 * ms, s(12, 1200, 12, 0), 0, 0, true, "idle: nothing sent, not stalled; news while young"},
+		{75 * ms, s(14, 1200, 12, 0), 0, 0, true, "sent, not acked yet: outstanding from now"},
+		{100 * ms, s(15, 1200, 12, 0), 0, 25 * ms, true, "still no ACK"},
+		{200 * ms, s(15, 1200, 12, 0), 0, 125 * ms, true, "a stall: news while it lasts"},
+		{300 * ms, s(16, 1200, 12, 1), 1, 225 * ms, true, "the first RTO"},
+		{400 * ms, s(16, 1200, 12, 2), 2, 325 * ms, true, "the second"},
+		{500 * ms, s(17, 1400, 13, 2), 0, 0, true, "progress again"},
 	} {
-		rtos, stalled := tr.update(st.s, t0.Add(st.at))
-		if rtos != st.rtos || stalled != st.stalled {
-			t.Errorf("step %d (%s): rtos %d stalled %v; want %d, %v", i, st.description, rtos, stalled, st.rtos, st.stalled)
+		tr.begin()
+		rtos, stalled, news := tr.update(st.s, t0.Add(st.at))
+		if rtos != st.rtos || stalled != st.stalled || news != st.news {
+			t.Errorf("step %d (%s): rtos %d stalled %v news %v; want %d, %v, %v", i, st.description, rtos, stalled, news, st.rtos, st.stalled, st.news)
+		}
+		if gone := tr.end(); len(gone) != 0 {
+			t.Errorf("step %d: %v gone", i, gone)
 		}
 	}
 	// sock_diag-like samples say the RTOs in a row themselves.
 	var tr2 progressTracker
 	d := sample{Local: local, Remote: remote, ConsecutiveRTOs: 3, SegsOut: 5}
-	if rtos, _ := tr2.update(d, t0); rtos != 3 {
+	if rtos, _, _ := tr2.update(d, t0); rtos != 3 {
 		t.Errorf("sock_diag sample: rtos %d, want 3", rtos)
 	}
-	tr.forget(map[[2]netip.AddrPort]bool{})
-	if len(tr.last) != 0 {
-		t.Errorf("forget kept %d subflows", len(tr.last))
+	// An SRTT change alone is news; the same sample again is not.
+	tr.begin()
+	idle := s(17, 1400, 13, 2)
+	idle.SRTT = 5 * ms
+	if _, _, news := tr.update(idle, t0.Add(600*ms)); !news {
+		t.Error("an SRTT change is no news")
+	}
+	if _, _, news := tr.update(idle, t0.Add(625*ms)); news {
+		t.Error("the same sample again is news")
+	}
+	tr.end()
+	// ... until refresh.
+	if _, _, news := tr.update(idle, t0.Add(625*ms+refresh)); !news {
+		t.Error("no news after refresh")
+	}
+	tr.end()
+	// Two subflows with the same token and ports but other addresses are
+	// told apart.
+	tr.begin()
+	other := idle
+	other.Local = netip.MustParseAddrPort("10.0.2.2:40000")
+	if _, _, news := tr.update(other, t0.Add(700*ms)); !news {
+		t.Error("a second subflow with the same ports is no news")
+	}
+	if _, _, news := tr.update(idle, t0.Add(700*ms)); news {
+		t.Error("the first one's idle sample is news after the second came")
+	}
+	if gone := tr.end(); len(gone) != 0 || len(tr.last)+len(tr.clash) != 2 {
+		t.Errorf("two subflows with the same ports: %v gone, %d+%d kept", gone, len(tr.last), len(tr.clash))
+	}
+	tr.begin()
+	tr.update(idle, t0.Add(725*ms))
+	if gone := tr.end(); len(gone) != 1 || gone[0] != [2]netip.AddrPort{other.Local, remote} {
+		t.Errorf("the second subflow gone: %v", gone)
+	}
+	// A batch without the subflow forgets it.
+	tr.begin()
+	if gone := tr.end(); len(gone) != 1 || gone[0] != [2]netip.AddrPort{local, remote} || len(tr.last) != 0 {
+		t.Errorf("end after a batch without the subflow: gone %v, %d kept", gone, len(tr.last))
 	}
 }

@@ -28,10 +28,13 @@ type Status struct {
 	ConnectionCount int `json:"connection_count"`
 	SubflowCount    int `json:"subflow_count"`
 	// Latency is the event-to-command latency: for each command a kernel
-	// event caused, from the event's receipt to the kernel's
-	// acknowledgement of the command.
-	Latency LatencyStatus `json:"latency"`
-	Runtime RuntimeStatus `json:"runtime"`
+	// event caused, from the event's receipt to the command's sending.
+	// CommandTime is, for the same commands, from their sending to the
+	// kernel's acknowledgement (the kernel's work, which on a veth
+	// testbed includes handing the new subflow's SYN through the peers).
+	Latency     LatencyStatus `json:"latency"`
+	CommandTime LatencyStatus `json:"command_time"`
+	Runtime     RuntimeStatus `json:"runtime"`
 }
 
 // PolicyStatus is one loaded policy.
@@ -84,7 +87,7 @@ type SubflowStatus struct {
 func (d *Daemon) snapshot(brief bool) *Status {
 	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
 		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none",
-		Latency: d.lat.summary(), Runtime: runtimeStatus()}
+		Latency: d.lat.summary(), CommandTime: d.cmdLat.summary(), Runtime: runtimeStatus()}
 	if d.quality != nil {
 		st.Quality = d.quality.name()
 	}
