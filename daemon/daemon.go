@@ -50,15 +50,14 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	set      *policy.Set
-	pm       *genl.Client
-	events   *genl.Events
-	mon      *ifmon.Monitor
-	diag     *sockdiag.Client
-	owners   *owners
-	quality  qualitySource // nil: no measurements
-	progress progressTracker
-	metrics  *metrics // nil: no metrics
+	set     *policy.Set
+	pm      *genl.Client
+	events  *genl.Events
+	mon     *ifmon.Monitor
+	diag    *sockdiag.Client
+	owners  *owners
+	quality qualitySource // nil: no measurements
+	metrics *metrics      // nil: no metrics
 	// listeners are the daemon's MPTCP listening sockets on announced
 	// ports: the kernel opens none, and joins to a port need one.
 	listeners listeners
@@ -79,9 +78,13 @@ type Daemon struct {
 	refused  int
 	// cause is when the kernel event being handled was received (zero
 	// when no kernel event is); lat records, for each command it causes,
-	// the time from then to the kernel's acknowledgement.
-	cause time.Time
-	lat   latencies
+	// the time from then to the command's sending, and cmdLat the time
+	// from its sending to the kernel's acknowledgement.
+	cause  time.Time
+	lat    latencies
+	cmdLat latencies
+	// announceLog thins the "peer announcement ignored" lines, by token.
+	announceLog *rateLog[uint32]
 }
 
 // New checks the configuration and the kernel and opens every socket the
@@ -90,7 +93,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{}}
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -259,9 +263,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	kev := make(chan kernelEvent, 64)
 	go d.pump(ctx, kev)
-	samples := make(chan []sample, 1)
+	samples := make(chan batch, 1)
+	free := make(chan batch, 2) // batches the loop is done with
 	if d.quality != nil {
-		go sampler(ctx, d.quality, samples, d.log)
+		go sampler(ctx, d.quality, samples, free, d.log)
 	}
 	metricsErr := make(chan error, 1)
 	if d.metrics != nil {
@@ -313,8 +318,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err := d.kernel(ke); err != nil {
 				return err
 			}
-		case ss := <-samples:
-			d.measured(ss)
+		case b := <-samples:
+			d.measured(b)
+			select {
+			case free <- b:
+			default:
+			}
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.step(policy.Tick{EventBase: now()})
@@ -385,8 +394,14 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide(), nil)
 			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
 				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
+			if _, known := d.state.Conns[ev.Token]; !known {
+				// The engine refused it (an ESTABLISHED after the
+				// connection's CLOSED): nothing to remember.
+				delete(d.matched, ev.Token)
+			}
 		case genl.EventClosed:
 			delete(d.matched, ev.Token)
+			d.announceLog.forget(ev.Token)
 			for k := range d.handovers {
 				if k.token == ev.Token {
 					delete(d.handovers, k)
@@ -402,8 +417,18 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
 			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
-				d.log.Info("peer announcement ignored (accept_announcements is off)", "token", tokenString(ev.Token),
-					"remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name)
+				// A peer can send ADD_ADDR as fast as it likes: the log
+				// gets a few per connection and interval.
+				if ok, suppressed, last := d.announceLog.allow(ev.Token, base.At); ok {
+					args := []any{"token", tokenString(ev.Token), "remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name}
+					if suppressed > 0 {
+						args = append(args, "suppressed", suppressed)
+					}
+					if last {
+						args = append(args, "more", fmt.Sprintf("further ones of this connection are not logged for %v", announceLogInterval))
+					}
+					d.log.Info("peer announcement ignored (accept_announcements is off)", args...)
+				}
 			}
 			d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
 		case genl.EventRemoved:
@@ -543,10 +568,12 @@ func (d *Daemon) step(ev policy.Event) {
 		d.setWake(wake)
 		for _, a := range actions {
 			d.commands++
+			sent := time.Now()
 			err := d.execute(a)
 			if !d.cause.IsZero() {
-				lat := time.Since(d.cause)
+				lat := sent.Sub(d.cause)
 				d.lat.add(lat)
+				d.cmdLat.add(time.Since(sent))
 				d.metrics.eventToCommand(lat)
 			}
 			d.metrics.command(a.Kind.String(), err)
