@@ -123,15 +123,22 @@ func (d *Daemon) ServeControl(ctx context.Context) error {
 
 func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(requestTimeout))
-	reply := func(r Reply) { _ = json.NewEncoder(c).Encode(r) }
+	_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
+	reply := func(r Reply) {
+		// A fresh deadline: the reply to a client that took the whole
+		// read timeout must still go out.
+		_ = c.SetWriteDeadline(time.Now().Add(requestTimeout))
+		_ = json.NewEncoder(c).Encode(r)
+	}
 	cred, err := peerCred(c)
 	if err != nil {
 		reply(Reply{Error: "cannot identify the peer: " + err.Error()})
 		return
 	}
-	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadBytes('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+	// One byte more than a request may have tells a long request from a
+	// client that closed after a short one.
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), maxRequest+1).ReadBytes('\n')
+	if len(line) > maxRequest || (err != nil && !(errors.Is(err, io.EOF) && len(line) > 0)) {
 		reply(Reply{Error: fmt.Sprintf("bad request: no complete line within %d bytes and %v", maxRequest, requestTimeout)})
 		return
 	}

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Capability is a Linux capability, numbered as in
+// include/uapi/linux/capability.h.
+type Capability int
+
+// The capabilities the daemon may keep after start.
+const (
+	CapDACOverride    Capability = 1
+	CapNetBindService Capability = 10
+	CapNetAdmin       Capability = 12
+	CapSysPtrace      Capability = 19
+	CapSysAdmin       Capability = 21
+	CapPerfmon        Capability = 38
+	CapBPF            Capability = 39
+)
+
+var capNames = map[Capability]string{
+	0: "cap_chown", 1: "cap_dac_override", 2: "cap_dac_read_search", 3: "cap_fowner", 4: "cap_fsetid",
+	5: "cap_kill", 6: "cap_setgid", 7: "cap_setuid", 8: "cap_setpcap", 9: "cap_linux_immutable",
+	10: "cap_net_bind_service", 11: "cap_net_broadcast", 12: "cap_net_admin", 13: "cap_net_raw",
+	14: "cap_ipc_lock", 15: "cap_ipc_owner", 16: "cap_sys_module", 17: "cap_sys_rawio", 18: "cap_sys_chroot",
+	19: "cap_sys_ptrace", 20: "cap_sys_pacct", 21: "cap_sys_admin", 22: "cap_sys_boot", 23: "cap_sys_nice",
+	24: "cap_sys_resource", 25: "cap_sys_time", 26: "cap_sys_tty_config", 27: "cap_mknod", 28: "cap_lease",
+	29: "cap_audit_write", 30: "cap_audit_control", 31: "cap_setfcap", 32: "cap_mac_override",
+	33: "cap_mac_admin", 34: "cap_syslog", 35: "cap_wake_alarm", 36: "cap_block_suspend", 37: "cap_audit_read",
+	38: "cap_perfmon", 39: "cap_bpf", 40: "cap_checkpoint_restore",
+}
+
+// String returns the capability's name as capabilities(7) and
+// systemd.exec(5) write it in lower case (cap_net_admin).
+func (c Capability) String() string {
+	if n, ok := capNames[c]; ok {
+		return n
+	}
+	return "cap_" + strconv.Itoa(int(c))
+}
+
+// CapabilityNeed is a capability a daemon keeps after start, and why.
+type CapabilityNeed struct {
+	Cap Capability
+	Why string
+}
+
+// Capabilities lists what the daemon still needs once New has opened its
+// sockets, loaded its eBPF probes and written its sysctls, and its control
+// socket is set up (chowned to the control group): every other capability
+// is dropped. A reload may load any configuration, so what a reload may
+// need is kept whatever the current policies ask for; only the
+// command-line settings (-n, which a reload does not change) narrow it.
+// The quality source does not count: the probes are loaded by New, and
+// reading their maps needs no capability.
+func (d *Daemon) Capabilities() []CapabilityNeed {
+	out := []CapabilityNeed{
+		{CapNetAdmin, "mptcp_pm commands (GENL_UNS_ADMIN_PERM, checked at every command)"},
+		{CapNetBindService, "listeners on announced ports below 1024 (a reload opens them) and --metrics on such a port"},
+		{CapBPF, "mptcpify: a reload loads the fmod_ret program of a policy's cgroup"},
+		{CapPerfmon, "mptcpify: fmod_ret is a tracing program"},
+		{CapSysPtrace, "match.process: reading the socket links in /proc/PID/fd of processes of other users or with more capabilities"},
+		{CapDACOverride, "mptcpify: a reload creates the policy's cgroup if it does not exist (the cgroup2 root directory is mode 0555); " +
+			"match.process: listing /proc/PID/fd (mode 0500) of processes of other users"},
+	}
+	if d.opts.NetNS != 0 {
+		out = append(out, CapabilityNeed{CapSysAdmin, "setns into the -n namespace: the interface monitor opens rtnetlink sockets there after start " +
+			"(every snapshot, and after a failed dump), and a reload opens announced-port listeners there"})
+	}
+	return out
+}
+
+// EndpointCapabilities is Capabilities for endpoint mode (EndpointKeeper),
+// after NewEndpointKeeper.
+func EndpointCapabilities(opts EndpointOptions) []CapabilityNeed {
+	out := []CapabilityNeed{{CapNetAdmin, "mptcp_pm endpoint commands (GENL_UNS_ADMIN_PERM)"}}
+	if opts.NetNS != 0 {
+		out = append(out, CapabilityNeed{CapSysAdmin, "setns into the -n namespace: the interface monitor opens its rtnetlink sockets there in Run"})
+	}
+	return out
+}
+
+// CapabilityDrop is what DropCapabilities left the process with.
+type CapabilityDrop struct {
+	// Kept is the permitted and effective set of every thread: the
+	// capabilities asked for that the process had.
+	Kept []Capability
+	// Bounding is true when the bounding set was reduced to Kept too. It
+	// needs CAP_SETPCAP; a process without it (not root) keeps its
+	// bounding set, which then bounds nothing it can use.
+	Bounding bool
+}
+
+// DropCapabilities drops every capability but what Capabilities lists. Call
+// it after New, once ControlReady, and before Run.
+func (d *Daemon) DropCapabilities() (CapabilityDrop, error) {
+	return DropCapabilities(capList(d.Capabilities()))
+}
+
+// String describes the drop for a log: the kept capabilities.
+func (c CapabilityDrop) String() string { return capString(c.Kept) }
+
+// EndpointCapabilityList is the capabilities of EndpointCapabilities.
+func EndpointCapabilityList(opts EndpointOptions) []Capability {
+	return capList(EndpointCapabilities(opts))
+}
+
+// capList returns the capabilities of needs.
+func capList(needs []CapabilityNeed) []Capability {
+	out := make([]Capability, 0, len(needs))
+	for _, n := range needs {
+		out = append(out, n.Cap)
+	}
+	return out
+}
+
+// capString writes caps as "cap_net_admin,cap_bpf" ("none" if empty).
+func capString(caps []Capability) string {
+	if len(caps) == 0 {
+		return "none"
+	}
+	s := make([]string, len(caps))
+	for i, c := range caps {
+		s[i] = c.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// ControlReady reports whether ServeControl has set its socket up: it
+// accepts connections and has its final mode and group. Until then
+// ServeControl may need CAP_CHOWN (the control group), so capabilities are
+// dropped after it.
+func (d *Daemon) ControlReady() bool {
+	path := d.controlPath()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Type() != os.ModeSocket {
+		return false
+	}
+	mode, gid := os.FileMode(0o600), -1
+	if g := d.set.Config.ControlGroup; g != "" {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			return false
+		}
+		gid, _ = strconv.Atoi(grp.Gid)
+		mode = 0o660
+	}
+	if fi.Mode().Perm() != mode {
+		return false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); gid >= 0 && (!ok || int(st.Gid) != gid) {
+		return false
+	}
+	// A socket left by a daemon that died has the right mode too: only a
+	// listening one accepts.
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
