@@ -163,19 +163,10 @@ func (p *Probes) Seed(netnsFD int) error { return p.p.seed(netnsFD) }
 // subflow. Closed subflows are absent.
 func (p *Probes) Metrics() (map[Key]Metrics, error) { return p.p.metrics() }
 
-// SubflowMetrics is one subflow's key and metrics.
-type SubflowMetrics struct {
-	Key     Key
-	Metrics Metrics
-}
-
-// AppendMetrics appends the metrics of every subflow the probes know to
-// dst and returns it: with a dst of enough capacity, a reading allocates
-// nothing, which matters at tens of thousands of subflows read every few
-// milliseconds.
-func (p *Probes) AppendMetrics(dst []SubflowMetrics) ([]SubflowMetrics, error) {
-	return p.p.appendMetrics(dst)
-}
+// EachMetrics calls fn with the metrics of every subflow the probes know
+// (fn must not keep the pointer). It allocates nothing per subflow, which
+// matters at tens of thousands of subflows read every few milliseconds.
+func (p *Probes) EachMetrics(fn func(Key, *Metrics)) error { return p.p.eachMetrics(fn) }
 
 // Events returns the event channel. There is one channel per Probes, with
 // a buffer of 256 events; it is closed when Close has been called. When the

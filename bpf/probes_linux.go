@@ -231,7 +231,7 @@ func parseSeed(data []byte) error {
 	return errors.Join(errs...)
 }
 
-func (p *probes) appendMetrics(dst []SubflowMetrics) ([]SubflowMetrics, error) {
+func (p *probes) eachMetrics(fn func(Key, *Metrics)) error {
 	p.readMu.Lock()
 	defer p.readMu.Unlock()
 	var cursor ebpf.MapBatchCursor
@@ -241,23 +241,24 @@ func (p *probes) appendMetrics(dst []SubflowMetrics) ([]SubflowMetrics, error) {
 	for {
 		n, err := p.objs.Subflows.BatchLookup(&cursor, p.batchKeys, p.batchVals, nil)
 		for i := range n {
-			dst = append(dst, SubflowMetrics{Key: convKey(p.batchKeys[i]), Metrics: convMetrics(p.batchVals[i], p.monoToWall)})
+			m := convMetrics(p.batchVals[i], p.monoToWall)
+			fn(convKey(p.batchKeys[i]), &m)
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return dst, nil
+			return nil
 		}
 		if errors.Is(err, ebpf.ErrNotSupported) {
-			m, err := p.iterateMetrics()
+			all, err := p.iterateMetrics()
 			if err != nil {
-				return dst, err
+				return err
 			}
-			for k, v := range m {
-				dst = append(dst, SubflowMetrics{Key: k, Metrics: v})
+			for k, v := range all {
+				fn(k, &v)
 			}
-			return dst, nil
+			return nil
 		}
 		if err != nil {
-			return dst, fmt.Errorf("bpf: read metrics: %w", err)
+			return fmt.Errorf("bpf: read metrics: %w", err)
 		}
 	}
 }

@@ -493,21 +493,15 @@ func TestProbes(t *testing.T) {
 				t.Errorf("seeded %v: %+v (present %v)", k, got, ok)
 			}
 		}
-		// AppendMetrics reads the same entries into a slice; a second
-		// reading reuses it.
-		buf, err := p.AppendMetrics(nil)
-		if err != nil {
+		// EachMetrics reads the same entries.
+		each := map[Key]Metrics{}
+		if err := p.EachMetrics(func(k Key, m *Metrics) { each[k] = *m }); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range old.keys() {
-			i := slices.IndexFunc(buf, func(sm SubflowMetrics) bool { return sm.Key == k })
-			if i < 0 || buf[i].Metrics.State != 1 || buf[i].Metrics.SRTT <= 0 {
-				t.Errorf("AppendMetrics: %v missing or wrong in %+v", k, buf)
+			if got, ok := each[k]; !ok || got.State != 1 || got.SRTT <= 0 {
+				t.Errorf("EachMetrics: %v missing or wrong: %+v", k, got)
 			}
-		}
-		n := len(buf)
-		if buf, err = p.AppendMetrics(buf[:0]); err != nil || len(buf) < len(old.keys()) || len(buf) > n+2 {
-			t.Errorf("AppendMetrics again: %d entries (first %d), err %v", len(buf), n, err)
 		}
 		// Traffic now brings RTT callbacks on both subflows.
 		old.startWriter()

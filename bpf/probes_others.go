@@ -23,8 +23,6 @@ func notSupported() error {
 func (*probes) seed(int) error                    { return notSupported() }
 func (*probes) metrics() (map[Key]Metrics, error) { return nil, notSupported() }
 
-func (*probes) appendMetrics(dst []SubflowMetrics) ([]SubflowMetrics, error) {
-	return dst, notSupported()
-}
-func (*probes) eventsLost() (uint64, error) { return 0, notSupported() }
-func (*probes) close() error                { return nil }
+func (*probes) eachMetrics(func(Key, *Metrics)) error { return notSupported() }
+func (*probes) eventsLost() (uint64, error)           { return 0, notSupported() }
+func (*probes) close() error                          { return nil }

@@ -68,9 +68,10 @@ type Daemon struct {
 	handovers map[handoverKey]time.Time
 
 	state    *policy.State
-	matched  map[uint32]matchInfo // what each connection was matched on, for reloads
+	matched  map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
 	timer    *time.Timer
 	wake     time.Time
+	lastTick time.Time
 	statusc  chan statusReq
 	reloadc  chan chan error
 	resyncs  int
@@ -326,7 +327,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case <-d.timer.C:
 			d.wake = time.Time{}
-			d.step(policy.Tick{EventBase: now()})
+			d.lastTick = time.Now()
+			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
 		case reply := <-d.reloadc:
 			reply <- d.reload()
 		case req := <-d.statusc:
@@ -461,7 +463,11 @@ func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bo
 		mi.owner, mi.process = true, withProcess
 	}
 	d.lookupOwner(token, &mi)
-	d.matched[token] = mi
+	if mi.owner {
+		// Kept for reloads; without owner fields, the engine's view of
+		// the connection says all it was matched on.
+		d.matched[token] = mi
+	}
 	mc := mi.conn
 	p := d.set.Lookup(mc)
 	d.log.Debug("connection matched", "token", tokenString(token), "policy", p.Name, "mode", p.Mode,
@@ -618,12 +624,17 @@ func (d *Daemon) handoverDone(token uint32, local netip.Addr, at time.Time) {
 	}
 }
 
+// minTick spaces the engine's wake-ups: with thousands of connections
+// their timers fall every millisecond, and a Tick looks at every
+// connection's timer. A wake-up comes at most minTick late.
+const minTick = 10 * time.Millisecond
+
 func (d *Daemon) setWake(w time.Time) {
 	if w.IsZero() || (!d.wake.IsZero() && !w.Before(d.wake) && d.wake.After(time.Now())) {
 		return
 	}
 	d.wake = w
-	d.timer.Reset(max(time.Until(w), 0))
+	d.timer.Reset(max(time.Until(w), time.Until(d.lastTick.Add(minTick)), 0))
 }
 
 // execute sends one action to the kernel.
@@ -670,12 +681,18 @@ func (d *Daemon) reload() error {
 	d.set = set
 	d.owners.setPolicies(set)
 	d.mptcpify.sync(set, d.log)
-	for tok, mi := range d.matched {
+	for tok, c := range d.state.Conns {
+		mi, ok := d.matched[tok]
+		if !ok {
+			mi = matchInfo{conn: policy.Conn{ServerSide: c.ServerSide, Local: c.Local, Remote: c.Remote}}
+		}
 		// The new policies may match on owner fields the old ones did
 		// not need: look them up now.
 		d.lookupOwner(tok, &mi)
 		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
-		d.matched[tok] = mi
+		if mi.owner {
+			d.matched[tok] = mi
+		}
 		p := set.Lookup(mi.conn)
 		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
 	}

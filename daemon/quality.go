@@ -65,9 +65,10 @@ type qualitySource interface {
 	// interval is how long to wait between two readings, given how many
 	// subflows the last one found.
 	interval(subflows int) time.Duration
-	// collect appends the current measurements of every MPTCP subflow to
-	// dst. Only the sampler calls it.
-	collect(dst []sample) ([]sample, error)
+	// each calls fn with the current measurement of every established
+	// MPTCP subflow (fn must not keep the pointer) and returns how many.
+	// Only the sampler calls it.
+	each(fn func(*sample)) (int, error)
 	// urgent wakes the sampler at once (an RTO); nil if the source has no
 	// such events.
 	urgent() <-chan struct{}
@@ -100,7 +101,6 @@ func openQuality(mode string, netnsFD int, log *slog.Logger) (qualitySource, err
 type bpfSource struct {
 	p    *bpf.Probes
 	wake chan struct{}
-	buf  []bpf.SubflowMetrics // the sampler's, reused
 }
 
 func newBPFSource(netnsFD int) (*bpfSource, error) {
@@ -129,21 +129,20 @@ func (s *bpfSource) interval(n int) time.Duration {
 func (s *bpfSource) urgent() <-chan struct{} { return s.wake }
 func (s *bpfSource) close() error            { return s.p.Close() }
 
-func (s *bpfSource) collect(out []sample) ([]sample, error) {
-	var err error
-	if s.buf, err = s.p.AppendMetrics(s.buf[:0]); err != nil {
-		return out, err
-	}
-	for _, m := range s.buf {
-		k, v := m.Key, &m.Metrics
+func (s *bpfSource) each(fn func(*sample)) (int, error) {
+	n := 0
+	var smp sample
+	err := s.p.EachMetrics(func(k bpf.Key, v *bpf.Metrics) {
 		if v.State != tcpEstablished {
-			continue
+			return
 		}
-		out = append(out, sample{Token: k.Token, Local: k.Local, Remote: k.Remote, SRTT: v.SRTT, ConsecutiveRTOs: -1,
+		n++
+		smp = sample{Token: k.Token, Local: k.Local, Remote: k.Remote, SRTT: v.SRTT, ConsecutiveRTOs: -1,
 			RTOs: v.RTOs, RTTSamples: v.RTTSamples, SegsOut: uint64(v.SegsOut), Retrans: uint64(v.TotalRetrans),
-			BytesAcked: v.BytesAcked})
-	}
-	return out, nil
+			BytesAcked: v.BytesAcked}
+		fn(&smp)
+	})
+	return n, err
 }
 
 // diagSource polls sock_diag: TCP_INFO of every subflow.
@@ -164,22 +163,24 @@ func (s *diagSource) interval(n int) time.Duration {
 func (s *diagSource) urgent() <-chan struct{} { return nil }
 func (s *diagSource) close() error            { return s.c.Close() }
 
-func (s *diagSource) collect(out []sample) ([]sample, error) {
+func (s *diagSource) each(fn func(*sample)) (int, error) {
 	conns, err := s.c.Connections()
 	if err != nil {
-		return out, err
+		return 0, err
 	}
+	n := 0
 	for _, c := range conns {
 		for _, sf := range c.Subflows {
 			if sf.State != tcpEstablished {
 				continue
 			}
-			out = append(out, sample{Token: c.Token, Local: sf.Local, Remote: sf.Remote, SRTT: sf.RTT,
+			n++
+			fn(&sample{Token: c.Token, Local: sf.Local, Remote: sf.Remote, SRTT: sf.RTT,
 				ConsecutiveRTOs: int(sf.Retransmits), SegsOut: uint64(sf.DataSegsOut), Retrans: uint64(sf.TotalRetrans),
 				BytesAcked: sf.BytesAcked})
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
 // sampler collects measurements at the source's interval (and at once
@@ -191,23 +192,25 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 	t := time.NewTimer(src.interval(0))
 	defer t.Stop()
 	var (
-		all     []sample // every subflow's, reused
 		tracker progressTracker
 		pending batch // news not handed over yet
+		now     time.Time
 	)
+	take := func(s *sample) {
+		var news bool
+		s.InRow, s.Stalled, news = tracker.update(*s, now)
+		if news {
+			// A later sample of a subflow may follow one not handed
+			// over yet: the loop takes both, in order.
+			pending.news = append(pending.news, *s)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-src.urgent():
-		}
-		var err error
-		all, err = src.collect(all[:0])
-		t.Reset(src.interval(len(all)))
-		if err != nil {
-			log.Warn("measuring subflows failed", "source", src.name(), "err", err)
-			continue
 		}
 		if pending.news == nil && pending.gone == nil {
 			select {
@@ -216,22 +219,21 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 			default:
 			}
 		}
-		if len(pending.news) > 2*len(all)+1024 {
+		if len(pending.news) > 2*len(tracker.last)+1024 {
 			// The loop has not taken news for several rounds: drop the
 			// oldest (what did not change since is news again within
 			// refresh).
 			pending.news = pending.news[:0]
 		}
-		now := time.Now()
+		now = time.Now()
 		tracker.begin()
-		for _, s := range all {
-			var news bool
-			s.InRow, s.Stalled, news = tracker.update(s, now)
-			if news {
-				// A later sample of a subflow replaces one not handed
-				// over yet.
-				pending.news = append(pending.news, s)
-			}
+		n, err := src.each(take)
+		t.Reset(src.interval(n))
+		if err != nil {
+			// What was not measured is not gone.
+			log.Warn("measuring subflows failed", "source", src.name(), "err", err)
+			tracker.keep()
+			continue
 		}
 		pending.gone = append(pending.gone, tracker.end()...)
 		if len(pending.news) == 0 && len(pending.gone) == 0 {
@@ -284,23 +286,36 @@ func shortKey(s *sample) uint64 {
 	return uint64(s.Token)<<32 | uint64(s.Local.Port())<<16 | uint64(s.Remote.Port())
 }
 
+// One is kept per subflow (20,000 at 10,000 connections): its fields are
+// no wider than they need.
 type progress struct {
-	rtos, rttSamples, acked uint64
-	consecutive             int
-	segsAtProgress          uint64
-	outstandingSince        time.Time // zero: nothing sent since the last progress
-	gen                     uint64    // of the last batch that measured it
-	key                     [2]netip.AddrPort
-	samples                 int // taken so far, up to youngSamples
-	// What the engine was last told, and when.
+	key               [2]netip.AddrPort
+	rttSamples, acked uint64
+	segsAtProgress    uint64
+	outstandingSince  int64 // Unix ns; 0: nothing sent since the last progress
+	gen               uint64
+	rtos              uint32
+	consecutive       int32
+	samples           int32 // taken so far, up to youngSamples
+	// What the engine was last told, and when (Unix ns).
+	toldRTOs         int32
 	srtt             time.Duration
 	segsOut, retrans uint64
-	toldRTOs         int
-	toldAt           time.Time
+	toldAt           int64
 }
 
 // begin starts taking in a new batch of samples.
 func (t *progressTracker) begin() { t.gen++ }
+
+// keep ends a batch that failed: every subflow is kept.
+func (t *progressTracker) keep() {
+	for _, p := range t.last {
+		p.gen = t.gen
+	}
+	for _, p := range t.clash {
+		p.gen = t.gen
+	}
+}
 
 // end forgets the subflows the batch did not measure (gone) and returns
 // them; the slice is reused by the next end.
@@ -353,40 +368,41 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, b
 	p := t.find(&s)
 	if p == nil {
 		rtos := max(s.ConsecutiveRTOs, 0)
-		t.add(&s, &progress{rtos: uint64(s.RTOs), rttSamples: s.RTTSamples, acked: s.BytesAcked, segsAtProgress: s.SegsOut,
-			gen: t.gen, srtt: s.SRTT, segsOut: s.SegsOut, retrans: s.Retrans, toldRTOs: rtos, toldAt: now, samples: 1})
+		t.add(&s, &progress{rtos: s.RTOs, rttSamples: s.RTTSamples, acked: s.BytesAcked, segsAtProgress: s.SegsOut,
+			gen: t.gen, srtt: s.SRTT, segsOut: s.SegsOut, retrans: s.Retrans, toldRTOs: int32(rtos), toldAt: now.UnixNano(), samples: 1})
 		return rtos, 0, true
 	}
 	p.gen = t.gen
 	advanced := s.BytesAcked > p.acked || s.RTTSamples > p.rttSamples
 	switch {
-	case uint64(s.RTOs) > p.rtos:
-		p.consecutive += int(uint64(s.RTOs) - p.rtos)
+	case s.RTOs > p.rtos:
+		p.consecutive += int32(s.RTOs - p.rtos)
 	case advanced:
 		p.consecutive = 0
 	}
+	nowNs := now.UnixNano()
 	if advanced {
-		p.segsAtProgress, p.outstandingSince = s.SegsOut, time.Time{}
-	} else if s.SegsOut > p.segsAtProgress && p.outstandingSince.IsZero() {
-		p.outstandingSince = now
+		p.segsAtProgress, p.outstandingSince = s.SegsOut, 0
+	} else if s.SegsOut > p.segsAtProgress && p.outstandingSince == 0 {
+		p.outstandingSince = nowNs
 	}
-	p.rtos, p.rttSamples, p.acked = uint64(s.RTOs), s.RTTSamples, s.BytesAcked
-	rtos := p.consecutive
+	p.rtos, p.rttSamples, p.acked = s.RTOs, s.RTTSamples, s.BytesAcked
+	rtos := int(p.consecutive)
 	if s.ConsecutiveRTOs >= 0 {
 		rtos = s.ConsecutiveRTOs
 	}
 	var stalled time.Duration
-	if !p.outstandingSince.IsZero() {
-		stalled = now.Sub(p.outstandingSince)
+	if p.outstandingSince != 0 {
+		stalled = time.Duration(nowNs - p.outstandingSince)
 	}
 	young := p.samples < youngSamples
 	if young {
 		p.samples++
 	}
-	news := young || stalled > 0 || rtos != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
-		now.Sub(p.toldAt) >= refresh
+	news := young || stalled > 0 || int32(rtos) != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
+		nowNs-p.toldAt >= int64(refresh)
 	if news {
-		p.toldRTOs, p.srtt, p.segsOut, p.retrans, p.toldAt = rtos, s.SRTT, s.SegsOut, s.Retrans, now
+		p.toldRTOs, p.srtt, p.segsOut, p.retrans, p.toldAt = int32(rtos), s.SRTT, s.SegsOut, s.Retrans, nowNs
 	}
 	return rtos, stalled, news
 }

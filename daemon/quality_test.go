@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"context"
+	"log/slog"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -87,5 +90,70 @@ func TestProgressTracker(t *testing.T) {
 	tr.begin()
 	if gone := tr.end(); len(gone) != 1 || gone[0] != [2]netip.AddrPort{local, remote} || len(tr.last) != 0 {
 		t.Errorf("end after a batch without the subflow: gone %v, %d kept", gone, len(tr.last))
+	}
+}
+
+// fakeSource serves the samples it is given, one reading per call.
+type fakeSource struct {
+	mu      sync.Mutex
+	samples []sample
+	reads   int
+}
+
+func (f *fakeSource) name() string               { return "fake" }
+func (f *fakeSource) interval(int) time.Duration { return time.Millisecond }
+func (f *fakeSource) urgent() <-chan struct{}    { return nil }
+func (f *fakeSource) close() error               { return nil }
+func (f *fakeSource) set(ss ...sample)           { f.mu.Lock(); f.samples = ss; f.mu.Unlock() }
+func (f *fakeSource) each(fn func(*sample)) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	for _, s := range f.samples {
+		fn(&s)
+	}
+	return len(f.samples), nil
+}
+
+// The sampler hands the loop news only: a subflow's first samples, then
+// its changes; and the subflows gone.
+func TestSamplerNews(t *testing.T) {
+	a := sample{Token: 1, Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), ConsecutiveRTOs: -1, SegsOut: 10}
+	b := a
+	b.Local = netip.MustParseAddrPort("10.0.2.2:40001")
+	src := &fakeSource{}
+	src.set(a, b)
+	out, free := make(chan batch, 1), make(chan batch, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sampler(ctx, src, out, free, slog.New(slog.DiscardHandler))
+
+	count := map[netip.AddrPort]int{}
+	var gone [][2]netip.AddrPort
+	recv := func(d time.Duration) {
+		deadline := time.After(d)
+		for {
+			select {
+			case bt := <-out:
+				for _, s := range bt.news {
+					count[s.Local]++
+				}
+				gone = append(gone, bt.gone...)
+				free <- bt
+			case <-deadline:
+				return
+			}
+		}
+	}
+	recv(200 * time.Millisecond)
+	if count[a.Local] != youngSamples || count[b.Local] != youngSamples || len(gone) != 0 {
+		t.Fatalf("idle subflows: %v news, %v gone; want %d each, none gone", count, gone, youngSamples)
+	}
+	// a sends and its data is acked: news once; b goes.
+	a.SegsOut, a.BytesAcked = 20, 1000
+	src.set(a)
+	recv(200 * time.Millisecond)
+	if count[a.Local] != youngSamples+1 || count[b.Local] != youngSamples || len(gone) != 1 || gone[0][0] != b.Local {
+		t.Fatalf("after a sent and b went: %v news, %v gone", count, gone)
 	}
 }

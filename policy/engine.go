@@ -392,7 +392,9 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 		delete(s.closed, ev.Token)
 		if c == nil {
-			c = &ConnState{Token: ev.Token}
+			// Room for the initial subflow and one more: what most
+			// connections have.
+			c = &ConnState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
 			s.Conns[ev.Token] = c
 		}
 		c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)

@@ -2,10 +2,12 @@ package tests
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -459,7 +461,20 @@ func TestIntegrationDaemonFaultEventOverflow(t *testing.T) {
 	ip(t, tb.Server, "mptcp", "limits", "set", "subflows", "2")
 	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
 	d := startDaemonWith(t, tb.Client, writeConfig(t, dmConfig("interactive", ""), nil), "--event-buffer", "4096")
-	const n = 400
+	// The daemon is stopped while the connections open: their events
+	// (about 200 bytes each) overflow its 8 KiB socket for sure, however
+	// fast it reads.
+	const n = 200
+	pid := d.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
 		for _, c := range conns {
@@ -476,12 +491,25 @@ func TestIntegrationDaemonFaultEventOverflow(t *testing.T) {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			conns = append(conns, c)
+			// A byte each way: the connection is fully established, the
+			// kernel takes joins for it.
+			b := []byte{byte(i)}
+			if _, err := c.Write(b); err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+			if _, err := io.ReadFull(c, b); err != nil {
+				return fmt.Errorf("connection %d: echo: %w", i, err)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
 	if !d.waitLog("kernel events were lost", 10*time.Second) {
 		t.Fatalf("no overflow in the daemon's log with %d connections and --event-buffer 4096", n)
 	}
@@ -509,5 +537,10 @@ func TestIntegrationDaemonFaultEventOverflow(t *testing.T) {
 	t.Logf("refusals by kernel message: %v", reasons)
 	if st.Resyncs < 2 {
 		t.Errorf("status counts %d resyncs; want the start's and at least one after the overflow", st.Resyncs)
+	}
+	// The rebuilt view knows the subflows under way: no connection gets a
+	// second creation because of a resync.
+	if st.Commands > n+n/10 {
+		t.Errorf("%d commands for %d connections that each needed one", st.Commands, n)
 	}
 }
