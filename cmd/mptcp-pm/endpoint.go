@@ -164,8 +164,14 @@ func endpointChange(e *env, args []string) error {
 			}
 			haveID = true
 		case "backup":
+			if ch.Backup != nil && *ch.Backup != on {
+				return usagef("%s: backup and nobackup contradict each other", s.cmd)
+			}
 			ch.Backup = &on
 		case "fullmesh":
+			if ch.Fullmesh != nil && *ch.Fullmesh != on {
+				return usagef("%s: fullmesh and nofullmesh contradict each other", s.cmd)
+			}
 			ch.Fullmesh = &on
 		}
 	}

@@ -199,6 +199,9 @@ func parseSubflow(cmd string, args []string, allowed ...string) (subflowArgs, er
 			sa.dev, err = s.value("dev")
 		case "backup", "nobackup":
 			on := kw == "backup"
+			if sa.backup != nil && *sa.backup != on {
+				return sa, usagef("%s: backup and nobackup contradict each other", cmd)
+			}
 			sa.backup = &on
 		}
 		if err != nil {
