@@ -344,7 +344,7 @@ func runStatus(e *env, args []string) error {
 		if i.Up {
 			state = "up"
 		}
-		fmt.Fprintf(e.stdout, "interface %s %s %s %s\n", i.Name, i.Class, state, strings.Join(i.Addrs, " "))
+		fmt.Fprintln(e.stdout, strings.Join(append([]string{"interface", i.Name, i.Class, state}, i.Addrs...), " "))
 	}
 	for _, c := range st.Connections {
 		printDaemonConn(e, c)
