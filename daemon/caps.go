@@ -2,11 +2,15 @@ package daemon
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Capability is a Linux capability, numbered as in
@@ -54,26 +58,62 @@ type CapabilityNeed struct {
 // Capabilities lists what the daemon still needs once New has opened its
 // sockets, loaded its eBPF probes and written its sysctls, and its control
 // socket is set up (chowned to the control group): every other capability
-// is dropped. A reload may load any configuration, so what a reload may
-// need is kept whatever the current policies ask for; only the
-// command-line settings (-n, which a reload does not change) narrow it.
-// The quality source does not count: the probes are loaded by New, and
-// reading their maps needs no capability.
-func (d *Daemon) Capabilities() []CapabilityNeed {
-	out := []CapabilityNeed{
-		{CapNetAdmin, "mptcp_pm commands (GENL_UNS_ADMIN_PERM, checked at every command)"},
-		{CapNetBindService, "listeners on announced ports below 1024 (a reload opens them) and --metrics on such a port"},
-		{CapBPF, "mptcpify: a reload loads the fmod_ret program of a policy's cgroup"},
-		{CapPerfmon, "mptcpify: fmod_ret is a tracing program"},
-		{CapSysPtrace, "match.process: reading the socket links in /proc/PID/fd of processes of other users or with more capabilities"},
-		{CapDACOverride, "mptcpify: a reload creates the policy's cgroup if it does not exist (the cgroup2 root directory is mode 0555); " +
-			"match.process: listing /proc/PID/fd (mode 0500) of processes of other users"},
+// is dropped. What is kept follows the configuration at start: a policy
+// with mptcpify, process matching, a port below 1024 to listen on, -n. A
+// reload to a configuration that needs more is refused (see reload),
+// naming what is missing: restarting the daemon gives it. The quality
+// source does not count: the probes are loaded by New, and reading their
+// maps needs no capability.
+func (d *Daemon) Capabilities() []CapabilityNeed { return d.capsFor(d.set) }
+
+// capsFor lists what running set needs after start.
+func (d *Daemon) capsFor(set *policy.Set) []CapabilityNeed {
+	out := []CapabilityNeed{{CapNetAdmin, "mptcp_pm commands (GENL_UNS_ADMIN_PERM, checked at every command)"}}
+	low := slices.ContainsFunc(announcedPorts(set), func(ap netip.AddrPort) bool { return ap.Port() < 1024 })
+	if _, port, err := net.SplitHostPort(d.opts.MetricsListen); err == nil {
+		if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 1024 {
+			low = true
+		}
+	}
+	if low {
+		out = append(out, CapabilityNeed{CapNetBindService, "a listener on an announced port, or --metrics, below 1024"})
+	}
+	mptcpify := slices.ContainsFunc(set.Policies, func(p *policy.Policy) bool { return p.Mptcpify })
+	if mptcpify {
+		out = append(out, CapabilityNeed{CapBPF, "mptcpify: the fmod_ret program of a policy's cgroup (loaded again on reloads)"},
+			CapabilityNeed{CapPerfmon, "mptcpify: fmod_ret is a tracing program"})
+	}
+	process := needsProcess(set)
+	if process {
+		out = append(out, CapabilityNeed{CapSysPtrace, "match.process: reading the socket links in /proc/PID/fd of processes of other users or with more capabilities"})
+	}
+	if mptcpify || process {
+		out = append(out, CapabilityNeed{CapDACOverride, "mptcpify: creating the policy's cgroup (the cgroup2 root directory is mode 0555); " +
+			"match.process: listing /proc/PID/fd (mode 0500) of processes of other users"})
 	}
 	if d.opts.NetNS != 0 {
 		out = append(out, CapabilityNeed{CapSysAdmin, "setns into the -n namespace: the interface monitor opens rtnetlink sockets there after start " +
 			"(every snapshot, and after a failed dump), and a reload opens announced-port listeners there"})
 	}
 	return out
+}
+
+// missingCaps describes what set needs that the daemon dropped ("" when
+// nothing, or when it dropped nothing).
+func (d *Daemon) missingCaps(set *policy.Set) string {
+	if d.kept == nil {
+		return ""
+	}
+	var miss []string
+	for _, n := range d.capsFor(set) {
+		if !slices.Contains(*d.kept, n.Cap) {
+			miss = append(miss, n.Cap.String()+" ("+n.Why+")")
+		}
+	}
+	if miss == nil {
+		return ""
+	}
+	return "it needs " + strings.Join(miss, ", ") + ", which the daemon dropped at start: restart it to run this configuration"
 }
 
 // EndpointCapabilities is Capabilities for endpoint mode (EndpointKeeper),
@@ -100,7 +140,11 @@ type CapabilityDrop struct {
 // DropCapabilities drops every capability but what Capabilities lists. Call
 // it after New, once ControlReady, and before Run.
 func (d *Daemon) DropCapabilities() (CapabilityDrop, error) {
-	return DropCapabilities(capList(d.Capabilities()))
+	drop, err := DropCapabilities(capList(d.Capabilities()))
+	if err == nil && drop.Bounding {
+		d.kept = &drop.Kept
+	}
+	return drop, err
 }
 
 // String describes the drop for a log: the kept capabilities.

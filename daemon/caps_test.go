@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // TestUnitFileCapabilities checks that dist/mptcp-pm.service lets the
@@ -26,7 +29,11 @@ func TestUnitFileCapabilities(t *testing.T) {
 		}
 	}
 	want := []string{"cap_chown", "cap_setpcap", "cap_sys_resource"}
-	for _, n := range (&Daemon{}).Capabilities() {
+	// The unit runs without -n, on any configuration: one that needs
+	// everything.
+	all := &policy.Set{Config: &policy.Config{Default: policy.Policy{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:443")}}},
+		Policies: []*policy.Policy{{Mptcpify: true, Match: policy.Match{Process: "app"}}}}
+	for _, n := range (&Daemon{}).capsFor(all) {
 		want = append(want, n.Cap.String())
 	}
 	for _, n := range EndpointCapabilities(EndpointOptions{}) {
@@ -52,5 +59,46 @@ func TestCapabilityNames(t *testing.T) {
 	}
 	if got := capString(nil); got != "none" {
 		t.Errorf("capString(nil) = %q", got)
+	}
+}
+
+// What the daemon keeps follows its configuration.
+func TestCapabilitiesFollowConfig(t *testing.T) {
+	caps := func(d *Daemon, set *policy.Set) string { return capString(capList(d.capsFor(set))) }
+	plain := &policy.Set{Config: &policy.Config{}}
+	for _, tt := range []struct {
+		name string
+		d    *Daemon
+		set  *policy.Set
+		want string
+	}{
+		{"plain", &Daemon{}, plain, "cap_net_admin"},
+		{"-n", &Daemon{opts: Options{NetNS: 3}}, plain, "cap_net_admin,cap_sys_admin"},
+		{"metrics below 1024", &Daemon{opts: Options{MetricsListen: "127.0.0.1:99"}}, plain, "cap_net_admin,cap_net_bind_service"},
+		{"metrics above", &Daemon{opts: Options{MetricsListen: "127.0.0.1:9464"}}, plain, "cap_net_admin"},
+		{"announce 443", &Daemon{}, &policy.Set{Config: &policy.Config{},
+			Policies: []*policy.Policy{{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:443")}}}}, "cap_net_admin,cap_net_bind_service"},
+		{"announce 8443", &Daemon{}, &policy.Set{Config: &policy.Config{},
+			Policies: []*policy.Policy{{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:8443")}}}}, "cap_net_admin"},
+		{"mptcpify", &Daemon{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}},
+			"cap_net_admin,cap_bpf,cap_perfmon,cap_dac_override"},
+		{"process", &Daemon{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Match: policy.Match{Process: "curl"}}}},
+			"cap_net_admin,cap_sys_ptrace,cap_dac_override"},
+	} {
+		if got := caps(tt.d, tt.set); got != tt.want {
+			t.Errorf("%s: keeps %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// A reload that needs more than was kept says what and why.
+	d := &Daemon{kept: &[]Capability{CapNetAdmin}}
+	if got := d.missingCaps(plain); got != "" {
+		t.Errorf("plain configuration after a plain start: %q", got)
+	}
+	got := d.missingCaps(&policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}})
+	if !strings.HasPrefix(got, "it needs cap_bpf (mptcpify: ") || !strings.HasSuffix(got, "which the daemon dropped at start: restart it to run this configuration") {
+		t.Errorf("mptcpify after a plain start: %q", got)
+	}
+	if got := (&Daemon{}).missingCaps(plain); got != "" {
+		t.Errorf("nothing dropped: %q", got)
 	}
 }

@@ -86,6 +86,9 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
+	// kept are the capabilities left after DropCapabilities; nil if it
+	// dropped nothing (not run, or not root).
+	kept *[]Capability
 }
 
 // New checks the configuration and the kernel and opens every socket the
@@ -671,6 +674,11 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 func (d *Daemon) reload() error {
 	set, err := policy.Load(d.opts.ConfigPath)
 	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
+	if miss := d.missingCaps(set); miss != "" {
+		err := fmt.Errorf("%s: %s", set.Config.Source, miss)
 		d.log.Error("reload refused: the running policies stay", "err", err)
 		return err
 	}

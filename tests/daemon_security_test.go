@@ -77,23 +77,28 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 	}
 }
 
-// userspaceCaps is what the daemon keeps with -n, whatever its quality
-// source: see daemon.(*Daemon).Capabilities.
-var userspaceCaps = capMask(daemon.CapNetAdmin, daemon.CapNetBindService, daemon.CapBPF, daemon.CapPerfmon,
-	daemon.CapSysPtrace, daemon.CapDACOverride, daemon.CapSysAdmin)
+// What the daemon keeps with -n (see daemon.(*Daemon).Capabilities): with
+// plain policies, and with mptcpify and a port below 1024 to listen on.
+var (
+	plainCaps = capMask(daemon.CapNetAdmin, daemon.CapSysAdmin)
+	fullCaps  = capMask(daemon.CapNetAdmin, daemon.CapNetBindService, daemon.CapBPF, daemon.CapPerfmon,
+		daemon.CapDACOverride, daemon.CapSysAdmin)
+)
 
 // TestIntegrationDaemonCapabilities checks the capability sets of a
 // running daemon with eBPF probes, then that it still does its job with
-// them: a handover on link down, and a reload that needs what it kept
-// (an mptcpify program loaded, a listener on an announced port below 1024
-// opened in the -n namespace).
+// them (a handover on link down); that a reload to a configuration that
+// needs what it dropped is refused, naming it; and that a daemon started
+// on that configuration keeps what it needs and uses it (an mptcpify
+// program loaded, a listener on an announced port below 1024 opened in the
+// -n namespace).
 func TestIntegrationDaemonCapabilities(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBedWith(t, handoverConfig, nil, "--quality", "bpf")
 	if !d.waitLog("capabilities dropped", time.Second) {
 		t.Fatalf("no \"capabilities dropped\" line in the daemon's log")
 	}
-	checkProcCaps(t, d.cmd.Process.Pid, userspaceCaps)
+	checkProcCaps(t, d.cmd.Process.Pid, plainCaps)
 	if st := d.status(); st.Quality != "ebpf" {
 		t.Errorf("quality %q, want ebpf", st.Quality)
 	}
@@ -115,7 +120,22 @@ func TestIntegrationDaemonCapabilities(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.dir, "policies.d", "app.yaml"), []byte("name: app\nmatch: { cgroup: "+cg+" }\nmode: aggregate\nmptcpify: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The daemon removes the cgroup it made when it stops.
+	res := cli(t, "", "reload", "--control", d.control)
+	if res.code == 0 || !strings.Contains(res.stderr, "cap_net_bind_service") || !strings.Contains(res.stderr, "cap_bpf") ||
+		!strings.Contains(res.stderr, "which the daemon dropped at start: restart it to run this configuration") {
+		t.Fatalf("reload needing dropped capabilities: exit %d, stderr %q", res.code, res.stderr)
+	}
+	checkProcCaps(t, d.cmd.Process.Pid, plainCaps)
+	s.wait(t)
+
+	// Started on it, the daemon keeps what it needs. (It removes the
+	// cgroup it made when it stops.)
+	d.stop()
+	d.start()
+	if !d.waitLog("capabilities dropped", 5*time.Second) {
+		t.Fatalf("no \"capabilities dropped\" line in the restarted daemon's log")
+	}
+	checkProcCaps(t, d.cmd.Process.Pid, fullCaps)
 	if res := cli(t, "", "reload", "--control", d.control); res.code != 0 {
 		t.Fatalf("reload: exit %d, stderr %q", res.code, res.stderr)
 	}
@@ -125,10 +145,9 @@ func TestIntegrationDaemonCapabilities(t *testing.T) {
 		}
 	}
 	if !d.waitLog("listening for joins to an announced address", time.Second) {
-		t.Errorf("no listener on the announced port 443 after the reload")
+		t.Errorf("no listener on the announced port 443")
 	}
-	checkProcCaps(t, d.cmd.Process.Pid, userspaceCaps)
-	s.wait(t)
+	checkProcCaps(t, d.cmd.Process.Pid, fullCaps)
 }
 
 // TestIntegrationDaemonCapabilitiesQualityOff: without measurements the
@@ -139,7 +158,7 @@ func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 	t.Parallel()
 	tb := testbed.New(t)
 	d := startDaemonWith(t, tb.Client, writeConfig(t, dpConfig("single", ""), nil), "--quality", "off")
-	checkProcCaps(t, d.cmd.Process.Pid, userspaceCaps)
+	checkProcCaps(t, d.cmd.Process.Pid, plainCaps)
 	if st := d.status(); st.Quality != "none" && st.Quality != "off" {
 		t.Errorf("quality %q, want none", st.Quality)
 	}
