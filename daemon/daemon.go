@@ -50,14 +50,17 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	set     *policy.Set
-	pm      *genl.Client
-	events  *genl.Events
-	mon     *ifmon.Monitor
-	diag    *sockdiag.Client
-	owners  *owners
-	quality qualitySource // nil: no measurements
-	metrics *metrics      // nil: no metrics
+	set  *policy.Set
+	exec *executor
+	ctx  context.Context // Run's
+	// inflight are the commands sent whose result has not come back.
+	inflight map[inflightKey]int
+	events   *genl.Events
+	mon      *ifmon.Monitor
+	diag     *sockdiag.Client
+	owners   *owners
+	quality  qualitySource // nil: no measurements
+	metrics  *metrics      // nil: no metrics
 	// listeners are the daemon's MPTCP listening sockets on announced
 	// ports: the kernel opens none, and joins to a port need one.
 	listeners listeners
@@ -120,10 +123,11 @@ func New(opts Options) (*Daemon, error) {
 	if err := d.events.SetReadBuffer(opts.EventBuffer); err != nil {
 		d.log.Warn("event socket buffer not enlarged", "err", err)
 	}
-	if d.pm, err = genl.New(cfg); err != nil {
+	if d.exec, err = newExecutor(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.inflight = map[inflightKey]int{}
 	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
 		d.Close()
 		return nil, err
@@ -191,8 +195,8 @@ func (d *Daemon) Close() {
 	if d.events != nil {
 		_ = d.events.Close()
 	}
-	if d.pm != nil {
-		_ = d.pm.Close()
+	if d.exec != nil {
+		d.exec.close()
 	}
 	if d.diag != nil {
 		_ = d.diag.Close()
@@ -267,6 +271,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	kev := make(chan kernelEvent, 64)
 	go d.pump(ctx, kev)
+	d.ctx = ctx
+	d.exec.run(ctx)
 	samples := make(chan batch, 1)
 	free := make(chan batch, 2) // batches the loop is done with
 	if d.quality != nil {
@@ -322,6 +328,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err := d.kernel(ke); err != nil {
 				return err
 			}
+		case r := <-d.exec.out:
+			d.finished(r)
 		case b := <-samples:
 			d.measured(b)
 			select {
@@ -567,40 +575,56 @@ const (
 	tcpListen      = 10
 )
 
-// step runs one event through the engine and executes the actions; the
-// results go back into the engine until nothing more follows.
+// step runs one event through the engine and sends the actions to the
+// workers; their results come back as events of their own (finished).
 func (d *Daemon) step(ev policy.Event) {
-	queue := []policy.Event{ev}
-	started := time.Now() // when what asked for these actions happened
-	for i := 0; i < len(queue) && i < 1000; i++ {
-		actions, wake := d.state.Step(queue[i])
-		d.setWake(wake)
-		for _, a := range actions {
-			d.commands++
-			sent := time.Now()
-			err := d.execute(a)
-			if !d.cause.IsZero() {
-				lat := sent.Sub(d.cause)
-				d.lat.add(lat)
-				d.cmdLat.add(time.Since(sent))
-				d.metrics.eventToCommand(lat)
-			}
-			d.metrics.command(a.Kind.String(), err)
-			at := policy.EventBase{At: time.Now()}
-			if err == nil && a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
-				d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = started
-			}
-			if err != nil {
-				d.refused++
-				d.log.Warn("kernel refused", "action", a.String(), "err", err)
-				queue = append(queue, policy.ActionFailed{EventBase: at, Action: a, Err: err})
-				continue
-			}
-			d.log.Info("action", "action", a.String())
-			if a.Kind == policy.SetBackup {
-				queue = append(queue, policy.ActionDone{EventBase: at, Action: a})
-			}
+	actions, wake := d.state.Step(ev)
+	d.setWake(wake)
+	asked := time.Now() // when what asked for these actions was handled
+	for _, a := range actions {
+		k := keyOf(a)
+		if d.inflight[k] > 0 {
+			d.log.Debug("already under way", "action", a.String())
+			continue
 		}
+		d.inflight[k]++
+		if a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
+			// Until the subflow is up; its SF_ESTABLISHED may come
+			// before the command's result.
+			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
+		}
+		d.exec.submit(d.ctx, job{a: a, cause: d.cause})
+	}
+}
+
+// finished takes in a command's result: counted, logged, and told to the
+// engine when it changes what the engine knows (a refusal; MP_PRIO, which
+// has no event of its own).
+func (d *Daemon) finished(r result) {
+	a := r.a
+	k := keyOf(a)
+	if d.inflight[k]--; d.inflight[k] <= 0 {
+		delete(d.inflight, k)
+	}
+	d.commands++
+	if !r.cause.IsZero() {
+		lat := r.sent.Sub(r.cause)
+		d.lat.add(lat)
+		d.cmdLat.add(r.done.Sub(r.sent))
+		d.metrics.eventToCommand(lat)
+	}
+	d.metrics.command(a.Kind.String(), r.err)
+	at := policy.EventBase{At: r.done}
+	if r.err != nil {
+		d.refused++
+		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
+		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
+		d.step(policy.ActionFailed{EventBase: at, Action: a, Err: r.err})
+		return
+	}
+	d.log.Info("action", "action", a.String())
+	if a.Kind == policy.SetBackup {
+		d.step(policy.ActionDone{EventBase: at, Action: a})
 	}
 }
 
@@ -638,27 +662,6 @@ func (d *Daemon) setWake(w time.Time) {
 	}
 	d.wake = w
 	d.timer.Reset(max(time.Until(w), time.Until(d.lastTick.Add(minTick)), 0))
-}
-
-// execute sends one action to the kernel.
-func (d *Daemon) execute(a policy.Action) error {
-	switch a.Kind {
-	case policy.CreateSubflow:
-		var flags genl.Flags
-		if a.Backup {
-			flags = genl.FlagBackup
-		}
-		return d.pm.CreateSubflow(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), IfIndex: a.IfIndex, Flags: flags}, a.Remote)
-	case policy.DestroySubflow:
-		return d.pm.DestroySubflow(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped))
-	case policy.SetBackup:
-		return d.pm.SetFlags(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped), a.Backup)
-	case policy.RemoveAddr:
-		return d.pm.Remove(a.Token, a.ID)
-	case policy.Announce:
-		return d.pm.Announce(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), Port: a.Local.Port()})
-	}
-	return fmt.Errorf("unknown action %v", a.Kind)
 }
 
 // mapped writes an IPv4 address as v4-mapped IPv6 when m is set.
