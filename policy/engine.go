@@ -192,6 +192,31 @@ type State struct {
 	// "invalid token") forever.
 	closed     map[uint32]time.Time
 	closedPrun time.Time
+	// peak is the most connections since Conns was last made: a Go map
+	// keeps the memory of its largest size, and a host that had ten
+	// thousand connections should not keep their room when they are gone.
+	peak int
+}
+
+// shrink makes m anew when it holds less than a quarter of *peak (and the
+// peak was worth it); it returns m, or the new map.
+func shrink[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	*peak = max(*peak, len(m))
+	if *peak < 1024 || len(m) > *peak/4 {
+		return m
+	}
+	*peak = len(m)
+	return rebuilt(m)
+}
+
+// rebuilt copies m into a map of its size (maps.Clone keeps the old one's
+// room).
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	n := make(map[K]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
 }
 
 // closedTTL is how long a closed token is remembered.
@@ -405,9 +430,24 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			// The kernel sends no SF_ESTABLISHED for the initial subflow:
 			// CREATED is its only report.
 			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote}, now)
-		}
-		for _, sf := range ev.Subflows {
-			c.addSubflow(sf, now)
+		} else {
+			// A dump: the kernel's word on which subflows there are (events
+			// may have been lost). Those that stay keep what the engine
+			// knows of them; a creation under way that the dump shows is
+			// done.
+			old := c.Subflows
+			c.Subflows = make([]Subflow, 0, max(2, len(ev.Subflows)))
+			for _, sf := range ev.Subflows {
+				sf = sf.unmapped()
+				sf.since = now
+				if i := slices.IndexFunc(old, func(x Subflow) bool { return x.Local == sf.Local && x.Remote == sf.Remote }); i >= 0 {
+					sf.since, sf.q = old[i].since, old[i].q
+				}
+				c.Subflows = append(c.Subflows, sf)
+				if k, ok := s.keyOf(sf); ok {
+					delete(c.pending, k)
+				}
+			}
 		}
 		touched = append(touched, c)
 	case ConnEstablished:
@@ -417,6 +457,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 	case ConnClosed:
 		delete(s.Conns, ev.Token)
+		s.Conns = shrink(s.Conns, &s.peak)
 		s.closed[ev.Token] = now
 		if now.Sub(s.closedPrun) >= closedTTL {
 			s.closedPrun = now
@@ -425,6 +466,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 					delete(s.closed, tok)
 				}
 			}
+			s.closed = rebuilt(s.closed)
 		}
 	case SubflowUp:
 		if c := s.Conns[ev.Token]; c != nil {

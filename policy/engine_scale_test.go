@@ -63,3 +63,31 @@ func BenchmarkTick(b *testing.B) {
 		s.Step(Tick{EventBase: at(time.Duration(i) * time.Millisecond)})
 	}
 }
+
+// A dump (after lost events) is the kernel's word on a connection's
+// subflows: one the engine had but the dump lacks is gone, one the dump
+// shows still in its handshake is no reason to create another.
+func TestAdoptionReplacesSubflows(t *testing.T) {
+	p := pol(ModeAggregate)
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	s := NewState(ifaces(true, true))
+	acts, _ := s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true})
+	if fmt.Sprint(fmtActions(acts)) != "[create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false]" {
+		t.Fatalf("established: %v", fmtActions(acts))
+	}
+	// Events lost; the dump shows the join (in its handshake) and the
+	// initial subflow.
+	dump := []Subflow{{Local: initial, Remote: srv}, {Local: cellSub, Remote: srv, LocID: 1}}
+	if acts, _ := s.Step(ConnCreated{EventBase: at(time.Second), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true, Subflows: dump}); len(acts) != 0 {
+		t.Fatalf("adopted with its join: %v", fmtActions(acts))
+	}
+	if c := s.Conns[tok]; len(c.Subflows) != 2 || len(c.pending) != 0 {
+		t.Fatalf("after adoption: subflows %v, pending %v", c.Subflows, c.pending)
+	}
+	// A later dump without the join (its SF_CLOSED lost): gone from the
+	// model, and created again.
+	acts, _ = s.Step(ConnCreated{EventBase: at(2 * time.Second), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true, Subflows: dump[:1]})
+	if c := s.Conns[tok]; len(c.Subflows) != 1 || fmt.Sprint(fmtActions(acts)) != "[create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false]" {
+		t.Fatalf("dump without the join: subflows %v, actions %v", c.Subflows, fmtActions(acts))
+	}
+}
