@@ -41,8 +41,19 @@ type Options struct {
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
-// say otherwise: 4 MiB, room for about 20,000 events.
-const DefaultEventBuffer = 4 << 20
+// say otherwise: 16 MiB, room for about 80,000 events (three per
+// connection: ten seconds of a host opening 2,500 connections a second
+// while the daemon is held up). The kernel takes the memory only for the
+// events queued.
+const DefaultEventBuffer = 16 << 20
+
+// maxReusedBatch is the largest batch of samples kept for reuse.
+const maxReusedBatch = 4096
+
+// resyncAgain is how long after an overflow the view is rebuilt once more:
+// connections in their handshake during the first dump, whose events were
+// lost too, are taken in then.
+const resyncAgain = time.Second
 
 // Daemon is the path manager: one goroutine (Run's) owns its state; the
 // control socket reads snapshots published after every step.
@@ -70,9 +81,11 @@ type Daemon struct {
 	// until the subflow is up.
 	handovers map[handoverKey]time.Time
 
-	state    *policy.State
-	matched  map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
-	timer    *time.Timer
+	state   *policy.State
+	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
+	timer   *time.Timer
+	// again rebuilds the view once more after an overflow.
+	again    *time.Timer
 	wake     time.Time
 	lastTick time.Time
 	statusc  chan statusReq
@@ -298,6 +311,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// The timer exists before anything can ask for a wake-up.
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
+	d.again = time.NewTimer(time.Hour)
+	d.again.Stop()
 	d.resync(time.Now(), "start")
 	changes := d.mon.Changes()
 	for {
@@ -332,10 +347,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.finished(r)
 		case b := <-samples:
 			d.measured(b)
-			select {
-			case free <- b:
-			default:
+			// Batches are reused, but not the ones a burst made large:
+			// their memory goes back.
+			if cap(b.news) <= maxReusedBatch {
+				select {
+				case free <- b:
+				default:
+				}
 			}
+		case <-d.again.C:
+			d.resync(time.Now(), "after an overflow")
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
@@ -386,6 +407,7 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
 			d.resync(time.Now(), "overflow")
+			d.again.Reset(resyncAgain)
 			return nil
 		}
 		return fmt.Errorf("event socket: %w", ke.err)
@@ -536,7 +558,9 @@ func (d *Daemon) resync(at time.Time, why string) {
 		present[c.Token] = true
 		subs := make([]policy.Subflow, 0, len(c.Subflows))
 		for _, sf := range c.Subflows {
-			if sf.State != tcpEstablished {
+			// A join still in its handshake counts: creating another
+			// would give the connection one too many.
+			if sf.State != tcpEstablished && sf.State != tcpSynSent {
 				continue
 			}
 			subs = append(subs, policy.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
@@ -572,6 +596,7 @@ func unspecified(a netip.Addr) netip.Addr {
 // TCP states (include/net/tcp_states.h).
 const (
 	tcpEstablished = 1
+	tcpSynSent     = 2
 	tcpListen      = 10
 )
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"math"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"time"
 )
@@ -56,12 +57,25 @@ func (l *latencies) summary() LatencyStatus {
 // status: what a leak would grow.
 type RuntimeStatus struct {
 	Goroutines     int    `json:"goroutines"`
-	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
+	HeapInuseBytes uint64 `json:"heap_inuse_bytes"` // garbage not collected yet included
 	HeapObjects    uint64 `json:"heap_objects"`
+	// HeapLiveBytes is the heap the last garbage collection found live:
+	// what a leak grows, without the garbage since.
+	HeapLiveBytes uint64 `json:"heap_live_bytes"`
+	GCCycles      uint64 `json:"gc_cycles"`
 }
 
 func runtimeStatus() RuntimeStatus {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return RuntimeStatus{Goroutines: runtime.NumGoroutine(), HeapInuseBytes: ms.HeapInuse, HeapObjects: ms.HeapObjects}
+	samples := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	rtmetrics.Read(samples)
+	st := RuntimeStatus{Goroutines: runtime.NumGoroutine(), HeapInuseBytes: ms.HeapInuse, HeapObjects: ms.HeapObjects}
+	if samples[0].Value.Kind() == rtmetrics.KindUint64 {
+		st.HeapLiveBytes = samples[0].Value.Uint64()
+	}
+	if samples[1].Value.Kind() == rtmetrics.KindUint64 {
+		st.GCCycles = samples[1].Value.Uint64()
+	}
+	return st
 }

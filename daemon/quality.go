@@ -271,6 +271,7 @@ type progressTracker struct {
 	clash map[[2]netip.AddrPort]*progress // subflows whose uint64 another has
 	gen   uint64                          // of the batch being taken in
 	gone  [][2]netip.AddrPort
+	peak  int // the most subflows since last was made
 }
 
 // A subflow's samples are news even when nothing changed for its first
@@ -320,6 +321,7 @@ func (t *progressTracker) keep() {
 // end forgets the subflows the batch did not measure (gone) and returns
 // them; the slice is reused by the next end.
 func (t *progressTracker) end() [][2]netip.AddrPort {
+	defer t.shrink()
 	t.gone = t.gone[:0]
 	for k, p := range t.last {
 		if p.gen != t.gen {
@@ -334,6 +336,20 @@ func (t *progressTracker) end() [][2]netip.AddrPort {
 		}
 	}
 	return t.gone
+}
+
+// shrink makes last anew when it holds less than a quarter of its peak: a
+// Go map keeps the memory of its largest size.
+func (t *progressTracker) shrink() {
+	t.peak = max(t.peak, len(t.last))
+	if t.peak < 1024 || len(t.last) > t.peak/4 {
+		return
+	}
+	n := make(map[uint64]*progress, len(t.last))
+	for k, p := range t.last {
+		n[k] = p
+	}
+	t.last, t.peak = n, len(n)
 }
 
 // find returns the subflow's record, nil if it has none.

@@ -43,8 +43,9 @@ holds one policy per application.
                      namespace mptcp-pm runs in, not the -n one); the daemon
                      exits with an error if it cannot listen on ADDR
   --event-buffer BYTES  receive buffer of the kernel event socket (default
-                     4194304, 4 MiB, about 20,000 events); when it overflows
-                     the daemon rebuilds its view from a kernel dump
+                     16777216, 16 MiB, about 80,000 events); when it
+                     overflows the daemon rebuilds its view from a kernel
+                     dump, and once more a second later
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
