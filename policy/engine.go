@@ -760,7 +760,27 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		if bad {
 			reason = l.Name + " is bad (" + h.reason + ")"
 		}
-		if broken {
+		if broken && sf.LocID != 0 {
+			// The kernel forgets the address ID of a subflow it destroys
+			// (6.18: REMOVE_ADDR for it is then refused, "address with
+			// id N not found"), and the peer cannot hear the close on a
+			// broken path: REMOVE_ADDR goes first, over a working
+			// subflow. Until one is up the broken one stays (its data
+			// could not be reinjected anywhere before).
+			if !active {
+				continue
+			}
+			if !c.removed[sf.LocID] {
+				if c.removed == nil {
+					c.removed = map[uint8]bool{}
+				}
+				c.removed[sf.LocID] = true
+				actions = append(actions, Action{Kind: RemoveAddr, Token: c.Token, ID: sf.LocID,
+					Reason: "the peer cannot hear that a subflow on a broken path is closed"})
+			}
+		} else if broken {
+			// The initial subflow's ID 0 can be removed after: at once,
+			// so that the kernel reinjects its data.
 			if c.tellPeer == nil {
 				c.tellPeer = map[uint8]bool{}
 			}

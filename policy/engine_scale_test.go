@@ -91,3 +91,31 @@ func TestAdoptionReplacesSubflows(t *testing.T) {
 		t.Fatalf("dump without the join: subflows %v, actions %v", c.Subflows, fmtActions(acts))
 	}
 }
+
+// A broken subflow with an address ID other than 0 stays until its
+// successor is up, then REMOVE_ADDR goes before its destruction: the kernel
+// forgets the ID of a subflow it destroys.
+func TestQualityBrokenNonZeroID(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	ms := time.Millisecond
+	cellInitial := netip.AddrPortFrom(cell4, 40000)
+	wifiSub := netip.AddrPortFrom(wifi4, 42000)
+	cellSub := netip.AddrPortFrom(cell4, 43000)
+	run(t, ifaces(false, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: cellInitial, Remote: srv, Policy: p, Established: true}},
+		// Wi-Fi comes: after the hold-down, traffic moves to it.
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(true, true)},
+			want: []string{"create 10.0.1.2 if3 id 1 -> 10.0.3.2:5201 backup=true"}, wake: 1100 * ms},
+		{ev: sfUp(200*ms, wifiSub, srv, 1, true), wake: 1100 * ms},
+		{ev: Tick{EventBase: at(1100 * ms)},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:40000 -> 10.0.3.2:5201"}},
+		{ev: ActionDone{EventBase: at(1101 * ms), Action: Action{Kind: SetBackup, Token: tok, Local: wifiSub, Remote: srv, Backup: false}}},
+		{ev: SubflowDown{EventBase: at(1102 * ms), Token: tok, Subflow: Subflow{Local: cellInitial, Remote: srv}}},
+		// Wi-Fi (ID 1) times out: cellular is opened, Wi-Fi stays for now.
+		{ev: quality(1500*ms, wifiSub, 50*time.Microsecond, 0, 10, 0)},
+		{ev: quality(1800*ms, wifiSub, 50*time.Microsecond, 1, 12, 1),
+			want: []string{"create 10.0.2.2 if4 id 0 -> 10.0.3.2:5201 backup=false"}},
+		// Cellular up: REMOVE_ADDR for ID 1, then Wi-Fi closed.
+		{ev: sfUp(1801*ms, cellSub, srv, 0, false), want: []string{"remove id 1", "destroy 10.0.1.2:42000 -> 10.0.3.2:5201"}},
+	})
+}
