@@ -66,6 +66,8 @@ type Daemon struct {
 	ctx  context.Context // Run's
 	// inflight are the commands sent whose result has not come back.
 	inflight map[inflightKey]int
+	// deferred are results taken in while the loop waited for a worker.
+	deferred []result
 	events   *genl.Events
 	mon      *ifmon.Monitor
 	diag     *sockdiag.Client
@@ -366,6 +368,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
 		}
+		// Results taken in while the loop waited for a worker.
+		for len(d.deferred) > 0 {
+			r := d.deferred[0]
+			d.deferred = d.deferred[1:]
+			d.finished(r)
+		}
+		d.deferred = nil
 	}
 }
 
@@ -618,7 +627,7 @@ func (d *Daemon) step(ev policy.Event) {
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
 		}
-		d.exec.submit(d.ctx, job{a: a, cause: d.cause})
+		d.exec.submit(d.ctx, job{a: a, cause: d.cause}, &d.deferred)
 	}
 }
 

@@ -52,6 +52,8 @@ type executor struct {
 	clients []*genl.Client
 	in      []chan job
 	out     chan result
+	// do sends an action with worker w's socket (tests replace it).
+	do func(w int, a policy.Action) error
 }
 
 func newExecutor(cfg *genl.Config) (*executor, error) {
@@ -65,12 +67,13 @@ func newExecutor(cfg *genl.Config) (*executor, error) {
 		e.clients = append(e.clients, c)
 		e.in = append(e.in, make(chan job, 1024))
 	}
+	e.do = func(w int, a policy.Action) error { return execute(e.clients[w], a) }
 	return e, nil
 }
 
 // run runs the workers until ctx ends.
 func (e *executor) run(ctx context.Context) {
-	for i, c := range e.clients {
+	for i := range e.in {
 		go func() {
 			for {
 				select {
@@ -78,7 +81,7 @@ func (e *executor) run(ctx context.Context) {
 					return
 				case j := <-e.in[i]:
 					r := result{job: j, sent: time.Now()}
-					r.err = execute(c, j.a)
+					r.err = e.do(i, j.a)
 					r.done = time.Now()
 					select {
 					case e.out <- r:
@@ -91,13 +94,21 @@ func (e *executor) run(ctx context.Context) {
 	}
 }
 
-// submit hands j to the worker of its connection. It blocks when that
-// worker has 1,024 commands waiting: the loop slows down rather than
-// lose one.
-func (e *executor) submit(ctx context.Context, j job) {
-	select {
-	case e.in[j.a.Token%workers] <- j:
-	case <-ctx.Done():
+// submit hands j to the worker of its connection. When that worker has
+// 1,024 commands waiting (a rebuild after an overflow can ask for
+// thousands at once), it waits, and meanwhile takes in the results the
+// workers send, to be handled later (deferred): a worker blocked on a full
+// result channel would otherwise never take the command.
+func (e *executor) submit(ctx context.Context, j job, deferred *[]result) {
+	for {
+		select {
+		case e.in[j.a.Token%workers] <- j:
+			return
+		case r := <-e.out:
+			*deferred = append(*deferred, r)
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
