@@ -354,11 +354,16 @@ func (t *progressTracker) shrink() {
 
 // find returns the subflow's record, nil if it has none.
 func (t *progressTracker) find(s *sample) *progress {
-	k := [2]netip.AddrPort{s.Local, s.Remote}
-	if p := t.last[shortKey(s)]; p != nil && p.key == k {
+	if p := t.last[shortKey(s)]; p != nil && p.key[0].Addr() == s.Local.Addr() && p.key[1].Addr() == s.Remote.Addr() {
+		// The ports are in the short key; the addresses compared field
+		// by field (the generic comparison of the array was a sixth of
+		// the sampler's time at 10,000 connections).
 		return p
 	}
-	return t.clash[k]
+	if t.clash == nil {
+		return nil
+	}
+	return t.clash[[2]netip.AddrPort{s.Local, s.Remote}]
 }
 
 // add makes a record for a subflow that has none.
