@@ -65,7 +65,7 @@ type Daemon struct {
 	exec *executor
 	ctx  context.Context // Run's
 	// inflight are the commands sent whose result has not come back.
-	inflight map[inflightKey]int
+	inflight map[inflightKey]bool
 	// deferred are results taken in while the loop waited for a worker.
 	deferred []result
 	events   *genl.Events
@@ -142,7 +142,7 @@ func New(opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	d.inflight = map[inflightKey]int{}
+	d.inflight = map[inflightKey]bool{}
 	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
 		d.Close()
 		return nil, err
@@ -617,11 +617,11 @@ func (d *Daemon) step(ev policy.Event) {
 	asked := time.Now() // when what asked for these actions was handled
 	for _, a := range actions {
 		k := keyOf(a)
-		if d.inflight[k] > 0 {
+		if d.inflight[k] {
 			d.log.Debug("already under way", "action", a.String())
 			continue
 		}
-		d.inflight[k]++
+		d.inflight[k] = true
 		if a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
 			// Until the subflow is up; its SF_ESTABLISHED may come
 			// before the command's result.
@@ -636,10 +636,7 @@ func (d *Daemon) step(ev policy.Event) {
 // has no event of its own).
 func (d *Daemon) finished(r result) {
 	a := r.a
-	k := keyOf(a)
-	if d.inflight[k]--; d.inflight[k] <= 0 {
-		delete(d.inflight, k)
-	}
+	delete(d.inflight, keyOf(a))
 	d.commands++
 	if !r.cause.IsZero() {
 		lat := r.sent.Sub(r.cause)
