@@ -68,12 +68,14 @@ type Daemon struct {
 	inflight map[inflightKey]bool
 	// deferred are results taken in while the loop waited for a worker.
 	deferred []result
-	events   *genl.Events
-	mon      *ifmon.Monitor
-	diag     *sockdiag.Client
-	owners   *owners
-	quality  qualitySource // nil: no measurements
-	metrics  *metrics      // nil: no metrics
+	// skipc tells the sampler the connections not to follow.
+	skipc   chan []uint32
+	events  *genl.Events
+	mon     *ifmon.Monitor
+	diag    *sockdiag.Client
+	owners  *owners
+	quality qualitySource // nil: no measurements
+	metrics *metrics      // nil: no metrics
 	// listeners are the daemon's MPTCP listening sockets on announced
 	// ports: the kernel opens none, and joins to a port need one.
 	listeners listeners
@@ -290,8 +292,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.exec.run(ctx)
 	samples := make(chan batch, 1)
 	free := make(chan batch, 2) // batches the loop is done with
+	d.skipc = make(chan []uint32, 16)
 	if d.quality != nil {
-		go sampler(ctx, d.quality, samples, free, d.log)
+		go sampler(ctx, d.quality, samples, free, d.skipc, d.log)
 	}
 	metricsErr := make(chan error, 1)
 	if d.metrics != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/bpf"
@@ -188,15 +189,26 @@ func (s *diagSource) each(fn func(*sample)) (int, error) {
 // loop the samples that are news. Work that grows with the number of
 // subflows stays out of the loop: an idle subflow costs it nothing. The
 // loop gives each batch back on free once it has used it.
-func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan batch, log *slog.Logger) {
+//
+// The loop names on skip the connections it has no use for measurements
+// of (server side: it opens no subflows there); their subflows are not
+// followed, until the connection is gone.
+func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan batch, skip <-chan []uint32, log *slog.Logger) {
 	t := time.NewTimer(src.interval(0))
 	defer t.Stop()
 	var (
 		tracker progressTracker
 		pending batch // news not handed over yet
 		now     time.Time
+		// skipped are the connections not followed, with the round
+		// that last saw them.
+		skipped = map[uint32]uint64{}
 	)
 	take := func(s *sample) {
+		if _, ok := skipped[s.Token]; ok {
+			skipped[s.Token] = tracker.gen
+			return
+		}
 		var news bool
 		s.InRow, s.Stalled, news = tracker.update(*s, now)
 		if news {
@@ -225,9 +237,24 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 			// refresh).
 			pending.news = pending.news[:0]
 		}
+		for more := true; more; {
+			select {
+			case toks := <-skip:
+				for _, tok := range toks {
+					skipped[tok] = tracker.gen + 1
+				}
+			default:
+				more = false
+			}
+		}
 		now = time.Now()
 		tracker.begin()
 		n, err := src.each(take)
+		for tok, gen := range skipped {
+			if gen != tracker.gen {
+				delete(skipped, tok) // gone
+			}
+		}
 		t.Reset(src.interval(n))
 		if err != nil {
 			// What was not measured is not gone.
@@ -432,10 +459,17 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, b
 // client-side connections the engine manages.
 func (d *Daemon) measured(b batch) {
 	at := time.Now()
+	var skip []uint32
 	for i := range b.news {
 		s := &b.news[i]
 		c := d.state.Conns[s.Token]
-		if c == nil || c.ServerSide {
+		if c == nil {
+			continue
+		}
+		if c.ServerSide {
+			if !slices.Contains(skip, s.Token) {
+				skip = append(skip, s.Token)
+			}
 			continue
 		}
 		if l, ok := d.state.Ifaces.ByAddr(s.Local.Addr()); ok {
@@ -445,4 +479,10 @@ func (d *Daemon) measured(b batch) {
 			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans})
 	}
 	d.metrics.forget(b.gone)
+	if skip != nil {
+		select {
+		case d.skipc <- skip:
+		default: // the next news of them asks again
+		}
+	}
 }

@@ -126,7 +126,8 @@ func TestSamplerNews(t *testing.T) {
 	out, free := make(chan batch, 1), make(chan batch, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go sampler(ctx, src, out, free, slog.New(slog.DiscardHandler))
+	skip := make(chan []uint32, 1)
+	go sampler(ctx, src, out, free, skip, slog.New(slog.DiscardHandler))
 
 	count := map[netip.AddrPort]int{}
 	var gone [][2]netip.AddrPort
@@ -155,6 +156,16 @@ func TestSamplerNews(t *testing.T) {
 	recv(200 * time.Millisecond)
 	if count[a.Local] != youngSamples+1 || count[b.Local] != youngSamples || len(gone) != 1 || gone[0][0] != b.Local {
 		t.Fatalf("after a sent and b went: %v news, %v gone", count, gone)
+	}
+	// The loop has no use for a's connection: a is no longer followed
+	// (gone for the tracker), and sending brings no news.
+	skip <- []uint32{a.Token}
+	recv(200 * time.Millisecond)
+	a.SegsOut, a.BytesAcked = 30, 2000
+	src.set(a)
+	recv(200 * time.Millisecond)
+	if count[a.Local] != youngSamples+1 || len(gone) != 2 || gone[1][0] != a.Local {
+		t.Fatalf("after a's connection was skipped: %v news, %v gone", count, gone)
 	}
 }
 
