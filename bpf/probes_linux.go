@@ -231,6 +231,14 @@ func parseSeed(data []byte) error {
 	return errors.Join(errs...)
 }
 
+// emit calls fn for each entry of a batch, with m as the one Metrics.
+func (p *probes) emit(keys []probeKey, vals []probeMetrics, m *Metrics, fn func(Key, *Metrics)) {
+	for i := range keys {
+		*m = convMetrics(vals[i], p.monoToWall)
+		fn(convKey(keys[i]), m)
+	}
+}
+
 func (p *probes) eachMetrics(fn func(Key, *Metrics)) error {
 	p.readMu.Lock()
 	defer p.readMu.Unlock()
@@ -238,12 +246,12 @@ func (p *probes) eachMetrics(fn func(Key, *Metrics)) error {
 	if p.batchKeys == nil {
 		p.batchKeys, p.batchVals = make([]probeKey, 1024), make([]probeMetrics, 1024)
 	}
+	// One Metrics for every subflow: handed to fn by pointer, it escapes,
+	// and one per subflow was an allocation per subflow per reading.
+	var m Metrics
 	for {
 		n, err := p.objs.Subflows.BatchLookup(&cursor, p.batchKeys, p.batchVals, nil)
-		for i := range n {
-			m := convMetrics(p.batchVals[i], p.monoToWall)
-			fn(convKey(p.batchKeys[i]), &m)
-		}
+		p.emit(p.batchKeys[:n], p.batchVals[:n], &m, fn)
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil
 		}
@@ -253,7 +261,8 @@ func (p *probes) eachMetrics(fn func(Key, *Metrics)) error {
 				return err
 			}
 			for k, v := range all {
-				fn(k, &v)
+				m = v
+				fn(k, &m)
 			}
 			return nil
 		}
