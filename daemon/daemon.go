@@ -69,7 +69,12 @@ type Daemon struct {
 	// deferred are results taken in while the loop waited for a worker.
 	deferred []result
 	// skipc tells the sampler the connections not to follow.
-	skipc   chan []uint32
+	skipc chan []uint32
+	// kev brings the kernel's events from the pump.
+	kev chan kernelEvent
+	// fatal is an error met where it could not be returned: Run returns
+	// it at its next turn.
+	fatal   error
 	events  *genl.Events
 	mon     *ifmon.Monitor
 	diag    *sockdiag.Client
@@ -286,8 +291,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	monErr := make(chan error, 1)
 	go func() { monErr <- d.mon.Run(ctx) }()
 
-	kev := make(chan kernelEvent, 64)
-	go d.pump(ctx, kev)
+	d.kev = make(chan kernelEvent, 64)
+	go d.pump(ctx, d.kev)
 	d.ctx = ctx
 	d.exec.run(ctx)
 	samples := make(chan batch, 1)
@@ -321,6 +326,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resync(time.Now(), "start")
 	changes := d.mon.Changes()
 	for {
+		// Kernel events first: what they ask for is what the latency of
+		// the daemon is about. A few batches, then everything else gets
+		// its turn (status, timers, measurements).
+		if d.fatal != nil {
+			return d.fatal
+		}
+		if err := d.kernelFirst(kernelFirstBatches); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -344,7 +358,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
 			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
-		case ke := <-kev:
+		case ke := <-d.kev:
 			if err := d.kernel(ke); err != nil {
 				return err
 			}
@@ -371,14 +385,40 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
 		}
-		// Results taken in while the loop waited for a worker.
-		for len(d.deferred) > 0 {
-			r := d.deferred[0]
-			d.deferred = d.deferred[1:]
-			d.finished(r)
-		}
-		d.deferred = nil
+		d.drainDeferred()
 	}
+}
+
+// kernelFirstBatches is how many batches of kernel events the loop takes
+// before anything else that is ready.
+const kernelFirstBatches = 16
+
+// kernelFirst handles up to n batches of kernel events that are waiting,
+// without waiting for any.
+func (d *Daemon) kernelFirst(n int) error {
+	for range n {
+		select {
+		case ke := <-d.kev:
+			if err := d.kernel(ke); err != nil {
+				return err
+			}
+			d.drainDeferred()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// drainDeferred handles the results taken in while the loop waited for a
+// worker.
+func (d *Daemon) drainDeferred() {
+	for len(d.deferred) > 0 {
+		r := d.deferred[0]
+		d.deferred = d.deferred[1:]
+		d.finished(r)
+	}
+	d.deferred = nil
 }
 
 func now() policy.EventBase { return policy.EventBase{At: time.Now()} }

@@ -461,6 +461,12 @@ func (d *Daemon) measured(b batch) {
 	at := time.Now()
 	var skip []uint32
 	for i := range b.news {
+		if i%128 == 127 && d.fatal == nil {
+			// A long batch (many young subflows) does not hold up
+			// kernel events. An error ends the daemon at the loop's
+			// next turn.
+			d.fatal = d.kernelFirst(1)
+		}
 		s := &b.news[i]
 		c := d.state.Conns[s.Token]
 		if c == nil {
