@@ -250,17 +250,17 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 		now = time.Now()
 		tracker.begin()
 		n, err := src.each(take)
-		for tok, gen := range skipped {
-			if gen != tracker.gen {
-				delete(skipped, tok) // gone
-			}
-		}
 		t.Reset(src.interval(n))
 		if err != nil {
 			// What was not measured is not gone.
 			log.Warn("measuring subflows failed", "source", src.name(), "err", err)
 			tracker.keep()
 			continue
+		}
+		for tok, gen := range skipped {
+			if gen != tracker.gen {
+				delete(skipped, tok) // gone
+			}
 		}
 		pending.gone = append(pending.gone, tracker.end()...)
 		if len(pending.news) == 0 && len(pending.gone) == 0 {
