@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,11 +139,7 @@ func New(opts Options) (*Daemon, error) {
 	if d.events, err = genl.NewEvents(cfg); err != nil {
 		return nil, err
 	}
-	if opts.EventBuffer == 0 {
-		opts.EventBuffer = DefaultEventBuffer
-		d.opts.EventBuffer = DefaultEventBuffer
-	}
-	if err := d.events.SetReadBuffer(opts.EventBuffer); err != nil {
+	if err := d.events.SetReadBuffer(cmp.Or(opts.EventBuffer, DefaultEventBuffer)); err != nil {
 		d.log.Warn("event socket buffer not enlarged", "err", err)
 	}
 	if d.exec, err = newExecutor(cfg); err != nil {
@@ -251,10 +248,6 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // Status asks the loop for its current view. Safe to call from any
 // goroutine while Run runs; the loop builds the view between two events.
 func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
-
-// BriefStatus is Status with the connections counted but not listed: what
-// a monitor of a busy host polls.
-func (d *Daemon) BriefStatus(ctx context.Context) (*Status, error) { return d.status(ctx, true) }
 
 // statusReq asks the loop for its view.
 type statusReq struct {
