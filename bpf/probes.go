@@ -59,6 +59,17 @@ type Metrics struct {
 	SegsOut uint32
 	// BytesAcked counts bytes acknowledged (tcpi_bytes_acked).
 	BytesAcked uint64
+	// BytesReceived counts payload bytes received in order
+	// (tcpi_bytes_received).
+	BytesReceived uint64
+	// DataSegsIn counts segments with payload received, out of order ones
+	// included (tcpi_data_segs_in). On subflows this host opened it is
+	// current at every segment received; on the others it is as of the
+	// last callback.
+	DataSegsIn uint32
+	// OutOfOrder counts segments received out of order, with a hole
+	// before them (tcpi_rcv_ooopack).
+	OutOfOrder uint32
 	// Cwnd is the congestion window in segments.
 	Cwnd uint32
 	// State is the subflow's TCP state (1 = TCP_ESTABLISHED, ... as in
