@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Quality struct {
 	Stalled time.Duration
 	SegsOut uint64 // data segments sent so far (retransmissions included)
 	Retrans uint64 // segments retransmitted so far
+	SegsIn  uint64 // segments with payload received so far (out of order too)
+	// Silent is how long since the subflow last received a segment with
+	// payload (0: it just did, or never has).
+	Silent time.Duration
 }
 
 const (
@@ -58,6 +63,12 @@ type sfQuality struct {
 	rtos    int
 	stalled time.Duration
 	samples []lossSample // within lossWindow, oldest first
+	// Receiving (see silence.go): the segment count, when data last
+	// arrived (zero: never), and the pause this subflow's peer was seen
+	// to take (a suspicion the path answered).
+	segsIn uint64
+	rxAt   time.Time
+	pause  time.Duration
 }
 
 type lossSample struct {
@@ -96,6 +107,12 @@ func judge(p *Policy, q *sfQuality) (bool, string) {
 		return true, "rtt"
 	}
 	return false, ""
+}
+
+// timedOut reports whether a path went bad for want of any progress (as
+// opposed to being slow or lossy): nothing gets through it.
+func timedOut(reason string) bool {
+	return reason == "rto" || reason == "stall" || strings.HasPrefix(reason, "silent")
 }
 
 // usesQuality reports whether a mode acts on measurements.
@@ -140,6 +157,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 		q.samples = q.samples[:copy(q.samples, q.samples[cut:])]
 	}
 
+	rx := s.receiving(c, i, k, ev, now)
 	bad, reason := judge(c.Policy, q)
 	h := c.health[k.link]
 	hold := max(c.Policy.Handover.HoldDown, time.Second)
@@ -162,7 +180,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 		h.goodSince = now
 		return true
 	}
-	return false
+	return rx
 }
 
 // refreshHealth forgets bad paths whose probe has been good for the

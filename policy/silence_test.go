@@ -1,0 +1,108 @@
+package policy
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// rx is a measurement of a subflow that receives: segsIn segments so far,
+// silent for so long.
+func rx(d time.Duration, local netip.AddrPort, segsIn uint64, silent time.Duration) Event {
+	return Quality{EventBase: at(d), Token: tok, Local: local, Remote: srv, SRTT: 50 * time.Microsecond, SegsIn: segsIn, Silent: silent}
+}
+
+// A download over a blackholed Wi-Fi path: the subflow goes silent, the
+// probe of Wi-Fi gets no answer, the connection moves to cellular and the
+// peer is told (REMOVE_ADDR) to reinject what it sent over Wi-Fi.
+func TestSilenceHandoverBlackhole(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: rx(200*ms, initial, 900, 0)},
+		// Silent, but not for silenceMin yet.
+		step{ev: rx(275*ms, initial, 900, 75*ms)},
+		// Suspected: a probe from the same address, nothing on cellular.
+		step{ev: rx(300*ms, initial, 900, 100*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 350 * ms},
+		step{ev: rx(325*ms, initial, 900, 125*ms)},
+		// No answer in time: the path is broken.
+		step{ev: Tick{EventBase: at(350 * ms)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		step{ev: sfUp(352*ms, cellSub, srv, 1, false), want: []string{"remove id 0"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// A peer that paused: the probe of the path answers, it is closed again,
+// nothing goes on cellular, and the next pause of the same length is no
+// longer suspected.
+func TestSilencePauseCostsOneProbe(t *testing.T) {
+	p := pol(ModeHandover)
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: rx(250*ms, initial, 500, 150*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		// The handshake answered: the path works, the probe goes.
+		step{ev: sfUp(251*ms, probeSub, srv, 0, true), want: []string{"destroy 10.0.1.2:42000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(252 * ms), Token: tok, Subflow: Subflow{Local: probeSub, Remote: srv}}},
+		step{ev: Tick{EventBase: at(400 * ms)}},
+		// The next burst, and the same pause again: not suspected (the
+		// threshold doubled to 200 ms).
+		step{ev: rx(2*time.Second, initial, 900, 0)},
+		step{ev: rx(2150*ms, initial, 900, 150*ms)},
+		// A longer one is, once.
+		step{ev: rx(2250*ms, initial, 900, 250*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		step{ev: rx(2275*ms, initial, 900, 275*ms)},
+		// Data again before the proof: the peer had paused.
+		step{ev: rx(2280*ms, initial, 950, 0)},
+		step{ev: Tick{EventBase: at(3 * time.Second)}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// In interactive mode the other path is a witness: Wi-Fi silent while
+// cellular receives is broken at once, without a probe, and its subflow is
+// closed (not only demoted) so that the peer reinjects.
+func TestSilenceWitnessInteractive(t *testing.T) {
+	p := pol(ModeInteractive)
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	ms := time.Millisecond
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: sfUp(ms, cellSub, srv, 1, false)},
+		{ev: rx(100*ms, initial, 500, 0)},
+		{ev: rx(100*ms, cellSub, 300, 0)},
+		{ev: rx(200*ms, cellSub, 400, 0)},
+		{ev: rx(220*ms, initial, 500, 120*ms),
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
+	})
+}
+
+// Silence on a subflow that never received anything (an idle connection),
+// or on a backup subflow, is no suspicion; nor in a mode that does not
+// measure.
+func TestSilenceIdleIsNotSuspected(t *testing.T) {
+	ms := time.Millisecond
+	for _, mode := range []Mode{ModeHandover, ModeAggregate} {
+		p := pol(mode)
+		steps := evs(established(p, 0)...)
+		if mode == ModeAggregate {
+			steps = []step{{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}}}
+		}
+		steps = append(steps,
+			step{ev: rx(100*ms, initial, 0, 0)},
+			step{ev: rx(5*time.Second, initial, 0, 0)},
+		)
+		if mode == ModeAggregate {
+			steps = append(steps, step{ev: rx(6*time.Second, initial, 10, 0)}, step{ev: rx(7*time.Second, initial, 10, time.Second)})
+		}
+		run(t, ifaces(true, true), steps)
+	}
+}
