@@ -95,6 +95,9 @@ type ConnState struct {
 	// silent are the paths (links) suspected of silence, waiting for
 	// proof (see silence.go).
 	silent map[int32]*suspicion
+	// recovered are the paths (links) that were bad and recovered, for
+	// setBad.
+	recovered map[int32]recovery
 	// createTAT is the rate limit's theoretical arrival time (GCRA): a
 	// creation is allowed from createTAT - (CreateBurst-1)*CreateInterval
 	// on, and moves it CreateInterval on.
@@ -123,6 +126,9 @@ func (c *ConnState) compact() {
 	if len(c.silent) == 0 {
 		c.silent = nil
 	}
+	if len(c.recovered) == 0 {
+		c.recovered = nil
+	}
 }
 
 // allowCreate takes a token from c's creation bucket at now, or returns
@@ -148,6 +154,11 @@ func (c *ConnState) prune(wants []want, now time.Time) {
 	for k, b := range c.backoff {
 		if now.Sub(b.until) > backoffMax {
 			delete(c.backoff, k)
+		}
+	}
+	for link, r := range c.recovered {
+		if now.Sub(r.at) >= probeMax {
+			delete(c.recovered, link)
 		}
 	}
 	for k, p := range c.pending {

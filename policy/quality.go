@@ -164,10 +164,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
 	switch {
 	case bad && (h == nil || !h.bad):
-		if c.health == nil {
-			c.health = map[int32]*pathHealth{}
-		}
-		c.health[k.link] = &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
+		c.setBad(k.link, reason, now)
 		return true
 	case bad && probe:
 		// The probe measured bad: try again later, and later each time.
@@ -183,6 +180,32 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 	return rx
 }
 
+// setBad marks c's path over link bad for reason. A path that was bad
+// and recovered less than probeMax ago is probed as if it had never
+// recovered (the wait before the next probe keeps doubling): a path that
+// lets a handshake through but not the traffic (a receiver's silence
+// under heavy loss) is not moved back to every hold-down.
+func (c *ConnState) setBad(link int32, reason string, now time.Time) {
+	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	h := &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
+	if r, ok := c.recovered[link]; ok && now.Sub(r.at) < probeMax {
+		h.probes = r.probes + 1
+		h.nextProbe = now.Add(min(hold<<min(h.probes, 10), probeMax))
+	}
+	delete(c.recovered, link)
+	if c.health == nil {
+		c.health = map[int32]*pathHealth{}
+	}
+	c.health[link] = h
+}
+
+// recovery is a bad path that recovered: when, and after how many failed
+// probes.
+type recovery struct {
+	at     time.Time
+	probes int
+}
+
 // refreshHealth forgets bad paths whose probe has been good for the
 // hold-down, and returns when it wants to look again.
 func (c *ConnState) refreshHealth(now time.Time) time.Time {
@@ -196,6 +219,10 @@ func (c *ConnState) refreshHealth(now time.Time) time.Time {
 		if !h.goodSince.IsZero() {
 			if !now.Before(h.goodSince.Add(hold)) {
 				delete(c.health, link)
+				if c.recovered == nil {
+					c.recovered = map[int32]recovery{}
+				}
+				c.recovered[link] = recovery{at: now, probes: h.probes}
 				continue
 			}
 			wake = earliest(wake, h.goodSince.Add(hold))

@@ -15,10 +15,12 @@ import (
 // response was complete) looks the same, so silence is only a suspicion,
 // and the engine asks for proof before it spends cellular data:
 //
-//   - A witness: another subflow of the connection received data after the
-//     silent one went quiet (interactive and aggregate modes, or a warm
-//     standby the peer fell back to). The peer is sending, and not over
-//     this path: the path is broken, at once.
+//   - A witness: a subflow of the connection flagged backup (a warm
+//     standby, a demoted path) received data after the silent one went
+//     quiet. The peer sends on a backup subflow only when it has no other
+//     to send on: it is sending, and not over the silent path, which is
+//     broken, at once. (A subflow that is not flagged backup proves
+//     nothing: the peer's scheduler may simply prefer it.)
 //   - Otherwise a probe on the silent path itself: a fresh subflow (a join,
 //     flagged backup) from the same address to the same peer. A path that
 //     answers the handshake within proveWindow carries packets, and the
@@ -121,21 +123,18 @@ func (s *State) settleSilence(c *ConnState, now time.Time) time.Time {
 		}
 		reason := "silent"
 		if witness {
-			reason = "silent (another path receives)"
+			reason = "silent (the peer sends on a backup path)"
 		}
-		if c.health == nil {
-			c.health = map[int32]*pathHealth{}
-		}
-		c.health[link] = &pathHealth{bad: true, reason: reason, nextProbe: now.Add(max(c.Policy.Handover.HoldDown, time.Second))}
+		c.setBad(link, reason, now)
 	}
 	return wake
 }
 
-// witness reports whether a subflow of c on another link than link
+// witness reports whether a backup subflow of c on another link than link
 // received data after since.
 func (s *State) witness(c *ConnState, link int32, since time.Time) bool {
 	for _, sf := range c.Subflows {
-		if sf.q == nil || !sf.q.rxAt.After(since) {
+		if !sf.Backup || sf.q == nil || !sf.q.rxAt.After(since) {
 			continue
 		}
 		if k, ok := s.keyOf(sf); ok && k.link != link {

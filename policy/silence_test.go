@@ -65,10 +65,30 @@ func TestSilencePauseCostsOneProbe(t *testing.T) {
 	run(t, ifaces(true, true), steps)
 }
 
-// In interactive mode the other path is a witness: Wi-Fi silent while
-// cellular receives is broken at once, without a probe, and its subflow is
-// closed (not only demoted) so that the peer reinjects.
-func TestSilenceWitnessInteractive(t *testing.T) {
+// A warm standby is a witness: the peer sends on a backup subflow only
+// when it has nothing else, so Wi-Fi silent while the standby receives is
+// broken at once, without a probe.
+func TestSilenceWitnessWarmStandby(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.WarmStandby = true })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps[len(steps)-1].want = []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=true"}
+	steps = append(steps,
+		step{ev: sfUp(ms, cellSub, srv, 1, false)},
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: rx(100*ms, cellSub, 0, 0)},
+		step{ev: rx(210*ms, cellSub, 40, 0)},
+		step{ev: rx(220*ms, initial, 500, 120*ms),
+			want: []string{"backup 10.0.2.2:41000 -> 10.0.3.2:5201 false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// In interactive mode a path that is not flagged backup proves nothing:
+// the peer's scheduler may prefer it. The silent path is probed, and once
+// proven broken, closed (not only demoted) so that the peer reinjects.
+func TestSilenceInteractiveProbes(t *testing.T) {
 	p := pol(ModeInteractive)
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	ms := time.Millisecond
@@ -79,7 +99,8 @@ func TestSilenceWitnessInteractive(t *testing.T) {
 		{ev: rx(100*ms, initial, 500, 0)},
 		{ev: rx(100*ms, cellSub, 300, 0)},
 		{ev: rx(200*ms, cellSub, 400, 0)},
-		{ev: rx(220*ms, initial, 500, 120*ms),
+		{ev: rx(220*ms, initial, 500, 120*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		{ev: Tick{EventBase: at(270 * ms)},
 			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
 	})
 }
@@ -104,5 +125,38 @@ func TestSilenceIdleIsNotSuspected(t *testing.T) {
 			steps = append(steps, step{ev: rx(6*time.Second, initial, 10, 0)}, step{ev: rx(7*time.Second, initial, 10, time.Second)})
 		}
 		run(t, ifaces(true, true), steps)
+	}
+}
+
+// A path that goes bad again soon after it recovered is probed later each
+// time, not at every hold-down.
+func TestSetBadAfterRecoveryBacksOff(t *testing.T) {
+	c := &ConnState{Policy: pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })}
+	now := t0
+	c.setBad(3, "silent", now)
+	if got := c.health[3].nextProbe.Sub(now); got != time.Second {
+		t.Fatalf("first time bad: next probe in %v, want 1s", got)
+	}
+	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		c.health[3].goodSince = now
+		now = now.Add(time.Second)
+		c.refreshHealth(now)
+		if _, bad := c.bad(3); bad {
+			t.Fatalf("round %d: still bad after a good hold-down", i)
+		}
+		now = now.Add(500 * time.Millisecond)
+		c.setBad(3, "silent", now)
+		if got := c.health[3].nextProbe.Sub(now); got != want {
+			t.Errorf("round %d: bad again at once: next probe in %v, want %v", i, got, want)
+		}
+	}
+	// Long after the last recovery, a failure starts afresh.
+	c.health[3].goodSince = now
+	now = now.Add(time.Second)
+	c.refreshHealth(now)
+	now = now.Add(probeMax)
+	c.setBad(3, "rto", now)
+	if got := c.health[3].nextProbe.Sub(now); got != time.Second {
+		t.Errorf("bad a minute after recovering: next probe in %v, want 1s", got)
 	}
 }
