@@ -78,6 +78,7 @@ struct metrics {
 	__u32 snd_cwnd; // congestion window, segments
 	__u32 data_segs_in; // tcp_sock.data_segs_in: segments with payload received (out of order too)
 	__u32 rcv_ooopack; // tcp_sock.rcv_ooopack: segments received out of order (a hole before them)
+	__u32 rcv_rtt_us; // the receiver's RTT estimate, µs (tcp_sock.rcv_rtt_est.rtt_us >> 3, tcpi_rcv_rtt)
 	__u8 state; // TCP state (TCP_ESTABLISHED = 1, ...)
 	__u8 local_id; // MPTCP local address ID (255: unknown)
 	__u8 remote_id; // MPTCP remote address ID
@@ -183,6 +184,7 @@ static __always_inline void fill_metrics(struct metrics *m, struct tcp_sock *tp)
 	m->bytes_received = tp->bytes_received;
 	m->data_segs_in = tp->data_segs_in;
 	m->rcv_ooopack = tp->rcv_ooopack;
+	m->rcv_rtt_us = tp->rcv_rtt_est.rtt_us >> 3;
 	m->snd_cwnd = tp->snd_cwnd;
 	m->state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
 }

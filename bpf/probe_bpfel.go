@@ -51,10 +51,12 @@ type probeMetrics struct {
 	SndCwnd       uint32
 	DataSegsIn    uint32
 	RcvOoopack    uint32
+	RcvRttUs      uint32
 	State         uint8
 	LocalId       uint8
 	RemoteId      uint8
 	Pad           uint8
+	_             [4]byte
 }
 
 type probeSeed struct {

@@ -70,6 +70,9 @@ type Metrics struct {
 	// OutOfOrder counts segments received out of order, with a hole
 	// before them (tcpi_rcv_ooopack).
 	OutOfOrder uint32
+	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
+	// only receives sends no data to measure SRTT with.
+	RcvRTT time.Duration
 	// Cwnd is the congestion window in segments.
 	Cwnd uint32
 	// State is the subflow's TCP state (1 = TCP_ESTABLISHED, ... as in

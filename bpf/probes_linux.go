@@ -378,6 +378,7 @@ func convMetrics(m probeMetrics, monoToWall int64) Metrics {
 		BytesReceived: m.BytesReceived,
 		DataSegsIn:    m.DataSegsIn,
 		OutOfOrder:    m.RcvOoopack,
+		RcvRTT:        time.Duration(m.RcvRttUs) * time.Microsecond,
 		Cwnd:          m.SndCwnd,
 		State:         m.State,
 		LocID:         m.LocalId,

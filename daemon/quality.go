@@ -46,8 +46,9 @@ type sample struct {
 	RTTSamples      uint64 // RTT samples so far (eBPF)
 	SegsOut         uint64
 	Retrans         uint64
-	BytesAcked      uint64 // progress: it grows with every new ACK
-	DataSegsIn      uint64 // segments with payload received (out of order too)
+	BytesAcked      uint64        // progress: it grows with every new ACK
+	DataSegsIn      uint64        // segments with payload received (out of order too)
+	RcvRTT          time.Duration // the receiver's RTT estimate
 
 	// Set by the sampler's progressTracker.
 	InRow   int           // RTOs in a row
@@ -144,7 +145,7 @@ func (s *bpfSource) each(fn func(*sample)) (int, error) {
 		n++
 		smp = sample{Token: k.Token, Local: k.Local, Remote: k.Remote, SRTT: v.SRTT, ConsecutiveRTOs: -1,
 			RTOs: v.RTOs, RTTSamples: v.RTTSamples, SegsOut: uint64(v.SegsOut), Retrans: uint64(v.TotalRetrans),
-			BytesAcked: v.BytesAcked, DataSegsIn: uint64(v.DataSegsIn)}
+			BytesAcked: v.BytesAcked, DataSegsIn: uint64(v.DataSegsIn), RcvRTT: v.RcvRTT}
 		fn(&smp)
 	})
 	return n, err
@@ -182,7 +183,7 @@ func (s *diagSource) each(fn func(*sample)) (int, error) {
 			n++
 			fn(&sample{Token: c.Token, Local: sf.Local, Remote: sf.Remote, SRTT: sf.RTT,
 				ConsecutiveRTOs: int(sf.Retransmits), SegsOut: uint64(sf.DataSegsOut), Retrans: uint64(sf.TotalRetrans),
-				BytesAcked: sf.BytesAcked, DataSegsIn: uint64(sf.DataSegsIn)})
+				BytesAcked: sf.BytesAcked, DataSegsIn: uint64(sf.DataSegsIn), RcvRTT: sf.RcvRTT})
 		}
 	}
 	return n, nil
@@ -538,7 +539,7 @@ func (d *Daemon) measured(b batch) {
 		}
 		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
 			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
-			SegsIn: s.DataSegsIn, Silent: s.Silent})
+			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT})
 	}
 	d.metrics.forget(b.gone)
 	if skip != nil {

@@ -42,6 +42,9 @@ type Quality struct {
 	// Silent is how long since the subflow last received a segment with
 	// payload (0: it just did, or never has).
 	Silent time.Duration
+	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
+	// only receives has no SRTT sample after the handshake.
+	RcvRTT time.Duration
 }
 
 const (
@@ -69,6 +72,7 @@ type sfQuality struct {
 	segsIn uint64
 	rxAt   time.Time
 	pause  time.Duration
+	rcvRTT time.Duration
 }
 
 type lossSample struct {

@@ -58,13 +58,18 @@ type suspicion struct {
 
 // threshold is how long q must be silent to be suspected.
 func (q *sfQuality) threshold() time.Duration {
-	return max(silenceMin, silenceSRTTs*q.srtt, q.pause)
+	return max(silenceMin, silenceSRTTs*q.rtt(), q.pause)
 }
 
 // proveWindow is how long a probe of q's path gets to answer.
 func (q *sfQuality) proveWindow() time.Duration {
-	return max(proveMin, proveSRTTs*q.srtt)
+	return max(proveMin, proveSRTTs*q.rtt())
 }
+
+// rtt is the path's round-trip time as best known: the sender's SRTT, or
+// the receiver's estimate where that is larger (a host that only receives
+// measured SRTT in the handshake alone).
+func (q *sfQuality) rtt() time.Duration { return max(q.srtt, q.rcvRTT) }
 
 // receiving takes in what subflow i of c received (from a Quality event on
 // path k); it reports whether the connection's wanted subflows may have
@@ -73,6 +78,7 @@ func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.T
 	sf, q := c.Subflows[i], c.Subflows[i].q
 	key := [2]netip.AddrPort{sf.Local, sf.Remote}
 	sus := c.silent[k.link]
+	q.rcvRTT = ev.RcvRTT
 	if ev.SegsIn != q.segsIn {
 		q.segsIn = ev.SegsIn
 		q.rxAt = now.Add(-ev.Silent)

@@ -160,3 +160,22 @@ func TestSetBadAfterRecoveryBacksOff(t *testing.T) {
 		t.Errorf("bad a minute after recovering: next probe in %v, want 1s", got)
 	}
 }
+
+// On a long path the receiver's RTT estimate sets the thresholds: a
+// download's SRTT is only the handshake's.
+func TestSilenceScalesWithReceiveRTT(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	slow := func(d time.Duration, segs uint64, silent time.Duration) Event {
+		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
+			RcvRTT: 80 * ms, SegsIn: segs, Silent: silent}
+	}
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: slow(100*ms, 500, 0)},
+		step{ev: slow(400*ms, 500, 300*ms)},
+		// 4 RTTs: suspected; the probe gets 3 RTTs to answer.
+		step{ev: slow(420*ms, 500, 320*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 660 * ms},
+	)
+	run(t, ifaces(true, true), steps)
+}

@@ -27,6 +27,7 @@ func TestTCPInfoLayout(t *testing.T) {
 		Bytes_received: 1<<35 + 3,
 		Data_segs_in:   17,
 		Rcv_ooopack:    19,
+		Rcv_rtt:        23,
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&ti)), unsafe.Sizeof(ti))
 	if len(b) != 280 {
@@ -50,6 +51,7 @@ func TestTCPInfoLayout(t *testing.T) {
 		BytesReceived: 1<<35 + 3,
 		DataSegsIn:    17,
 		OutOfOrder:    19,
+		RcvRTT:        23 * time.Microsecond,
 	}
 	if got != want {
 		t.Errorf("parseTCPInfo:\n got %+v\nwant %+v", got, want)

@@ -211,6 +211,9 @@ struct tcp_sock {
 	__u64 bytes_received;	/* in-order payload bytes received */
 	__u32 data_segs_in;	/* segments with payload received (out of order too) */
 	__u32 rcv_ooopack;	/* segments received out of order */
+	struct {
+		__u32 rtt_us;	/* the receiver's RTT estimate, µs << 3 */
+	} rcv_rtt_est;
 	__u8 bpf_sock_ops_cb_flags;
 	__u8 is_mptcp:1;
 };
