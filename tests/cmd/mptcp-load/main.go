@@ -6,7 +6,8 @@
 //	mptcp-load client -connect 10.0.3.2:5301 -n 10000 -rate 1000 -hold until-signal -json
 //
 // The server accepts MPTCP connections and holds each one, reading until
-// EOF. The client opens N connections (-rate 0: as fast as the kernel
+// EOF; with -push it also writes that many bytes on each every -every (a
+// small paced stream, which the client reads with -drain). The client opens N connections (-rate 0: as fast as the kernel
 // allows, with at most -inflight dials outstanding) and writes one byte on
 // each (-send): a client's MPTCP connection is fully established, and
 // path managers get its ESTABLISHED event, only once the server has
@@ -93,9 +94,14 @@ func server(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
 	listen := fs.String("listen", "0.0.0.0:5301", "address to listen on")
 	nofile := fs.Uint64("nofile", 1<<20, "RLIMIT_NOFILE to ask for")
+	push := fs.Int("push", 0, "bytes to write on each connection every -every (0: none): a small paced stream the client receives")
+	every := fs.Duration("every", 20*time.Millisecond, "how often -push bytes are written")
 	_ = fs.Parse(args)
 	if _, err := raiseNoFile(*nofile); err != nil {
 		return err
+	}
+	if *push < 0 || *every <= 0 {
+		return errors.New("server: -push must not be negative, -every must be positive")
 	}
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(true)
@@ -139,11 +145,34 @@ func server(args []string) error {
 			fallback.Add(1)
 		}
 		open.Add(1)
+		done := make(chan struct{})
 		go func() {
 			_, _ = io.Copy(io.Discard, c)
 			_ = c.Close()
 			open.Add(-1)
+			close(done)
 		}()
+		if *push > 0 {
+			go pace(c, *push, *every, done)
+		}
+	}
+}
+
+// pace writes n bytes on c every interval until done is closed or a
+// write fails.
+func pace(c net.Conn, n int, every time.Duration, done <-chan struct{}) {
+	buf := make([]byte, n)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
 	}
 }
 
@@ -182,6 +211,7 @@ func client(args []string) error {
 	hold := fs.String("hold", "5s", "how long to hold the connections once all are open: a duration, or until-signal (SIGUSR1, SIGINT, SIGTERM)")
 	timeout := fs.Duration("timeout", 10*time.Second, "dial timeout")
 	send := fs.Int("send", 1, "bytes to write on each connection once open (0: none); the server's acknowledgement of data is what makes a client's MPTCP connection fully established (the ESTABLISHED event), so with 0 no path manager sees the connection before it closes")
+	drain := fs.Bool("drain", false, "read and discard what the server sends on each connection (a server run with -push)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	_ = fs.Parse(args)
 	if *connect == "" {
@@ -248,6 +278,9 @@ func client(args []string) error {
 				}
 			}
 			conns[i], errs[i] = c, err
+			if err == nil && *drain {
+				go func() { _, _ = io.Copy(io.Discard, c) }()
+			}
 		})
 	}
 	wg.Wait()
