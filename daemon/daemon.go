@@ -71,6 +71,10 @@ type Daemon struct {
 	deferred []result
 	// skipc tells the sampler the connections not to follow.
 	skipc chan []uint32
+	// measurec tells the sampler whether any connection wants samples
+	// (stepEngine); measuring counts those that do.
+	measurec  chan bool
+	measuring int
 	// kev brings the kernel's events from the pump.
 	kev chan kernelEvent
 	// fatal is an error met where it could not be returned: Run returns
@@ -292,7 +296,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	free := make(chan batch, 2) // batches the loop is done with
 	d.skipc = make(chan []uint32, 16)
 	if d.quality != nil {
-		go sampler(ctx, d.quality, samples, free, d.skipc, d.log)
+		d.measurec = make(chan bool, 1)
+		go sampler(ctx, d.quality, samples, free, d.skipc, d.measurec, d.log)
 	}
 	metricsErr := make(chan error, 1)
 	if d.metrics != nil {
@@ -648,7 +653,7 @@ const (
 // step runs one event through the engine and sends the actions to the
 // workers; their results come back as events of their own (finished).
 func (d *Daemon) step(ev policy.Event) {
-	actions, wake := d.state.Step(ev)
+	actions, wake := d.stepEngine(ev)
 	d.setWake(wake)
 	asked := time.Now() // when what asked for these actions was handled
 	for _, a := range actions {

@@ -198,8 +198,18 @@ func (s *diagSource) each(fn func(*sample)) (int, error) {
 // The loop names on skip the connections it has no use for measurements
 // of (server side: it opens no subflows there); their subflows are not
 // followed, until the connection is gone.
-func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan batch, skip <-chan []uint32, log *slog.Logger) {
+//
+// The loop says on measure whether it has any use for measurements at
+// all (Daemon.wantsSamples). Until it says true, and from when it says
+// false, the sampler sleeps: no timer, no reading, and it forgets every
+// subflow (a daemon with no connection to measure does not wake up, on
+// a laptop or a phone). The loop says true again for every new
+// connection to measure: the sampler then reads at once if it was
+// asleep, so that a new connection's first samples come as soon as they
+// would have had the sampler been awake.
+func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan batch, skip <-chan []uint32, measure <-chan bool, log *slog.Logger) {
 	t := time.NewTimer(src.interval(0))
+	t.Stop()
 	defer t.Stop()
 	var (
 		tracker progressTracker
@@ -208,6 +218,7 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 		// skipped are the connections not followed, with the round
 		// that last saw them.
 		skipped = map[uint32]uint64{}
+		awake   bool
 	)
 	take := func(s *sample) {
 		if _, ok := skipped[s.Token]; ok {
@@ -223,11 +234,40 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 		}
 	}
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-src.urgent():
+		if !awake {
+			// What was followed is handed over as gone; then nothing
+			// until the loop has something to measure.
+			var send chan<- batch
+			if len(pending.news) > 0 || len(pending.gone) > 0 {
+				send = out
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case send <- pending:
+				pending = batch{}
+				continue
+			case awake = <-measure:
+				if !awake {
+					continue
+				}
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-src.urgent():
+			case awake = <-measure:
+				if !awake {
+					t.Stop()
+					tracker.begin()
+					pending.gone = append(pending.gone, tracker.end()...)
+					clear(skipped)
+					continue
+				}
+				continue // reading at full pace already
+			}
 		}
 		if pending.news == nil && pending.gone == nil {
 			select {
@@ -548,4 +588,57 @@ func (d *Daemon) measured(b batch) {
 		default: // the next news of them asks again
 		}
 	}
+}
+
+// wantsSamples reports whether the loop has a use for measurements of
+// c's subflows: c is a client-side connection whose mode acts on them,
+// or any client-side one when the metrics record every subflow's RTT.
+func (d *Daemon) wantsSamples(c *policy.ConnState) bool {
+	return c != nil && !c.ServerSide && c.Policy != nil && (c.Policy.Mode.Measured() || d.metrics != nil)
+}
+
+// stepEngine runs ev through the engine, and tells the sampler when a
+// connection comes to want samples, and when none does any more. Only the
+// events that add or remove a connection or change its policy change
+// that set.
+func (d *Daemon) stepEngine(ev policy.Event) ([]policy.Action, time.Time) {
+	var tok uint32
+	switch ev := ev.(type) {
+	case policy.ConnCreated:
+		tok = ev.Token
+	case policy.ConnClosed:
+		tok = ev.Token
+	case policy.PolicyChanged:
+		tok = ev.Token
+	default:
+		return d.state.Step(ev)
+	}
+	before := d.wantsSamples(d.state.Conns[tok])
+	actions, wake := d.state.Step(ev)
+	if after := d.wantsSamples(d.state.Conns[tok]); after != before {
+		if after {
+			d.measuring++
+		} else {
+			d.measuring--
+		}
+		// Every connection that comes to want samples, so that its
+		// first come at full pace; the last one that no longer does.
+		if after || d.measuring == 0 {
+			d.tellSampler(after)
+		}
+	}
+	return actions, wake
+}
+
+// tellSampler says whether there is anything to measure; the sampler
+// reads only the latest word. Only the loop calls it.
+func (d *Daemon) tellSampler(on bool) {
+	if d.measurec == nil {
+		return
+	}
+	select {
+	case <-d.measurec: // not read yet: replaced
+	default:
+	}
+	d.measurec <- on
 }

@@ -93,18 +93,27 @@ func TestProgressTracker(t *testing.T) {
 	}
 }
 
-// fakeSource serves the samples it is given, one reading per call.
+// fakeSource serves the samples it is given, one reading per call, every
+// millisecond unless every says otherwise.
 type fakeSource struct {
 	mu      sync.Mutex
 	samples []sample
 	reads   int
+	every   time.Duration
 }
 
-func (f *fakeSource) name() string               { return "fake" }
-func (f *fakeSource) interval(int) time.Duration { return time.Millisecond }
-func (f *fakeSource) urgent() <-chan struct{}    { return nil }
-func (f *fakeSource) close() error               { return nil }
-func (f *fakeSource) set(ss ...sample)           { f.mu.Lock(); f.samples = ss; f.mu.Unlock() }
+func (f *fakeSource) name() string { return "fake" }
+func (f *fakeSource) interval(int) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.every == 0 {
+		return time.Millisecond
+	}
+	return f.every
+}
+func (f *fakeSource) urgent() <-chan struct{} { return nil }
+func (f *fakeSource) close() error            { return nil }
+func (f *fakeSource) set(ss ...sample)        { f.mu.Lock(); f.samples = ss; f.mu.Unlock() }
 func (f *fakeSource) each(fn func(*sample)) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -114,6 +123,8 @@ func (f *fakeSource) each(fn func(*sample)) (int, error) {
 	}
 	return len(f.samples), nil
 }
+
+func (f *fakeSource) readings() int { f.mu.Lock(); defer f.mu.Unlock(); return f.reads }
 
 // The sampler hands the loop news only: a subflow's first samples, then
 // its changes; and the subflows gone.
@@ -127,7 +138,9 @@ func TestSamplerNews(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	skip := make(chan []uint32, 1)
-	go sampler(ctx, src, out, free, skip, slog.New(slog.DiscardHandler))
+	measure := make(chan bool, 1)
+	measure <- true
+	go sampler(ctx, src, out, free, skip, measure, slog.New(slog.DiscardHandler))
 
 	count := map[netip.AddrPort]int{}
 	var gone [][2]netip.AddrPort
@@ -166,6 +179,82 @@ func TestSamplerNews(t *testing.T) {
 	recv(200 * time.Millisecond)
 	if count[a.Local] != youngSamples+1 || len(gone) != 2 || gone[1][0] != a.Local {
 		t.Fatalf("after a's connection was skipped: %v news, %v gone", count, gone)
+	}
+}
+
+// The sampler reads nothing until the loop has something to measure, reads
+// at once when it has (not a timer later), and stops reading when it no
+// longer has; the subflows it followed are then gone, and young again when
+// it wakes.
+func TestSamplerSleeps(t *testing.T) {
+	a := sample{Token: 1, Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), ConsecutiveRTOs: -1, SegsOut: 10}
+	src := &fakeSource{every: time.Hour}
+	src.set(a)
+	out, free := make(chan batch, 1), make(chan batch, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	measure := make(chan bool, 1)
+	go sampler(ctx, src, out, free, make(chan []uint32), measure, slog.New(slog.DiscardHandler))
+
+	news, gone := 0, 0
+	// next waits up to d for a batch.
+	next := func(d time.Duration) bool {
+		select {
+		case bt := <-out:
+			news += len(bt.news)
+			gone += len(bt.gone)
+			select {
+			case free <- bt:
+			default: // as the loop does
+			}
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
+	if next(100*time.Millisecond) || src.readings() != 0 {
+		t.Fatalf("nothing to measure: %d readings, want none", src.readings())
+	}
+	// Something to measure: a reading at once, not an hour later.
+	measure <- true
+	if !next(5*time.Second) || news != 1 || src.readings() != 1 {
+		t.Fatalf("something to measure: %d readings, %d news; want a reading at once, with the subflow's first sample", src.readings(), news)
+	}
+	// Nothing to measure: the subflow is handed over as gone.
+	measure <- false
+	for gone == 0 && next(5*time.Second) {
+	}
+	if gone != 1 {
+		t.Fatalf("asleep: %d gone, want the subflow", gone)
+	}
+	// At the millisecond from now on: readings follow each other.
+	src.mu.Lock()
+	src.every = time.Millisecond
+	src.mu.Unlock()
+	measure <- true
+	for news < 1+youngSamples && next(5*time.Second) {
+	}
+	if news != 1+youngSamples {
+		t.Fatalf("awake: %d news, want the subflow's %d young samples again", news-1, youngSamples)
+	}
+	// Nothing to measure again: the subflow is handed over as gone, and
+	// the readings stop.
+	measure <- false
+	for gone == 1 && next(5*time.Second) {
+	}
+	if gone != 2 {
+		t.Fatalf("asleep again: %d gone, want the subflow", gone-1)
+	}
+	n := src.readings()
+	if next(100*time.Millisecond) || src.readings() != n {
+		t.Fatalf("asleep again: %d readings in 100 ms, want none", src.readings()-n)
+	}
+	// Awake again: the subflow is young again (the engine hears of it).
+	measure <- true
+	for news < 1+2*youngSamples && next(5*time.Second) {
+	}
+	if news != 1+2*youngSamples {
+		t.Fatalf("awake again: %d news in all, want %d", news, 1+2*youngSamples)
 	}
 }
 

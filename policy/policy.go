@@ -29,6 +29,11 @@ const (
 // Modes lists every mode.
 var Modes = []Mode{ModeHandover, ModeInteractive, ModeAggregate, ModeSingle}
 
+// Measured reports whether connections in mode m act on measurements of
+// their subflows: the daemon samples only those (and, for its metrics,
+// every client-side one).
+func (m Mode) Measured() bool { return usesQuality(m) }
+
 // Policy is what one application gets: which connections are its, and how
 // they use the paths. A Policy is not changed once parsed.
 type Policy struct {
