@@ -34,6 +34,35 @@ const (
 	diagPerSubflow = 10 * time.Microsecond
 )
 
+// While every subflow is quiet, subflows are read every quietInterval
+// (or the source's interval if longer): idle connections, however few,
+// wake the eBPF source 40 times a second at bpfInterval, 10 at
+// quietInterval (sock_diag's interval is that already). A subflow is quiet when it is no longer young, its counters of RTOs,
+// progress and segments received did not move since the last reading, and
+// it has no data outstanding; every subflow must have been so for
+// quietAfter. That covers the receive side: the engine judges a silence
+// from 100 ms up to silentNewsMax after the last segment, and readings
+// stay fast all that time. So a connection that sent, received or waited
+// for an ACK in the last quietAfter is read as often as before, and so
+// are all the others with it. What the quiet costs is the first sign of
+// traffic after quietAfter of none on any subflow: it is seen up to
+// quietInterval - bpfInterval later, and so is a stall that begins
+// with it (still before the first RTO, at 200 ms at the least, which the
+// eBPF source reports at once, awake or quiet).
+const (
+	quietInterval = 100 * time.Millisecond
+	quietAfter    = silentNewsMax
+)
+
+// pace is the time to the next reading: the source's interval, or
+// quietInterval when no subflow has shown activity for quietAfter.
+func pace(interval, quiet time.Duration) time.Duration {
+	if quiet < quietAfter {
+		return interval
+	}
+	return max(interval, quietInterval)
+}
+
 // sample is one measurement of one subflow, from either source.
 type sample struct {
 	Token         uint32
@@ -204,9 +233,10 @@ func (s *diagSource) each(fn func(*sample)) (int, error) {
 // false, the sampler sleeps: no timer, no reading, and it forgets every
 // subflow (a daemon with no connection to measure does not wake up, on
 // a laptop or a phone). The loop says true again for every new
-// connection to measure: the sampler then reads at once if it was
-// asleep, so that a new connection's first samples come as soon as they
-// would have had the sampler been awake.
+// connection to measure: the sampler then reads at the source's interval
+// (quietInterval), at once if it was asleep or quiet, so that a new
+// connection's first samples come as soon as they would have had the
+// sampler been reading at full pace.
 func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan batch, skip <-chan []uint32, measure <-chan bool, log *slog.Logger) {
 	t := time.NewTimer(src.interval(0))
 	t.Stop()
@@ -219,6 +249,10 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 		// that last saw them.
 		skipped = map[uint32]uint64{}
 		awake   bool
+		// lastActive is the last reading in which a subflow showed
+		// activity (see quietInterval).
+		lastActive time.Time
+		slow       bool // the timer is set at the quiet pace
 	)
 	take := func(s *sample) {
 		if _, ok := skipped[s.Token]; ok {
@@ -251,6 +285,7 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 				if !awake {
 					continue
 				}
+				lastActive = time.Now()
 			}
 		} else {
 			select {
@@ -266,7 +301,12 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 					clear(skipped)
 					continue
 				}
-				continue // reading at full pace already
+				// A new connection: read at the source's interval
+				// from now on, and at once if the pace was quiet.
+				lastActive = time.Now()
+				if !slow {
+					continue
+				}
 			}
 		}
 		if pending.news == nil && pending.gone == nil {
@@ -295,7 +335,13 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 		now = time.Now()
 		tracker.begin()
 		n, err := src.each(take)
-		t.Reset(src.interval(n))
+		if tracker.active {
+			lastActive = now
+		}
+		interval := src.interval(n)
+		next := pace(interval, now.Sub(lastActive))
+		slow = next > interval
+		t.Reset(next)
 		if err != nil {
 			// What was not measured is not gone.
 			log.Warn("measuring subflows failed", "source", src.name(), "err", err)
@@ -349,6 +395,9 @@ type progressTracker struct {
 	gen   uint64                          // of the batch being taken in
 	gone  [][2]netip.AddrPort
 	peak  int // the most subflows since last was made
+	// active is set when a subflow of the batch showed activity: see
+	// quietInterval.
+	active bool
 }
 
 // A subflow's samples are news even when nothing changed for its first
@@ -399,7 +448,7 @@ type progress struct {
 }
 
 // begin starts taking in a new batch of samples.
-func (t *progressTracker) begin() { t.gen++ }
+func (t *progressTracker) begin() { t.gen++; t.active = false }
 
 // keep ends a batch that failed: every subflow is kept.
 func (t *progressTracker) keep() {
@@ -490,10 +539,14 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, t
 			np.rxAt, np.rxTold = now.UnixNano(), now.UnixNano()
 		}
 		t.add(&s, np)
+		t.active = true
 		return rtos, 0, 0, true
 	}
 	p.gen = t.gen
 	advanced := s.BytesAcked > p.acked || s.RTTSamples > p.rttSamples
+	// Activity (see quietInterval): the RTO and receive counters before
+	// this sample overwrites them.
+	active := advanced || s.RTOs != p.rtos || s.ConsecutiveRTOs > 0 || s.DataSegsIn != p.segsIn
 	switch {
 	case s.RTOs > p.rtos:
 		p.consecutive += int32(s.RTOs - p.rtos)
@@ -520,6 +573,9 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, t
 		p.samples++
 	}
 	silent, rxNews := p.receive(s.DataSegsIn, nowNs)
+	if active || young || p.outstandingSince != 0 {
+		t.active = true
+	}
 	news := young || stalled > 0 || rxNews || int32(rtos) != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
 		nowNs-p.toldAt >= int64(refresh)
 	if news {

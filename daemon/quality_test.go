@@ -93,6 +93,56 @@ func TestProgressTracker(t *testing.T) {
 	}
 }
 
+// A subflow is active (the sampler keeps its full pace) while young, and
+// when it sends, receives or has data outstanding; an idle one is not.
+func TestTrackerActivity(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := sample{Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:5201"), ConsecutiveRTOs: -1,
+		SegsOut: 10, BytesAcked: 100, RTTSamples: 5, DataSegsIn: 3}
+	var tr progressTracker
+	at := t0
+	read := func(s sample) bool {
+		at = at.Add(25 * time.Millisecond)
+		tr.begin()
+		tr.update(s, at)
+		tr.end()
+		return tr.active
+	}
+	for i := range youngSamples {
+		if !read(s) {
+			t.Fatalf("young sample %d: not active", i)
+		}
+	}
+	if read(s) {
+		t.Fatal("idle: active")
+	}
+	for _, st := range []struct {
+		description string
+		change      func(*sample)
+	}{
+		{"received", func(s *sample) { s.DataSegsIn++ }},
+		{"sent and acked", func(s *sample) { s.SegsOut++; s.BytesAcked += 100; s.RTTSamples++ }},
+		{"sent, not acked yet", func(s *sample) { s.SegsOut++ }},
+		{"still outstanding", func(*sample) {}},
+		{"an RTO", func(s *sample) { s.RTOs++ }},
+	} {
+		st.change(&s)
+		if !read(s) {
+			t.Errorf("%s: not active", st.description)
+		}
+	}
+	s.BytesAcked += 100
+	s.RTTSamples++
+	read(s)
+	if read(s) {
+		t.Error("idle again: active")
+	}
+	if pace(bpfInterval, quietAfter-time.Millisecond) != bpfInterval || pace(bpfInterval, quietAfter) != quietInterval ||
+		pace(time.Second, quietAfter) != time.Second {
+		t.Error("pace: not the source's interval until quietAfter, then quietInterval or the source's if longer")
+	}
+}
+
 // fakeSource serves the samples it is given, one reading per call, every
 // millisecond unless every says otherwise.
 type fakeSource struct {
