@@ -162,8 +162,9 @@ sleep 2
 measure idle "$dpid"
 
 # load NAME PORT [client flags]: CONNS connections held until stopped;
-# returns when the daemon manages them all, plus 3 s to settle (their
-# first samples, the engine's first decisions).
+# returns when the daemon manages them all, plus 8 s to settle (their
+# first samples, the engine's first decisions, and the 5 s after which the
+# sampler of idle connections slows down).
 load() {
 	local name=$1 port=$2 i
 	shift 2
@@ -176,7 +177,7 @@ load() {
 		sleep 0.1
 	done
 	log "$name: $(grep '^opened' "$W/$name-client.err"), the daemon manages $(status "$ctl" | jq .connection_count)"
-	sleep 3
+	sleep 8
 }
 
 # unload: close the connections, until the daemon has none (10 s), then 2 s.
