@@ -96,6 +96,11 @@ type ConnState struct {
 	// creation is allowed from createTAT - (CreateBurst-1)*CreateInterval
 	// on, and moves it CreateInterval on.
 	createTAT time.Time
+	// rescueAt is when the last creation for a stranded connection went
+	// out, and rescueN how many went out in a row, each less than
+	// rescueQuiet after the one before (survive.go).
+	rescueAt time.Time
+	rescueN  int
 }
 
 // compact drops the maps that emptied: an empty map keeps the memory of
@@ -456,18 +461,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			touched = append(touched, c)
 		}
 	case ConnClosed:
-		delete(s.Conns, ev.Token)
-		s.Conns = shrink(s.Conns, &s.peak)
-		s.closed[ev.Token] = now
-		if now.Sub(s.closedPrun) >= closedTTL {
-			s.closedPrun = now
-			for tok, t := range s.closed {
-				if now.Sub(t) >= closedTTL {
-					delete(s.closed, tok)
-				}
-			}
-			s.closed = rebuilt(s.closed)
-		}
+		s.forget(ev.Token, now)
 	case SubflowUp:
 		if c := s.Conns[ev.Token]; c != nil {
 			sf := ev.Subflow.unmapped()
@@ -581,6 +575,22 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 	}
 	return actions, wake
+}
+
+// forget drops connection token, closed at now, from the model.
+func (s *State) forget(token uint32, now time.Time) {
+	delete(s.Conns, token)
+	s.Conns = shrink(s.Conns, &s.peak)
+	s.closed[token] = now
+	if now.Sub(s.closedPrun) >= closedTTL {
+		s.closedPrun = now
+		for tok, t := range s.closed {
+			if now.Sub(t) >= closedTTL {
+				delete(s.closed, tok)
+			}
+		}
+		s.closed = rebuilt(s.closed)
+	}
 }
 
 func (s *State) setIfaces(snap ifmon.Snapshot, now time.Time) {
@@ -749,6 +759,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 	}
 	for _, sf := range unwanted {
+		if keepsLast(kept) {
+			break // the last ones: closed once a replacement is up (survive.go)
+		}
 		k, _ := s.keyOf(sf)
 		l, ok := s.Ifaces.Link(k.link)
 		h, bad := c.bad(k.link)
@@ -828,6 +841,13 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
 			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
 	}
+	// A connection left with no subflow that can carry its data gets one,
+	// whatever held back the creations above (survive.go).
+	a, w := s.rescue(c, wants, now)
+	if a != nil {
+		create = append(create, *a)
+	}
+	wake = earliest(wake, w)
 	// REMOVE_ADDR for the IDs of subflows closed on a broken path, once a
 	// working subflow is up — unless a new subflow is being opened from
 	// the same address (ID): the peer would close that one too.

@@ -1,0 +1,174 @@
+package policy
+
+import (
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Issue 14: a connection that has data to move always has, or is getting,
+// a subflow on a usable path.
+
+const ms = time.Millisecond
+
+var cellSub = netip.AddrPortFrom(cell4, 41000)
+
+// refused is the kernel refusing a creation (a route that is gone for a
+// moment on a flapping link).
+func refused(d time.Duration, link int32, local netip.Addr, id uint8) Event {
+	return ActionFailed{EventBase: at(d), Err: syscall.ENETUNREACH,
+		Action: Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(local, 0), ID: id, IfIndex: link, Remote: srv}}
+}
+
+// The link of the last subflow goes down while its replacement is in its
+// handshake, and the replacement's link flaps: the old subflow stays until
+// a new one is up, and the creation lost with the flap is sent again at
+// once.
+func TestSurviveReplacedBeforeDestroyed(t *testing.T) {
+	p := pol(ModeHandover)
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// Still in SYN-SENT: nothing is destroyed.
+		step{ev: Tick{EventBase: at(1100 * ms)}, wake: time.Second + pendingTimeout},
+		// Cellular goes down and up again: the SYN went with it.
+		step{ev: InterfacesChanged{EventBase: at(1200 * ms), Ifaces: ifaces(false, false)}},
+		step{ev: InterfacesChanged{EventBase: at(1300 * ms), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// The new one is up: only now the dead one goes.
+		step{ev: sfUp(1310*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// In aggregate mode the subflow of the link that goes down is not the
+// last: it is closed at once, as before.
+func TestSurviveNotLastClosedAtOnce(t *testing.T) {
+	p := pol(ModeAggregate)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: sfUp(10*ms, cellSub, srv, 1, false)},
+		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	})
+}
+
+// Creations on cellular were refused while it flapped: its path is in
+// back-off and the connection's creation bucket is empty. Wi-Fi, which
+// carried everything, goes down: the connection needs cellular now, and
+// gets it at once; refused again, it is asked again at the rescue pace,
+// each time a Tick.
+func TestSurviveRescueBypassesBackoffAndRate(t *testing.T) {
+	p := pol(ModeAggregate)
+	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
+	steps := []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
+		{ev: refused(1*ms, 4, cell4, 1)},
+		{ev: Tick{EventBase: at(backoffMin + 1*ms)}, want: []string{create}},
+		{ev: refused(backoffMin+2*ms, 4, cell4, 1)},
+		{ev: Tick{EventBase: at(1502 * ms)}, want: []string{create}},
+		{ev: refused(1503*ms, 4, cell4, 1)},
+		{ev: Tick{EventBase: at(3503 * ms)}, want: []string{create}},
+		// Back-off 4 s, and the bucket (4 at once, then 1 a second) is
+		// empty until 4 s.
+		{ev: refused(3504*ms, 4, cell4, 1), wake: 7504 * ms},
+		// Wi-Fi goes: the connection has no subflow that can carry its
+		// data, and cellular is the only path.
+		{ev: InterfacesChanged{EventBase: at(3600 * ms), Ifaces: ifaces(false, true)}, want: []string{create}},
+		// Refused: again 50 ms later, then 100 ms after that.
+		{ev: refused(3601*ms, 4, cell4, 1), wake: 3650 * ms},
+		{ev: Tick{EventBase: at(3650 * ms)}, want: []string{create}},
+		{ev: refused(3651*ms, 4, cell4, 1), wake: 3750 * ms},
+		{ev: Tick{EventBase: at(3700 * ms)}, wake: 3750 * ms},
+		{ev: Tick{EventBase: at(3750 * ms)}, want: []string{create}},
+		// Up: the dead Wi-Fi subflow goes.
+		{ev: sfUp(3760*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	}
+	run(t, ifaces(true, true), steps)
+}
+
+// A connection with MaxSubflows subflows, all on a link that is down (a
+// dump adopted them): the cap holds back extra subflows, not the one it
+// needs.
+func TestSurviveRescueBypassesMaxSubflows(t *testing.T) {
+	p := pol(ModeAggregate)
+	var subs []Subflow
+	var destroys []string
+	for i := range MaxSubflows {
+		l := netip.AddrPortFrom(wifi4, uint16(40000+i))
+		subs = append(subs, Subflow{Local: l, Remote: srv})
+		destroys = append(destroys, "destroy "+l.String()+" -> 10.0.3.2:5201")
+	}
+	run(t, ifaces(false, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true, Subflows: subs},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: sfUp(10*ms, cellSub, srv, 1, false), want: destroys},
+	})
+}
+
+// Both links go down and the kernel closes the connection's last subflow
+// itself; the creations tried meanwhile were refused. When the links come
+// back, the connection gets a subflow at once, back-off or not.
+func TestSurviveLinksBackAfterNoSubflow(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
+		// Wi-Fi down: cellular, refused.
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: refused(101*ms, 4, cell4, 1), wake: 150 * ms},
+		// Both down; the kernel gives the Wi-Fi subflow up.
+		{ev: InterfacesChanged{EventBase: at(120 * ms), Ifaces: ifaces(false, false)}},
+		{ev: SubflowDown{EventBase: at(130 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}, Error: uint8(syscall.ETIMEDOUT)}},
+		{ev: Tick{EventBase: at(150 * ms)}, wake: -1},
+		// Cellular back, in its back-off until 601 ms: at once.
+		{ev: InterfacesChanged{EventBase: at(200 * ms), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+	})
+	// Both back at once: Wi-Fi, in its hold-down, is opened as a backup
+	// (a backup carries data when there is nothing else): that is the
+	// subflow the connection is getting; cellular follows its back-off.
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: refused(101*ms, 4, cell4, 1), wake: 150 * ms},
+		{ev: InterfacesChanged{EventBase: at(120 * ms), Ifaces: ifaces(false, false)}},
+		{ev: SubflowDown{EventBase: at(130 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}, Error: uint8(syscall.ETIMEDOUT)}},
+		{ev: InterfacesChanged{EventBase: at(200 * ms), Ifaces: ifaces(true, true)},
+			want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+	})
+}
+
+// Only Wi-Fi comes back, after the connection lost every subflow: a
+// creation on it, and from a Tick when the interfaces changed while the
+// rescue pace held it back.
+func TestSurviveTickCreates(t *testing.T) {
+	p := pol(ModeHandover)
+	create := "create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=false"
+	run(t, ifaces(true, false), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, false)}},
+		{ev: SubflowDown{EventBase: at(110 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}, Error: uint8(syscall.ETIMEDOUT)}},
+		{ev: InterfacesChanged{EventBase: at(200 * ms), Ifaces: ifaces(true, false)}, want: []string{create}},
+		{ev: refused(201*ms, 3, wifi4, 0), wake: 250 * ms},
+		{ev: Tick{EventBase: at(250 * ms)}, want: []string{create}},
+	})
+}
+
+// A creation under way on a usable path is what the connection needs:
+// no second one.
+func TestSurviveNoRescueWhilePending(t *testing.T) {
+	p := pol(ModeHandover)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		{ev: Tick{EventBase: at(200 * ms)}, wake: 100*ms + pendingTimeout},
+		{ev: InterfacesChanged{EventBase: at(300 * ms), Ifaces: ifaces(false, true)}, wake: 100*ms + pendingTimeout},
+	})
+}
