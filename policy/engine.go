@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
@@ -529,6 +530,14 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
 	case ActionFailed:
+		if errors.Is(ev.Err, genl.ErrInvalidToken) {
+			// The kernel has no such connection: it closed without a
+			// CLOSED event (6.18 sends none for many a connection the
+			// peer reset), and every further command would be refused
+			// the same way.
+			s.forget(ev.Action.Token, now)
+			break
+		}
 		if c := s.Conns[ev.Action.Token]; c != nil {
 			s.failed(c, ev.Action, ev.Err, now)
 			touched = append(touched, c)

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
 // Issue 14: a connection that has data to move always has, or is getting,
@@ -171,4 +173,46 @@ func TestSurviveNoRescueWhilePending(t *testing.T) {
 		{ev: Tick{EventBase: at(200 * ms)}, wake: 100*ms + pendingTimeout},
 		{ev: InterfacesChanged{EventBase: at(300 * ms), Ifaces: ifaces(false, true)}, wake: 100*ms + pendingTimeout},
 	})
+}
+
+// The kernel answers "invalid token": the connection is gone (its CLOSED
+// event never came). The engine forgets it and sends nothing more for it.
+func TestInvalidTokenForgets(t *testing.T) {
+	p := pol(ModeAggregate)
+	gone := &genl.Error{Op: "create subflow", Message: "invalid token", Err: syscall.EINVAL}
+	s := NewState(ifaces(true, true))
+	steps := []Event{
+		ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+		ActionFailed{EventBase: at(ms), Err: gone,
+			Action: Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}},
+	}
+	for _, ev := range steps {
+		s.Step(ev)
+	}
+	if _, ok := s.Conns[tok]; ok {
+		t.Fatalf("after \"invalid token\" the engine still has connection %08x", tok)
+	}
+	for i, ev := range []Event{
+		Tick{EventBase: at(time.Second)},
+		InterfacesChanged{EventBase: at(2 * time.Second), Ifaces: ifaces(false, true)},
+		InterfacesChanged{EventBase: at(3 * time.Second), Ifaces: ifaces(true, true)},
+		// A late ESTABLISHED of it does not bring it back.
+		ConnCreated{EventBase: at(4 * time.Second), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
+		Tick{EventBase: at(time.Minute)},
+	} {
+		if got, wake := s.Step(ev); len(got) > 0 || !wake.IsZero() {
+			t.Errorf("event %d (%T): actions %v, wake %v for a connection the kernel does not have", i, ev, fmtActions(got), wake)
+		}
+	}
+	if len(s.Conns) != 0 {
+		t.Errorf("the engine has %d connections, want 0", len(s.Conns))
+	}
+	// Another refusal is a refusal, not a closed connection.
+	s = NewState(ifaces(true, true))
+	s.Step(steps[0])
+	s.Step(ActionFailed{EventBase: at(ms), Err: &genl.Error{Op: "create subflow", Message: "invalid addr id", Err: syscall.EINVAL},
+		Action: Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}})
+	if _, ok := s.Conns[tok]; !ok {
+		t.Errorf("a refusal other than \"invalid token\" made the engine forget the connection")
+	}
 }
