@@ -768,7 +768,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 	}
 	for _, sf := range unwanted {
-		if keepsLast(kept) {
+		if s.keepsLast(c, kept) {
 			break // the last ones: closed once a replacement is up (survive.go)
 		}
 		k, _ := s.keyOf(sf)

@@ -40,10 +40,18 @@ const (
 const rescueReason = "no subflow can carry the connection: "
 
 // keepsLast reports whether the unwanted subflows of c must stay: none of
-// its subflows is kept (wanted, established, not being closed), so closing
-// them would leave it with no established subflow. They are closed once a
-// replacement is up.
-func keepsLast(kept map[pathKey]bool) bool { return len(kept) == 0 }
+// the subflows it keeps (wanted, established, not being closed) can carry
+// its data, so closing them could leave it with none that does (they may
+// be all it has, or the subflow a rescue opened while the wanted ones are
+// on a link that is down). They are closed once a replacement is up.
+func (s *State) keepsLast(c *ConnState, kept map[pathKey]bool) bool {
+	for k := range kept {
+		if !s.cannotCarry(c, k.link) {
+			return false
+		}
+	}
+	return true
+}
 
 // cannotCarry reports whether link l cannot carry c's data: it is gone,
 // down or has no address, or c found the path broken (timeouts or loss;
@@ -134,9 +142,9 @@ func (c *ConnState) rescued(t time.Time) {
 
 // rescueWant picks the path of a rescue: the first wanted path that can
 // carry data, else the first on a usable link (every path is bad: the best
-// of them is better than none). A connection with no subflow left at all
-// whose policy wants none (single mode, after its only address went) gets
-// one on its best allowed path.
+// of them is better than none). Single mode wants no subflow but the one
+// it has, and opens no other while it has one (the link may come back);
+// with none left (its address went) it gets one on its best allowed path.
 func (s *State) rescueWant(c *ConnState, wants []want) (want, bool) {
 	for _, anyBad := range []bool{false, true} {
 		for _, w := range wants {
@@ -146,7 +154,7 @@ func (s *State) rescueWant(c *ConnState, wants []want) (want, bool) {
 			}
 		}
 	}
-	if len(c.Subflows) > 0 || c.Policy == nil {
+	if c.Policy == nil || len(c.Subflows) > 0 {
 		return want{}, false
 	}
 	is4 := c.Remote.Addr().Is4()

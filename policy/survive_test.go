@@ -216,3 +216,20 @@ func TestInvalidTokenForgets(t *testing.T) {
 		t.Errorf("a refusal other than \"invalid token\" made the engine forget the connection")
 	}
 }
+
+// Single mode opens no subflow while it has its one, even on a link that
+// is down (it may come back); with none left (its address went), it gets
+// one on its best allowed path.
+func TestSurviveSingle(t *testing.T) {
+	p := pol(ModeSingle)
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)}, wake: -1},
+		{ev: InterfacesChanged{EventBase: at(200 * ms), Ifaces: ifaces(true, true, "wifi-noaddr")},
+			want: []string{"remove id 0", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		{ev: SubflowDown{EventBase: at(210 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// Up: single mode keeps it.
+		{ev: sfUp(220*ms, cellSub, srv, 1, false), wake: -1},
+	})
+}
