@@ -38,7 +38,10 @@ type Options struct {
 	// (0: DefaultEventBuffer). When it overflows, the daemon rebuilds its
 	// view from a kernel dump.
 	EventBuffer int
-	Logger      *slog.Logger
+	// AuditInterval is how often, while it has connections, the daemon
+	// checks them against the kernel's (0: DefaultAuditInterval).
+	AuditInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -47,6 +50,15 @@ type Options struct {
 // while the daemon is held up). The kernel takes the memory only for the
 // events queued.
 const DefaultEventBuffer = 16 << 20
+
+// DefaultAuditInterval is how often the daemon checks, while it has
+// connections, that the kernel still has them: one sock_diag dump of the
+// MPTCP sockets, without their subflows, every 30 s. It catches the
+// connections whose CLOSED event never came (6.18 sends none for many a
+// connection the peer reset); a command for one finds it sooner ("invalid
+// token"), but a connection the engine has nothing to ask for gets none.
+// With no connection there is no wake-up.
+const DefaultAuditInterval = 30 * time.Second
 
 // maxReusedBatch is the largest batch of samples kept for reuse.
 const maxReusedBatch = 4096
@@ -95,7 +107,11 @@ type Daemon struct {
 	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
 	timer   *time.Timer
 	// again rebuilds the view once more after an overflow.
-	again    *time.Timer
+	again *time.Timer
+	// audit checks the connections against the kernel's; it runs only
+	// while there are connections (auditOn).
+	audit    *time.Timer
+	auditOn  bool
 	wake     time.Time
 	lastTick time.Time
 	statusc  chan statusReq
@@ -316,6 +332,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.timer.Stop()
 	d.again = time.NewTimer(time.Hour)
 	d.again.Stop()
+	d.audit = time.NewTimer(time.Hour)
+	d.audit.Stop()
 	d.resync(time.Now(), "start")
 	changes := d.mon.Changes()
 	for {
@@ -369,6 +387,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case <-d.again.C:
 			d.resync(time.Now(), "after an overflow")
+		case <-d.audit.C:
+			d.auditOn = false
+			d.auditConns(time.Now())
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
@@ -379,6 +400,69 @@ func (d *Daemon) Run(ctx context.Context) error {
 			req.reply <- d.snapshot(req.brief)
 		}
 		d.drainDeferred()
+		d.armAudit()
+	}
+}
+
+// armAudit starts the audit's timer when the daemon has connections and it
+// is not running. It is not stopped when they are gone: it fires once
+// more, finds none, and is not started again.
+func (d *Daemon) armAudit() {
+	if d.auditOn || len(d.state.Conns) == 0 {
+		return
+	}
+	d.auditOn = true
+	d.audit.Reset(cmp.Or(d.opts.AuditInterval, DefaultAuditInterval))
+}
+
+// auditConns forgets the connections the kernel no longer has: it keeps
+// every MPTCP socket with a token in its token table, and only those
+// (net/mptcp/mptcp_diag.c dumps that table), whatever their state.
+func (d *Daemon) auditConns(at time.Time) {
+	if len(d.state.Conns) == 0 {
+		return
+	}
+	socks, err := d.diag.Sockets()
+	if err != nil {
+		d.log.Warn("cannot check the connections against the kernel's", "err", err)
+		return
+	}
+	present := make(map[uint32]bool, len(socks))
+	for _, c := range socks {
+		if c.Token != 0 && c.State != tcpClose {
+			present[c.Token] = true
+		}
+	}
+	var gone []uint32
+	for tok := range d.state.Conns {
+		if !present[tok] {
+			gone = append(gone, tok)
+		}
+	}
+	slices.Sort(gone)
+	for _, tok := range gone {
+		d.closeConn(tok, at)
+	}
+	if len(gone) > 0 {
+		d.log.Info("connections the kernel no longer has forgotten (no CLOSED event came)", "connections", len(gone))
+	}
+}
+
+// closeConn tells the engine that connection tok is closed, and forgets
+// what the daemon kept of it.
+func (d *Daemon) closeConn(tok uint32, at time.Time) {
+	d.forgetConn(tok)
+	d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+}
+
+// forgetConn drops what the daemon keeps of connection tok.
+func (d *Daemon) forgetConn(tok uint32) {
+	delete(d.matched, tok)
+	d.announceLog.forget(tok)
+	for k := range d.handovers {
+		if k.token == tok {
+			delete(d.handovers, k)
+		}
 	}
 }
 
@@ -480,14 +564,7 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 				delete(d.matched, ev.Token)
 			}
 		case genl.EventClosed:
-			delete(d.matched, ev.Token)
-			d.announceLog.forget(ev.Token)
-			for k := range d.handovers {
-				if k.token == ev.Token {
-					delete(d.handovers, k)
-				}
-			}
-			d.step(policy.ConnClosed{EventBase: base, Token: ev.Token})
+			d.closeConn(ev.Token, base.At)
 		case genl.EventSubEstablished:
 			d.handoverDone(ev.Token, ev.Local.Addr(), base.At)
 			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
@@ -620,15 +697,28 @@ func (d *Daemon) resync(at time.Time, why string) {
 		}
 		adopted++
 		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
-			ServerSide: serverSide, Established: true, Policy: pol, Subflows: subs})
+			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Policy: pol, Subflows: subs})
 	}
 	for tok := range d.state.Conns {
 		if !present[tok] {
-			delete(d.matched, tok)
-			d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+			d.closeConn(tok, at)
 		}
 	}
 	d.log.Info("view of the kernel rebuilt", "why", why, "connections", adopted)
+}
+
+// fullyEstablished reports whether the dump shows client connection c
+// fully established: the kernel refuses to open subflows before
+// (__mptcp_subflow_connect: ENOTCONN), that is until the peer acknowledged
+// the MPTCP handshake with a data ACK, which takes data one way or the
+// other. A TCP_ESTABLISHED socket is not enough; the kernel reports the
+// moment with ESTABLISHED, which makes the engine go on (the event after
+// CREATED). It shows on the subflows (MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED;
+// a join exists only once it is).
+func fullyEstablished(c sockdiag.Conn) bool {
+	return slices.ContainsFunc(c.Subflows, func(sf sockdiag.Subflow) bool {
+		return sf.Flags&sockdiag.SubflowFlagFullyEstablished != 0
+	})
 }
 
 func unspecified(a netip.Addr) netip.Addr {
@@ -642,6 +732,7 @@ func unspecified(a netip.Addr) netip.Addr {
 const (
 	tcpEstablished = 1
 	tcpSynSent     = 2
+	tcpClose       = 7
 	tcpListen      = 10
 )
 
@@ -687,6 +778,10 @@ func (d *Daemon) finished(r result) {
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
 		d.step(policy.ActionFailed{EventBase: at, Action: a, Err: r.err})
+		if errors.Is(r.err, genl.ErrInvalidToken) {
+			// The engine forgot the connection: the kernel has none.
+			d.forgetConn(a.Token)
+		}
 		return
 	}
 	d.log.Info("action", "action", a.String())

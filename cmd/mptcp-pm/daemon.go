@@ -20,7 +20,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -46,6 +46,10 @@ holds one policy per application.
                      16777216, 16 MiB, about 80,000 events); when it
                      overflows the daemon rebuilds its view from a kernel
                      dump, and once more a second later
+  --audit-interval DURATION  how often, while it has connections, the
+                     daemon checks that the kernel still has them, and
+                     forgets those it has not (their CLOSED event never
+                     came); default 30s, from 100ms to 1h
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
@@ -115,11 +119,11 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality, metrics, evbuf string
+	var cfg, control, level, quality, metrics, evbuf, audit string
 	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics,
-			"event-buffer": &evbuf},
+			"event-buffer": &evbuf, "audit-interval": &audit},
 		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
 		return err
@@ -137,6 +141,14 @@ func runDaemon(e *env, args []string) error {
 			return usagef("daemon: invalid --event-buffer %q (want a number of bytes from 4096 to 1073741824)", evbuf)
 		}
 		eventBuffer = n
+	}
+	var auditInterval time.Duration
+	if audit != "" {
+		d, err := time.ParseDuration(audit)
+		if err != nil || d < 100*time.Millisecond || d > time.Hour {
+			return usagef("daemon: invalid --audit-interval %q (want a duration from 100ms to 1h, e.g. 30s)", audit)
+		}
+		auditInterval = d
 	}
 	if metrics != "" {
 		if _, _, err := net.SplitHostPort(metrics); err != nil {
@@ -184,7 +196,8 @@ func runDaemon(e *env, args []string) error {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer, Logger: log})
+		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer,
+		AuditInterval: auditInterval, Logger: log})
 	if err != nil {
 		return err
 	}
