@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
@@ -60,11 +61,10 @@ func TestSurviveNotLastClosedAtOnce(t *testing.T) {
 }
 
 // Creations on cellular were refused while it flapped: its path is in
-// back-off and the connection's creation bucket is empty. Wi-Fi, which
-// carried everything, goes down: the connection needs cellular now, and
-// gets it at once; refused again, it is asked again at the rescue pace,
-// each time a Tick.
-func TestSurviveRescueBypassesBackoffAndRate(t *testing.T) {
+// back-off. Wi-Fi, which carried everything, goes down: the connection
+// needs cellular now, and gets it at once; refused again, it is asked
+// again at the rescue pace, each time a Tick.
+func TestSurviveRescueBypassesBackoff(t *testing.T) {
 	p := pol(ModeAggregate)
 	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
 	steps := []step{
@@ -75,8 +75,7 @@ func TestSurviveRescueBypassesBackoffAndRate(t *testing.T) {
 		{ev: Tick{EventBase: at(1502 * ms)}, want: []string{create}},
 		{ev: refused(1503*ms, 4, cell4, 1)},
 		{ev: Tick{EventBase: at(3503 * ms)}, want: []string{create}},
-		// Back-off 4 s, and the bucket (4 at once, then 1 a second) is
-		// empty until 4 s.
+		// Back-off 4 s.
 		{ev: refused(3504*ms, 4, cell4, 1), wake: 7504 * ms},
 		// Wi-Fi goes: the connection has no subflow that can carry its
 		// data, and cellular is the only path.
@@ -91,6 +90,45 @@ func TestSurviveRescueBypassesBackoffAndRate(t *testing.T) {
 		{ev: sfUp(3760*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
 	}
 	run(t, ifaces(true, true), steps)
+}
+
+// The connection's creation bucket is empty (as after a churn of mode
+// changes and flaps) and cellular backs off: ordinary creations wait, the
+// one a stranded connection needs does not.
+func TestSurviveRescueBypassesRateLimit(t *testing.T) {
+	p := pol(ModeAggregate)
+	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
+	s := NewState(ifaces(true, true))
+	runOn(t, s, []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
+		{ev: refused(1*ms, 4, cell4, 1), wake: 501 * ms},
+	})
+	s.Conns[tok].createTAT = t0.Add(time.Hour) // no creation before 57 min
+	runOn(t, s, []step{
+		// The back-off is over, the bucket says later.
+		{ev: Tick{EventBase: at(501 * ms)}, wake: time.Hour - (CreateBurst-1)*CreateInterval},
+		{ev: refused(502*ms, 4, cell4, 1)}, // a late answer: back-off again
+		// Wi-Fi goes.
+		{ev: InterfacesChanged{EventBase: at(600 * ms), Ifaces: ifaces(false, true)}, want: []string{create}},
+		{ev: sfUp(610*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	})
+}
+
+// runOn is run on a State of the test's.
+func runOn(t *testing.T, s *State, steps []step) {
+	t.Helper()
+	for i, st := range steps {
+		got, wake := s.Step(st.ev)
+		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
+			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
+		}
+		switch {
+		case st.wake < 0 && !wake.IsZero():
+			t.Errorf("step %d: wake at +%v, want none", i, wake.Sub(t0))
+		case st.wake > 0 && !wake.Equal(t0.Add(st.wake)):
+			t.Errorf("step %d: wake at +%v, want +%v", i, wake.Sub(t0), st.wake)
+		}
+	}
 }
 
 // A connection with MaxSubflows subflows, all on a link that is down (a
