@@ -34,7 +34,9 @@ const (
 
 // Limits on what one connection can make the engine do, whatever its
 // input: a link flapping hundreds of times, a peer flooding ADD_ADDR and
-// REMOVE_ADDR, the kernel refusing or the peer resetting every join.
+// REMOVE_ADDR, the kernel refusing or the peer resetting every join. They
+// do not hold back the one subflow a connection with none that can carry
+// its data needs: that has a pace of its own (survive.go).
 const (
 	// CreateBurst and CreateInterval limit the subflow creations of one
 	// connection with a token bucket (GCRA: one timestamp per connection,
