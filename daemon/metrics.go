@@ -37,7 +37,7 @@ import (
 //     interface ("unknown" if no interface has the address) and backup flag
 //     ("true" or "false"). Every known interface has its series.
 //   - mptcp_pm_bad_paths{interface,reason} (gauge): connections for which
-//     the path over interface is measured bad, by reason (rto, loss, rtt).
+//     the path over interface is measured bad, by reason (rto, stall, loss, rtt, silent).
 //   - mptcp_pm_scrape_errors_total (counter): scrapes for which the loop's
 //     view could not be had within 2 s; the three gauges above are missing
 //     from those scrapes.
@@ -265,7 +265,7 @@ var (
 		"Subflows of the connections the daemon knows, by local interface and backup flag.",
 		[]string{"interface", "backup"}, nil)
 	badPathsDesc = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "bad_paths"),
-		"Connections for which the path over interface is measured bad, by reason (rto, loss, rtt).",
+		"Connections for which the path over interface is measured bad, by reason (rto, stall, loss, rtt, silent).",
 		[]string{"interface", "reason"}, nil)
 	scrapeErrorsDesc = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "scrape_errors_total"),
 		"Scrapes for which the daemon's view could not be had (the connection, subflow and bad path gauges are missing).",

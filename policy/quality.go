@@ -2,7 +2,6 @@ package policy
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -116,7 +115,7 @@ func judge(p *Policy, q *sfQuality) (bool, string) {
 // timedOut reports whether a path went bad for want of any progress (as
 // opposed to being slow or lossy): nothing gets through it.
 func timedOut(reason string) bool {
-	return reason == "rto" || reason == "stall" || strings.HasPrefix(reason, "silent")
+	return reason == "rto" || reason == "stall" || reason == "silent"
 }
 
 // usesQuality reports whether a mode acts on measurements.

@@ -127,11 +127,7 @@ func (s *State) settleSilence(c *ConnState, now time.Time) time.Time {
 			// after all, it is a subflow on a bad path, and closed.
 			delete(c.pending, pathKey{link, sus.sf[1]})
 		}
-		reason := "silent"
-		if witness {
-			reason = "silent (the peer sends on a backup path)"
-		}
-		c.setBad(link, reason, now)
+		c.setBad(link, "silent", now)
 	}
 	return wake
 }
