@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -99,7 +100,10 @@ type Daemon struct {
 	wake     time.Time
 	lastTick time.Time
 	statusc  chan statusReq
-	reloadc  chan chan error
+	reloadc  chan reloadReq
+	// reloadMu makes reloads one at a time, so that the set read last
+	// is the one applied last.
+	reloadMu sync.Mutex
 	resyncs  int
 	commands int
 	refused  int
@@ -123,13 +127,14 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
 	d.set = set
+	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
 	}
@@ -229,11 +234,19 @@ func (d *Daemon) Close() {
 
 // Reload reads the configuration and policies again. A bad file changes
 // nothing: the error is returned and the running policies stay. Safe to
-// call from any goroutine while Run runs.
+// call from any goroutine while Run runs. The files are read on the
+// caller's goroutine: file I/O never holds up the loop.
 func (d *Daemon) Reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	set, err := policy.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
 	reply := make(chan error, 1)
 	select {
-	case d.reloadc <- reply:
+	case d.reloadc <- reloadReq{set: set, reply: reply}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -248,6 +261,19 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // Status asks the loop for its current view. Safe to call from any
 // goroutine while Run runs; the loop builds the view between two events.
 func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
+
+// reloadReq hands the loop a set to apply.
+type reloadReq struct {
+	set   *policy.Set
+	reply chan error
+}
+
+// warnSkipped logs the files of the policy directory that Load skipped.
+func (d *Daemon) warnSkipped(set *policy.Set) {
+	for _, w := range set.Warnings {
+		d.log.Warn("policy file skipped", "err", w)
+	}
+}
 
 // statusReq asks the loop for its view.
 type statusReq struct {
@@ -373,8 +399,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
 			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
-		case reply := <-d.reloadc:
-			reply <- d.reload()
+		case req := <-d.reloadc:
+			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
 		}
@@ -739,14 +765,10 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 }
 
-// reload loads the configuration again and, if it is good, matches every
-// connection again.
-func (d *Daemon) reload() error {
-	set, err := policy.Load(d.opts.ConfigPath)
-	if err != nil {
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
+// reload applies set, the configuration read again, if the daemon can
+// run it, and matches every connection again.
+func (d *Daemon) reload(set *policy.Set) error {
+	d.warnSkipped(set)
 	if miss := d.missingCaps(set); miss != "" {
 		err := fmt.Errorf("%s: %s", set.Config.Source, miss)
 		d.log.Error("reload refused: the running policies stay", "err", err)

@@ -164,6 +164,10 @@ type Config struct {
 type Set struct {
 	Config   *Config
 	Policies []*Policy
+	// Warnings are the files of the policy directory that Load skipped
+	// without failing: those that are not regular files (a FIFO, a
+	// device, a socket), each an *Error wrapping ErrNotRegular.
+	Warnings []error
 }
 
 // Conn is what a policy matches a connection on.
