@@ -522,6 +522,9 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		case genl.EventSubPriority:
 			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
+			if !d.acceptAnnouncement(ev, base.At) {
+				continue
+			}
 			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
 				// A peer can send ADD_ADDR as fast as it likes: the log
 				// gets a few per connection and interval.
