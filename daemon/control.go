@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/user"
@@ -113,9 +114,18 @@ func (d *Daemon) ServeControl(ctx context.Context) error {
 			}
 			if temporaryAccept(err) {
 				// Out of descriptors or memory: wait for clients to go,
-				// as net/http's Server does, instead of dying.
+				// as net/http's Server does, instead of dying. The
+				// first failure of a series is a warning.
+				level := slog.LevelDebug
+				if backoff == 0 {
+					level = slog.LevelWarn
+				}
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				d.log.Warn("control socket: accept failed; retrying", "err", err, "in", backoff)
+				var oe *net.OpError // it names the socket by its temporary path
+				if errors.As(err, &oe) {
+					err = oe.Err
+				}
+				d.log.Log(ctx, level, "control socket: accept failed; retrying", "path", path, "err", err, "in", backoff)
 				select {
 				case <-time.After(backoff):
 				case <-ctx.Done():
