@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 func TestUnfollowable(t *testing.T) {
@@ -39,5 +40,28 @@ func TestUnfollowable(t *testing.T) {
 	}
 	if got := unfollowable(netip.Addr{}, own); got == "" {
 		t.Errorf("the zero Addr is followable")
+	}
+}
+
+func TestTakes(t *testing.T) {
+	anyAddr := &policy.Policy{AcceptAnnouncements: true}
+	some := &policy.Policy{AcceptAnnouncements: true, AnnouncementsFrom: []netip.Prefix{
+		netip.MustParsePrefix("10.0.4.0/24"), netip.MustParsePrefix("2001:db8::/32")}}
+	for _, c := range []struct {
+		p    *policy.Policy
+		ap   string
+		want bool
+	}{
+		{nil, "10.9.9.9:80", true},
+		{anyAddr, "10.9.9.9:80", true},
+		{some, "10.0.4.2:5201", true},
+		{some, "[::ffff:10.0.4.2]:5201", true},
+		{some, "[2001:db8::7]:443", true},
+		{some, "10.0.5.2:5201", false},
+		{some, "[2001:db9::7]:443", false},
+	} {
+		if got := takes(c.p, netip.MustParseAddrPort(c.ap)); got != c.want {
+			t.Errorf("takes(%v, %s) = %v, want %v", c.p.AnnouncementsFrom, c.ap, got, c.want)
+		}
 	}
 }

@@ -116,6 +116,9 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
+	// peerAddrs are the addresses the peers announced that may be
+	// followed: the engine has those the connection's policy takes.
+	peerAddrs peerAddrs
 	// kept are the capabilities left after DropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]Capability
@@ -128,7 +131,7 @@ func New(opts Options) (*Daemon, error) {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -507,6 +510,7 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 			}
 		case genl.EventClosed:
 			delete(d.matched, ev.Token)
+			delete(d.peerAddrs, ev.Token)
 			d.announceLog.forget(ev.Token)
 			for k := range d.handovers {
 				if k.token == ev.Token {
@@ -522,25 +526,9 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		case genl.EventSubPriority:
 			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
-			if !d.acceptAnnouncement(ev, base.At) {
-				continue
-			}
-			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
-				// A peer can send ADD_ADDR as fast as it likes: the log
-				// gets a few per connection and interval.
-				if ok, suppressed, last := d.announceLog.allow(ev.Token, base.At); ok {
-					args := []any{"token", tokenString(ev.Token), "remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name}
-					if suppressed > 0 {
-						args = append(args, "suppressed", suppressed)
-					}
-					if last {
-						args = append(args, "more", fmt.Sprintf("further ones of this connection are not logged for %v", announceLogInterval))
-					}
-					d.log.Info("peer announcement ignored (accept_announcements is off)", args...)
-				}
-			}
-			d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
+			d.announced(ev, base)
 		case genl.EventRemoved:
+			delete(d.peerAddrs[ev.Token], ev.RemID)
 			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
@@ -654,6 +642,7 @@ func (d *Daemon) resync(at time.Time, why string) {
 	for tok := range d.state.Conns {
 		if !present[tok] {
 			delete(d.matched, tok)
+			delete(d.peerAddrs, tok)
 			d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
 		}
 	}
@@ -797,7 +786,7 @@ func (d *Daemon) reload(set *policy.Set) error {
 			d.matched[tok] = mi
 		}
 		p := set.Lookup(mi.conn)
-		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
+		d.repolicy(tok, c.Policy, p)
 	}
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil

@@ -634,7 +634,7 @@ func (p *parser) list(n *yaml.Node, field, what string, scalarOK, allowEmpty boo
 
 // Policy file fields.
 var (
-	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify"}
+	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"}
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
@@ -666,7 +666,7 @@ var (
 	}()
 	configElsewhere = func() map[string]string {
 		m := make(map[string]string)
-		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify")
+		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
 		belongsUnder(m, "endpoints", "flags", "limits")
@@ -755,7 +755,7 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 	}
 	pol.Paths = Paths{Prefer: slices.Clone(DefaultPaths.Prefer), Backup: slices.Clone(DefaultPaths.Backup)}
 	pol.Handover = DefaultHandover
-	var nameNode, pathsNode, preferNode, mptcpifyNode *yaml.Node
+	var nameNode, pathsNode, preferNode, mptcpifyNode, fromNode *yaml.Node
 	pathsOK := true
 	seen := make(map[string]bool)
 	modeOK := false
@@ -794,6 +794,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 			p.handover(v, field, &pol.Handover)
 		case "accept_announcements":
 			pol.AcceptAnnouncements, _ = p.boolean(v, field)
+		case "announcements_from":
+			fromNode = k
+			p.announcementsFrom(v, field, &pol.AnnouncementsFrom)
 		case "announce":
 			p.announce(v, field, &pol.Announce)
 		case "mptcpify":
@@ -819,6 +822,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 		if !seen["mode"] {
 			p.errorf(n, "mode", "required field is missing (want %s)", modeList())
 		}
+	}
+	if fromNode != nil && !pol.AcceptAnnouncements {
+		p.errorf(fromNode, join2(at, "announcements_from"), "has no effect without accept_announcements: true (announcements are ignored)")
 	}
 	if pol.Mptcpify && pol.Match.Cgroup == "" {
 		p.errorf(mptcpifyNode, join2(at, "mptcpify"), "needs match.cgroup: the sockets made MPTCP are those of a cgroup")
@@ -877,6 +883,21 @@ func (p *parser) announce(n *yaml.Node, field string, out *[]netip.AddrPort) {
 		default:
 			seen[ap] = true
 			*out = append(*out, ap)
+		}
+	}
+}
+
+// announcementsFrom reads the prefixes announced addresses must be in.
+func (p *parser) announcementsFrom(n *yaml.Node, field string, out *[]netip.Prefix) {
+	items, _ := p.list(n, field, "prefixes", true, false, "leave the field out to accept announcements of any address")
+	for _, it := range items {
+		pfx, ok := p.prefix(it)
+		switch {
+		case !ok:
+		case slices.Contains(*out, pfx):
+			p.errorf(it.n, it.field, "%s is listed twice", pfx)
+		default:
+			*out = append(*out, pfx)
 		}
 	}
 }

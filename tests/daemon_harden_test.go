@@ -530,3 +530,56 @@ func TestIntegrationDaemonAnnouncedLocal(t *testing.T) {
 	}
 	t.Logf("stream: %v", s.wait(t))
 }
+
+// TestIntegrationDaemonAnnouncementsFrom: a policy's announcements_from
+// keeps the client off announced addresses outside its prefixes; a reload
+// to prefixes that take the address joins it, and one back leaves it.
+func TestIntegrationDaemonAnnouncementsFrom(t *testing.T) {
+	t.Parallel()
+	accept := func(prefix string) string {
+		return dpPolicy("accept", "{ ports: [5202] }", "aggregate", "accept_announcements: true\nannouncements_from: ["+prefix+"]\n")
+	}
+	tb, d, ms := newDaemonBed(t, dpConfig("aggregate", ""), map[string]string{"accept.yaml": accept("10.0.9.0/24")})
+	go func() {
+		for range ms.events {
+		}
+	}()
+	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5202))
+	both := []string{testbed.WifiDev, testbed.CellDev}
+	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5202))
+	local := dpLocal(t, s.conn.LocalAddr())
+	d.conn(s.conn.LocalAddr(), dpIs("accept", "aggregate", both...))
+	tok := dpServerToken(t, ms, uint16(s.conn.LocalAddr().(*net.TCPAddr).Port))
+
+	mustCLI(t, tb.Server, "announce", testbed.Server4b.String(), "id", "5", "token", tok)
+	if !d.waitLog("peer announcement ignored (not in announcements_from)", 5*time.Second) {
+		t.Fatalf("no \"not in announcements_from\" line in the daemon's log")
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		sfs, _ := dpKernelSubflows(t, tb.Client, local)
+		for _, sf := range sfs {
+			if strings.Contains(sf, "-> "+testbed.Server4b.String()+":") {
+				t.Fatalf("kernel: subflow to an address outside announcements_from: %q", sfs)
+			}
+		}
+	}
+
+	reload := func(prefix string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(d.dir, "policies.d", "accept.yaml"), []byte(accept(prefix)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := cli(t, "", "reload", "--control", d.control); r.code != 0 {
+			t.Fatalf("reload: exit %d, stderr %q", r.code, r.stderr)
+		}
+	}
+	reload("10.0.4.0/24")
+	all := "wlan0 -> 10.0.3.2:5202,wlan0 -> 10.0.4.2:5202,wwan0 -> 10.0.3.2:5202,wwan0 -> 10.0.4.2:5202"
+	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == all })
+	dpKernelSubflowCount(t, tb.Client, local, 4, 300*time.Millisecond)
+
+	reload("10.0.9.0/24")
+	first := "wlan0 -> 10.0.3.2:5202,wwan0 -> 10.0.3.2:5202"
+	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == first })
+	t.Logf("stream: %v", s.wait(t))
+}
