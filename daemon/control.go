@@ -164,6 +164,10 @@ func temporaryAccept(err error) bool {
 	return false
 }
 
+// maxSunPath is the longest path a unix socket can be bound to:
+// sizeof(sockaddr_un.sun_path) minus the NUL (include/uapi/linux/un.h).
+const maxSunPath = 107
+
 // controlListener is the control socket and the file it made.
 type controlListener struct {
 	*net.UnixListener
@@ -192,6 +196,16 @@ func listenControl(path string, mode os.FileMode, gid int) (*controlListener, er
 	}
 	defer os.RemoveAll(tmpDir)
 	tmp := filepath.Join(tmpDir, "s")
+	if len(tmp) > maxSunPath {
+		// Longer than the path: name the directory through a
+		// descriptor of it, as bind(2) takes no directory fd.
+		dirf, err := os.Open(tmpDir)
+		if err != nil {
+			return nil, err
+		}
+		defer dirf.Close()
+		tmp = fmt.Sprintf("/proc/self/fd/%d/s", dirf.Fd())
+	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, err

@@ -133,3 +133,27 @@ func TestListenControl(t *testing.T) {
 		t.Errorf("after close: %v, want the socket removed", err)
 	}
 }
+
+// TestListenControlLongPath: the private directory's name makes the path
+// bound longer than the socket's; one that fits sun_path only by itself
+// works all the same.
+func TestListenControlLongPath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, strings.Repeat("x", maxSunPath-len(dir)-1))
+	if len(path) != maxSunPath {
+		t.Fatalf("path of %d bytes", len(path))
+	}
+	ln, err := listenControl(path, 0o600, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.close()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c.Close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket: %v %v, want mode 0600", fi, err)
+	}
+}
