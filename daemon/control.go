@@ -164,10 +164,6 @@ func temporaryAccept(err error) bool {
 	return false
 }
 
-// maxSunPath is the longest path a unix socket can be bound to:
-// sizeof(sockaddr_un.sun_path) minus the NUL (include/uapi/linux/un.h).
-const maxSunPath = 107
-
 // controlListener is the control socket and the file it made.
 type controlListener struct {
 	*net.UnixListener
@@ -177,11 +173,12 @@ type controlListener struct {
 
 // listenControl makes a unix socket at path with mode and, if gid >= 0,
 // group gid. The socket is bound, and its mode and owner set, in a private
-// directory (0700) next to path, then renamed into place without
-// replacing anything: whoever may write to path's directory cannot swap a
-// symbolic link in for chmod or chown to follow. Only a stale socket at
-// path (Lstat says socket, nothing accepts) is removed first; anything
-// else there (a file, a directory, a link, a live socket) is an error.
+// directory (0700) next to path, held by a descriptor, then renamed into
+// place without replacing anything: whoever may write to path's directory
+// cannot swap a symbolic link in for chmod or chown to follow. Only a
+// stale socket at path (Lstat says socket, nothing accepts) is removed
+// first; anything else there (a file, a directory, a link, a live socket)
+// is an error.
 func listenControl(path string, mode os.FileMode, gid int) (*controlListener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -195,17 +192,15 @@ func listenControl(path string, mode os.FileMode, gid int) (*controlListener, er
 		return nil, err
 	}
 	defer os.RemoveAll(tmpDir)
-	tmp := filepath.Join(tmpDir, "s")
-	if len(tmp) > maxSunPath {
-		// Longer than the path: name the directory through a
-		// descriptor of it, as bind(2) takes no directory fd.
-		dirf, err := os.Open(tmpDir)
-		if err != nil {
-			return nil, err
-		}
-		defer dirf.Close()
-		tmp = fmt.Sprintf("/proc/self/fd/%d/s", dirf.Fd())
+	priv, err := openPrivateDir(tmpDir)
+	if err != nil {
+		return nil, err
 	}
+	defer priv.Close()
+	pfd := int(priv.Fd())
+	// bind(2) takes no directory descriptor: the path through /proc names
+	// the directory held, and is short whatever path's length.
+	tmp := fmt.Sprintf("/proc/self/fd/%d/s", pfd)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, err
@@ -218,24 +213,44 @@ func listenControl(path string, mode os.FileMode, gid int) (*controlListener, er
 		return nil, err
 	}
 	if gid >= 0 {
-		if err := os.Lchown(tmp, 0, gid); err != nil {
-			return fail(err)
+		if err := unix.Fchownat(pfd, "s", 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fail(&os.PathError{Op: "chown", Path: tmpDir + "/s", Err: err})
 		}
 	}
-	if err := os.Chmod(tmp, mode); err != nil { // tmpDir is ours alone: no link to follow
-		return fail(err)
+	if err := unix.Fchmodat(pfd, "s", uint32(mode.Perm()), 0); err != nil { // "s" is our socket: nobody else can write here
+		return fail(&os.PathError{Op: "chmod", Path: tmpDir + "/s", Err: err})
 	}
 	fi, err := os.Lstat(tmp)
 	if err != nil {
 		return fail(err)
 	}
-	if err := renameNoReplace(tmp, path); err != nil {
+	if err := renameNoReplace(pfd, "s", path); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			err = fmt.Errorf("%w (something was put there while the socket was set up)", err)
 		}
 		return fail(err)
 	}
 	return &controlListener{UnixListener: ln, path: path, fi: fi}, nil
+}
+
+// openPrivateDir opens the directory MkdirTemp made at name, and checks
+// that it is still that one (ours, 0700) and not one swapped in by whoever
+// may write to its parent.
+func openPrivateDir(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o7777 != 0o700 {
+		f.Close()
+		return nil, fmt.Errorf("%s: not the private directory made (owner %d, mode %#o): replaced", name, st.Uid, st.Mode&0o7777)
+	}
+	return f, nil
 }
 
 // close closes the socket and removes its file, if the file at the path
@@ -289,18 +304,18 @@ func describeMode(m os.FileMode) string {
 	return "type " + m.Type().String()
 }
 
-// renameNoReplace renames from to to, failing with os.ErrExist if to
-// exists (renameat2 RENAME_NOREPLACE; link and unlink where the file
-// system does not support it).
-func renameNoReplace(from, to string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+// renameNoReplace renames name in directory dirfd to to, failing with
+// os.ErrExist if to exists (renameat2 RENAME_NOREPLACE; link and unlink
+// where the file system does not support it).
+func renameNoReplace(dirfd int, name, to string) error {
+	err := unix.Renameat2(dirfd, name, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-		if err = unix.Link(from, to); err == nil {
-			return os.Remove(from)
+		if err = unix.Linkat(dirfd, name, unix.AT_FDCWD, to, 0); err == nil {
+			err = unix.Unlinkat(dirfd, name, 0)
 		}
 	}
 	if err != nil {
-		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		return &os.LinkError{Op: "rename", Old: name, New: to, Err: err}
 	}
 	return nil
 }

@@ -134,6 +134,10 @@ func TestListenControl(t *testing.T) {
 	}
 }
 
+// maxSunPath is the longest path a unix socket can be bound to:
+// sizeof(sockaddr_un.sun_path) minus the NUL (include/uapi/linux/un.h).
+const maxSunPath = 107
+
 // TestListenControlLongPath: the private directory's name makes the path
 // bound longer than the socket's; one that fits sun_path only by itself
 // works all the same.
@@ -155,5 +159,37 @@ func TestListenControlLongPath(t *testing.T) {
 	c.Close()
 	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket: %v %v, want mode 0600", fi, err)
+	}
+}
+
+// TestOpenPrivateDir: a directory that is not 0700, or a link, is not the
+// private directory made.
+func TestOpenPrivateDir(t *testing.T) {
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "priv")
+	if err := os.Mkdir(priv, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openPrivateDir(priv)
+	if err != nil {
+		t.Fatalf("private directory: %v", err)
+	}
+	f.Close()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openPrivateDir(open); err == nil || !strings.Contains(err.Error(), "mode 0777): replaced") {
+		t.Errorf("0777 directory: %v", err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(priv, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openPrivateDir(link); !errors.Is(err, unix.ENOTDIR) && !errors.Is(err, unix.ELOOP) {
+		t.Errorf("link to a directory: %v, want ENOTDIR or ELOOP (O_NOFOLLOW)", err)
 	}
 }
