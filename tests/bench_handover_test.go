@@ -85,15 +85,16 @@ func TestBenchHandover(t *testing.T) {
 
 // benchVariant is one path manager: setup readies the testbed (before any
 // connection) and returns the daemon's metrics address, "" for the
-// kernel PM.
+// kernel PM or a daemon without metrics.
 type benchVariant struct {
 	name  string
 	setup func(t *testing.T, tb *testbed.Testbed) (metrics string)
 }
 
 // benchVariants are the path managers compared, the first the reference
-// of the ratios.
-func benchVariants() []benchVariant {
+// of the ratios; with metrics, the daemon serves its metrics (the jitter
+// workload counts its handovers), otherwise it runs as it always did.
+func benchVariants(metrics bool) []benchVariant {
 	kernelPM := func(flags string) func(t *testing.T, tb *testbed.Testbed) string {
 		return func(t *testing.T, tb *testbed.Testbed) string {
 			mustCLI(t, tb.Server, "limits", "set", "subflows", "2", "add_addr_accepted", "2")
@@ -106,6 +107,10 @@ func benchVariants() []benchVariant {
 		return func(t *testing.T, tb *testbed.Testbed) string {
 			sysctl(t, tb.Server, "net.mptcp.pm_type", "1")
 			startMonitor(t, tb.Server)
+			if !metrics {
+				startDaemon(t, tb.Client, writeConfig(t, config, nil))
+				return ""
+			}
 			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			startDaemonWith(t, tb.Client, writeConfig(t, config, nil), "--metrics", addr)
 			return addr
@@ -166,7 +171,7 @@ func fmtRuns(xs []float64, failed int) string {
 // impairment of the Wi-Fi path at 3 s and writes a table to b.
 func benchHandover(t *testing.T, runs int, impairment string, b *strings.Builder) []benchRow {
 	impair := benchImpair(impairment)
-	variants := benchVariants()
+	variants := benchVariants(false)
 	results := map[string][]float64{}
 	failed := map[string][]string{} // runs whose stream broke: the stall did not end
 	for r := range runs {
@@ -236,7 +241,7 @@ type benchDLRow struct {
 // path impaired at 3 s; it writes a table to b.
 func benchDownload(t *testing.T, runs int, impairment string, b *strings.Builder) []benchDLRow {
 	impair := benchImpair(impairment)
-	variants := benchVariants()
+	variants := benchVariants(false)
 	rows := make([]benchDLRow, len(variants))
 	for r := range runs {
 		for i, v := range variants {
@@ -316,7 +321,7 @@ type benchJitterRow struct {
 // benchJitter runs every path manager runs times: a download, the Wi-Fi
 // path jittery and lossy from 3 s for span; it writes a table to b.
 func benchJitter(t *testing.T, runs int, span time.Duration, b *strings.Builder) []benchJitterRow {
-	variants := benchVariants()
+	variants := benchVariants(true)
 	rows := make([]benchJitterRow, len(variants))
 	for r := range runs {
 		for i, v := range variants {
