@@ -18,13 +18,13 @@ package tests
 //     still backup 5 s after the break.
 //
 // The others pass on that code and must keep passing: the link-down
-// cases, interactive, request/response (the host sends requests, so its
-// RTOs show), the jittery path (no handover, nothing on cellular) and the
+// cases, interactive, request/response and the bidirectional workload
+// (the host sends too, so its RTOs show), the jittery path (no handover, nothing on cellular) and the
 // finished download (no cellular subflow beyond the witness bound).
 //
 // Run them (root; a testbed each, so a few at a time on a small machine):
 //
-//	go test -count=1 -parallel 3 -run 'TestIntegration(Download|ReqResp)' -v ./tests/
+//	go test -count=1 -parallel 3 -run 'TestIntegration(Download|ReqResp|Bidir)' -v ./tests/
 
 import (
 	"fmt"
@@ -205,6 +205,29 @@ func TestIntegrationReqRespBlackhole(t *testing.T) {
 	// 64 KiB every 50 ms is 10 Mbit/s: a quarter of it at least at the end.
 	if tail := r.BytesBetween(r.Duration-dlTail, r.Duration); float64(tail)*8/dlTail.Seconds() < 2.5e6 {
 		t.Errorf("request/response: %d bytes of responses in the last %v, want 2.5 Mbit/s or more", tail, dlTail)
+	}
+}
+
+// TestIntegrationBidirBlackhole: a call with video, in handover mode: the
+// host streams voice-like records (echoed) while the peer sends a
+// download, on one connection. Both go on over cellular when the Wi-Fi
+// path is blackholed.
+func TestIntegrationBidirBlackhole(t *testing.T) {
+	t.Parallel()
+	tb, d := dlBed(t, handoverConfig)
+	w := startBidir(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort), stream.BidirOptions{})
+	started := time.Now()
+	d.conn(w.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
+	time.Sleep(time.Until(started.Add(dlBreakAt)))
+	brk := time.Now()
+	tb.Impair(t, testbed.PathWifi, "blackhole")
+	time.Sleep(time.Until(brk.Add(dlAfterBreak)))
+	dl, rec := w.wait()
+	t.Logf("records: %v", rec)
+	dlCheck(t, dl, brk, "Wi-Fi blackhole, with records both ways")
+	if rec.Err != "" || rec.MaxGap >= dlMaxGap || rec.Received < 400 {
+		t.Errorf("records (100 bytes every 10 ms, echoed) beside the download: want all echoed in order, at least 400, no gap of %v; got %v",
+			dlMaxGap, rec)
 	}
 }
 

@@ -215,3 +215,39 @@ func TestReqRespLate(t *testing.T) {
 		t.Fatalf("a late response: %v", r)
 	}
 }
+
+func TestBidir(t *testing.T) {
+	c := serveLoopback(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	dl, voice := Bidir(ctx, c, BidirOptions{Download: DownloadOptions{Rate: 8_000_000}, Interval: 5 * time.Millisecond})
+	t.Logf("download: %v; records: %v", dl, voice)
+	if dl.Err != "" || voice.Err != "" || dl.Bytes < 200_000 || dl.Bytes > 600_000 || voice.Sent < 40 || voice.Received != voice.Sent {
+		t.Fatalf("bidirectional over loopback: download %v; records %v", dl, voice)
+	}
+}
+
+// A peer that sends a download byte wrong: both results fail.
+func TestBidirDetectsCorruption(t *testing.T) {
+	a, b := net.Pipe()
+	go func() {
+		defer b.Close()
+		req := make([]byte, 32)
+		if _, err := io.ReadFull(b, req); err != nil {
+			return
+		}
+		go func() { _, _ = io.Copy(io.Discard, b) }()
+		out := make([]byte, 3+1000)
+		out[0], out[1], out[2] = frameDownload, 1000>>8, 1000&0xff
+		Pattern(out[3:], 3, 0)
+		out[3+777] ^= 0x80
+		_, _ = b.Write(out)
+		time.Sleep(time.Second)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	dl, voice := Bidir(ctx, a, BidirOptions{Download: DownloadOptions{Seed: 3}})
+	if !strings.Contains(dl.Err, "download byte 777:") || voice.Err != dl.Err {
+		t.Fatalf("a corrupt download byte: download %v; records %v", dl, voice)
+	}
+}
