@@ -8,7 +8,9 @@
 // (the cgroup2 root: every network namespace of the host). It keeps only
 // MPTCP subflows (tcp_sock.is_mptcp) of one network namespace (netns_ino),
 // enables the RTT/RETRANS/STATE/RTO callbacks on them when they are
-// established, and keeps one struct metrics per subflow in the LRU hash
+// established (and, on subflows this host opened, the callback for every
+// segment received: a receiver sends only ACKs, so what it receives is the
+// only sign of a path's health it has), and keeps one struct metrics per subflow in the LRU hash
 // `subflows`, keyed by struct key (local token + 4-tuple), updated in place.
 // RTO, state changes and establishment also send a struct event to the ring
 // buffer `events`; RTT and retransmission callbacks never do (a ring buffer
@@ -30,6 +32,13 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define CB_FLAGS (BPF_SOCK_OPS_RTO_CB_FLAG | BPF_SOCK_OPS_RETRANS_CB_FLAG | \
 		  BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTT_CB_FLAG)
+
+// RX_FLAGS adds a PARSE_HDR_OPT callback for every segment received in the
+// established state (tcp_validate_incoming, before the payload is queued;
+// tcp_sock.data_segs_in already counts the segment). Only subflows this
+// host opened get it: the daemon judges paths on the side that opens
+// subflows, and a server's subflows stay at one callback per RTT.
+#define RX_FLAGS (CB_FLAGS | BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG)
 
 // Set by the loader before loading: the inode number of the network
 // namespace to observe (net->ns.inum, the st_ino of /proc/PID/ns/net).
@@ -56,6 +65,7 @@ struct key {
 struct metrics {
 	__u64 rtt_samples; // RTT callbacks seen (about one per RTT)
 	__u64 bytes_acked; // tcp_sock.bytes_acked
+	__u64 bytes_received; // tcp_sock.bytes_received: payload received in order
 	__u64 last_update_ns; // bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last update
 	__u32 srtt_us; // smoothed RTT, µs (tcp_sock.srtt_us >> 3)
 	__u32 mdev_us; // RTT mean deviation, µs (tcp_sock.mdev_us >> 2, tcpi_rttvar)
@@ -66,6 +76,9 @@ struct metrics {
 	__u32 retrans_cb; // RETRANS callbacks seen (one per retransmitted skb)
 	__u32 data_segs_out; // tcp_sock.data_segs_out: data segments sent
 	__u32 snd_cwnd; // congestion window, segments
+	__u32 data_segs_in; // tcp_sock.data_segs_in: segments with payload received (out of order too)
+	__u32 rcv_ooopack; // tcp_sock.rcv_ooopack: segments received out of order (a hole before them)
+	__u32 rcv_rtt_us; // the receiver's RTT estimate, µs (tcp_sock.rcv_rtt_est.rtt_us >> 3, tcpi_rcv_rtt)
 	__u8 state; // TCP state (TCP_ESTABLISHED = 1, ...)
 	__u8 local_id; // MPTCP local address ID (255: unknown)
 	__u8 remote_id; // MPTCP remote address ID
@@ -168,6 +181,10 @@ static __always_inline void fill_metrics(struct metrics *m, struct tcp_sock *tp)
 	m->lost_out = tp->lost_out;
 	m->data_segs_out = tp->data_segs_out;
 	m->bytes_acked = tp->bytes_acked;
+	m->bytes_received = tp->bytes_received;
+	m->data_segs_in = tp->data_segs_in;
+	m->rcv_ooopack = tp->rcv_ooopack;
+	m->rcv_rtt_us = tp->rcv_rtt_est.rtt_us >> 3;
 	m->snd_cwnd = tp->snd_cwnd;
 	m->state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
 }
@@ -211,6 +228,7 @@ int mptcp_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_RETRANS_CB:
 	case BPF_SOCK_OPS_RTO_CB:
 	case BPF_SOCK_OPS_STATE_CB:
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
 		break;
 	default:
 		return 1;
@@ -234,7 +252,8 @@ int mptcp_sockops(struct bpf_sock_ops *skops)
 	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
 		if (!netns_match(tp))
 			return 1;
-		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | CB_FLAGS);
+		__u32 flags = op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ? RX_FLAGS : CB_FLAGS;
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | flags);
 		struct metrics m;
 		new_metrics(&m, tp, ctx);
 		bpf_map_update_elem(&subflows, &k, &m, BPF_ANY);
@@ -330,7 +349,9 @@ int seed_subflows(struct bpf_iter__tcp *ictx)
 	rec.state = state;
 
 	// The iterator holds the socket lock, which bpf_setsockopt needs.
-	int flags = tp->bpf_sock_ops_cb_flags | CB_FLAGS;
+	// Whether this host opened the subflow is not known here: every one
+	// gets the receive callback.
+	int flags = tp->bpf_sock_ops_cb_flags | RX_FLAGS;
 	rec.setsockopt_err = bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags));
 	if (rec.setsockopt_err == 0) {
 		struct key k;

@@ -35,23 +35,28 @@ type probeKey struct {
 }
 
 type probeMetrics struct {
-	_            structs.HostLayout
-	RttSamples   uint64
-	BytesAcked   uint64
-	LastUpdateNs uint64
-	SrttUs       uint32
-	MdevUs       uint32
-	LastRttUs    uint32
-	TotalRetrans uint32
-	LostOut      uint32
-	RtoCount     uint32
-	RetransCb    uint32
-	DataSegsOut  uint32
-	SndCwnd      uint32
-	State        uint8
-	LocalId      uint8
-	RemoteId     uint8
-	Pad          uint8
+	_             structs.HostLayout
+	RttSamples    uint64
+	BytesAcked    uint64
+	BytesReceived uint64
+	LastUpdateNs  uint64
+	SrttUs        uint32
+	MdevUs        uint32
+	LastRttUs     uint32
+	TotalRetrans  uint32
+	LostOut       uint32
+	RtoCount      uint32
+	RetransCb     uint32
+	DataSegsOut   uint32
+	SndCwnd       uint32
+	DataSegsIn    uint32
+	RcvOoopack    uint32
+	RcvRttUs      uint32
+	State         uint8
+	LocalId       uint8
+	RemoteId      uint8
+	Pad           uint8
+	_             [4]byte
 }
 
 type probeSeed struct {

@@ -59,6 +59,20 @@ type Metrics struct {
 	SegsOut uint32
 	// BytesAcked counts bytes acknowledged (tcpi_bytes_acked).
 	BytesAcked uint64
+	// BytesReceived counts payload bytes received in order
+	// (tcpi_bytes_received).
+	BytesReceived uint64
+	// DataSegsIn counts segments with payload received, out of order ones
+	// included (tcpi_data_segs_in). On subflows this host opened it is
+	// current at every segment received; on the others it is as of the
+	// last callback.
+	DataSegsIn uint32
+	// OutOfOrder counts segments received out of order, with a hole
+	// before them (tcpi_rcv_ooopack).
+	OutOfOrder uint32
+	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
+	// only receives sends no data to measure SRTT with.
+	RcvRTT time.Duration
 	// Cwnd is the congestion window in segments.
 	Cwnd uint32
 	// State is the subflow's TCP state (1 = TCP_ESTABLISHED, ... as in

@@ -562,6 +562,45 @@ func TestProbes(t *testing.T) {
 		}
 	})
 
+	t.Run("Receive", func(t *testing.T) {
+		// The client only reads: no RTT or retransmission callback, yet
+		// its subflows' receive counters follow every segment.
+		before, err := p.Metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			_, err := io.ReadFull(cur.cli, make([]byte, 8<<20))
+			got <- err
+		}()
+		if _, err := cur.srv.Write(make([]byte, 8<<20)); err != nil {
+			t.Fatalf("server write: %v", err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("client read: %v", err)
+		}
+		after, err := p.Metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bytes uint64
+		var segs uint32
+		for _, k := range cur.keys() {
+			t.Logf("%v: before %+v after %+v", k, before[k], after[k])
+			if after[k].BytesReceived < before[k].BytesReceived || after[k].DataSegsIn < before[k].DataSegsIn {
+				t.Errorf("%v: receive counters went back", k)
+			}
+			bytes += after[k].BytesReceived - before[k].BytesReceived
+			segs += after[k].DataSegsIn - before[k].DataSegsIn
+		}
+		// What the last segments carried may still be on its way to the
+		// counters when the reader returns: all but a segment's worth.
+		if bytes < 8<<20-64<<10 || segs == 0 {
+			t.Errorf("the client's subflows counted %d bytes in %d segments received, want about %d", bytes, segs, 8<<20)
+		}
+	})
+
 	t.Run("RTO", func(t *testing.T) {
 		var k2 Key
 		for _, k := range cur.keys() {

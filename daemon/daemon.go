@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -106,7 +107,10 @@ type Daemon struct {
 	wake     time.Time
 	lastTick time.Time
 	statusc  chan statusReq
-	reloadc  chan chan error
+	reloadc  chan reloadReq
+	// reloadMu makes reloads one at a time, so that the set read last
+	// is the one applied last.
+	reloadMu sync.Mutex
 	resyncs  int
 	commands int
 	refused  int
@@ -119,6 +123,9 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
+	// peerAddrs are the addresses the peers announced that may be
+	// followed: the engine has those the connection's policy takes.
+	peerAddrs peerAddrs
 	// kept are the capabilities left after DropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]Capability
@@ -130,13 +137,14 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
 	d.set = set
+	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
 	}
@@ -236,11 +244,19 @@ func (d *Daemon) Close() {
 
 // Reload reads the configuration and policies again. A bad file changes
 // nothing: the error is returned and the running policies stay. Safe to
-// call from any goroutine while Run runs.
+// call from any goroutine while Run runs. The files are read on the
+// caller's goroutine: file I/O never holds up the loop.
 func (d *Daemon) Reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	set, err := policy.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
 	reply := make(chan error, 1)
 	select {
-	case d.reloadc <- reply:
+	case d.reloadc <- reloadReq{set: set, reply: reply}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -255,6 +271,19 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // Status asks the loop for its current view. Safe to call from any
 // goroutine while Run runs; the loop builds the view between two events.
 func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
+
+// reloadReq hands the loop a set to apply.
+type reloadReq struct {
+	set   *policy.Set
+	reply chan error
+}
+
+// warnSkipped logs the files of the policy directory that Load skipped.
+func (d *Daemon) warnSkipped(set *policy.Set) {
+	for _, w := range set.Warnings {
+		d.log.Warn("policy file skipped", "err", w)
+	}
+}
 
 // statusReq asks the loop for its view.
 type statusReq struct {
@@ -385,8 +414,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
 			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
-		case reply := <-d.reloadc:
-			reply <- d.reload()
+		case req := <-d.reloadc:
+			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
 		}
@@ -405,6 +434,7 @@ func (d *Daemon) closeConn(tok uint32, at time.Time) {
 // forgetConn drops what the daemon keeps of connection tok.
 func (d *Daemon) forgetConn(tok uint32) {
 	delete(d.matched, tok)
+	delete(d.peerAddrs, tok)
 	d.announceLog.forget(tok)
 	for k := range d.handovers {
 		if k.token == tok {
@@ -520,22 +550,9 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		case genl.EventSubPriority:
 			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
-			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
-				// A peer can send ADD_ADDR as fast as it likes: the log
-				// gets a few per connection and interval.
-				if ok, suppressed, last := d.announceLog.allow(ev.Token, base.At); ok {
-					args := []any{"token", tokenString(ev.Token), "remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name}
-					if suppressed > 0 {
-						args = append(args, "suppressed", suppressed)
-					}
-					if last {
-						args = append(args, "more", fmt.Sprintf("further ones of this connection are not logged for %v", announceLogInterval))
-					}
-					d.log.Info("peer announcement ignored (accept_announcements is off)", args...)
-				}
-			}
-			d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
+			d.announced(ev, base)
 		case genl.EventRemoved:
+			delete(d.peerAddrs[ev.Token], ev.RemID)
 			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
@@ -781,14 +798,10 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 }
 
-// reload loads the configuration again and, if it is good, matches every
-// connection again.
-func (d *Daemon) reload() error {
-	set, err := policy.Load(d.opts.ConfigPath)
-	if err != nil {
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
+// reload applies set, the configuration read again, if the daemon can
+// run it, and matches every connection again.
+func (d *Daemon) reload(set *policy.Set) error {
+	d.warnSkipped(set)
 	if miss := d.missingCaps(set); miss != "" {
 		err := fmt.Errorf("%s: %s", set.Config.Source, miss)
 		d.log.Error("reload refused: the running policies stay", "err", err)
@@ -814,7 +827,7 @@ func (d *Daemon) reload() error {
 			d.matched[tok] = mi
 		}
 		p := set.Lookup(mi.conn)
-		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
+		d.repolicy(tok, c.Policy, p)
 	}
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil

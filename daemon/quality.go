@@ -46,11 +46,16 @@ type sample struct {
 	RTTSamples      uint64 // RTT samples so far (eBPF)
 	SegsOut         uint64
 	Retrans         uint64
-	BytesAcked      uint64 // progress: it grows with every new ACK
+	BytesAcked      uint64        // progress: it grows with every new ACK
+	DataSegsIn      uint64        // segments with payload received (out of order too)
+	RcvRTT          time.Duration // the receiver's RTT estimate
 
 	// Set by the sampler's progressTracker.
 	InRow   int           // RTOs in a row
 	Stalled time.Duration // data outstanding with no ACK progress for so long
+	// Silent is how long since the subflow last received a segment with
+	// payload; 0 when it just did or never has.
+	Silent time.Duration
 }
 
 // batch is what the sampler hands the loop: the samples that are news,
@@ -140,7 +145,7 @@ func (s *bpfSource) each(fn func(*sample)) (int, error) {
 		n++
 		smp = sample{Token: k.Token, Local: k.Local, Remote: k.Remote, SRTT: v.SRTT, ConsecutiveRTOs: -1,
 			RTOs: v.RTOs, RTTSamples: v.RTTSamples, SegsOut: uint64(v.SegsOut), Retrans: uint64(v.TotalRetrans),
-			BytesAcked: v.BytesAcked}
+			BytesAcked: v.BytesAcked, DataSegsIn: uint64(v.DataSegsIn), RcvRTT: v.RcvRTT}
 		fn(&smp)
 	})
 	return n, err
@@ -178,7 +183,7 @@ func (s *diagSource) each(fn func(*sample)) (int, error) {
 			n++
 			fn(&sample{Token: c.Token, Local: sf.Local, Remote: sf.Remote, SRTT: sf.RTT,
 				ConsecutiveRTOs: int(sf.Retransmits), SegsOut: uint64(sf.DataSegsOut), Retrans: uint64(sf.TotalRetrans),
-				BytesAcked: sf.BytesAcked})
+				BytesAcked: sf.BytesAcked, DataSegsIn: uint64(sf.DataSegsIn), RcvRTT: sf.RcvRTT})
 		}
 	}
 	return n, nil
@@ -210,7 +215,7 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 			return
 		}
 		var news bool
-		s.InRow, s.Stalled, news = tracker.update(*s, now)
+		s.InRow, s.Stalled, s.Silent, news = tracker.update(*s, now)
 		if news {
 			// A later sample of a subflow may follow one not handed
 			// over yet: the loop takes both, in order.
@@ -284,9 +289,14 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 // mean progress), and for how long it has had data outstanding with no
 // ACK progress (a stall, seen before the first RTO).
 //
+// It also follows what each subflow receives: how long since a segment
+// with payload last arrived (Silent), for the engine's receive-side
+// judgement.
+//
 // It also says whether a sample is news: what the engine judges (SRTT,
-// RTOs in a row, stall, segments sent and retransmitted) changed since the
-// subflow's last sample. An idle subflow's samples are not, and the loop
+// RTOs in a row, stall, segments sent and retransmitted; segments
+// received, at most every rxNews; a silence from silentNews on) changed
+// since the subflow's last sample. An idle subflow's samples are not, and the loop
 // does not step the engine for them: at ten thousand connections, most of
 // them idle, that is most of the work.
 //
@@ -310,6 +320,17 @@ const (
 	refresh      = 10 * time.Second
 )
 
+// What a subflow receives is news at most every rxNews while it keeps
+// receiving (a download's counters change at every reading), and at every
+// reading while it has been silent for silentNews to silentNewsMax after
+// receiving: the engine's thresholds start at 100 ms, and a silence it has
+// not acted on within seconds is a pause, not news.
+const (
+	rxNews        = 100 * time.Millisecond
+	silentNews    = 50 * time.Millisecond
+	silentNewsMax = 5 * time.Second
+)
+
 func shortKey(s *sample) uint64 {
 	return uint64(s.Token)<<32 | uint64(s.Local.Port())<<16 | uint64(s.Remote.Port())
 }
@@ -330,6 +351,11 @@ type progress struct {
 	srtt             time.Duration
 	segsOut, retrans uint64
 	toldAt           int64
+	// Receiving: the segment count, when it last grew and when the engine
+	// was last told of it (Unix ns; 0: never).
+	segsIn       uint64
+	rxAt, rxTold int64
+	silentTold   bool // the engine heard of the current silence
 }
 
 // begin starts taking in a new batch of samples.
@@ -408,17 +434,23 @@ func (t *progressTracker) add(s *sample, p *progress) {
 }
 
 // update takes in a sample taken at now and returns the RTOs in a row, how
-// long the subflow has been stalled, and whether that is news.
-func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, bool) {
+// long the subflow has been stalled, how long it has been silent, and
+// whether that is news.
+func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, time.Duration, bool) {
 	if t.last == nil {
 		t.last = map[uint64]*progress{}
 	}
 	p := t.find(&s)
 	if p == nil {
 		rtos := max(s.ConsecutiveRTOs, 0)
-		t.add(&s, &progress{rtos: s.RTOs, rttSamples: s.RTTSamples, acked: s.BytesAcked, segsAtProgress: s.SegsOut,
-			gen: t.gen, srtt: s.SRTT, segsOut: s.SegsOut, retrans: s.Retrans, toldRTOs: int32(rtos), toldAt: now.UnixNano(), samples: 1})
-		return rtos, 0, true
+		np := &progress{rtos: s.RTOs, rttSamples: s.RTTSamples, acked: s.BytesAcked, segsAtProgress: s.SegsOut,
+			gen: t.gen, srtt: s.SRTT, segsOut: s.SegsOut, retrans: s.Retrans, toldRTOs: int32(rtos), toldAt: now.UnixNano(), samples: 1,
+			segsIn: s.DataSegsIn}
+		if s.DataSegsIn > 0 {
+			np.rxAt, np.rxTold = now.UnixNano(), now.UnixNano()
+		}
+		t.add(&s, np)
+		return rtos, 0, 0, true
 	}
 	p.gen = t.gen
 	advanced := s.BytesAcked > p.acked || s.RTTSamples > p.rttSamples
@@ -447,12 +479,36 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, b
 	if young {
 		p.samples++
 	}
-	news := young || stalled > 0 || int32(rtos) != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
+	silent, rxNews := p.receive(s.DataSegsIn, nowNs)
+	news := young || stalled > 0 || rxNews || int32(rtos) != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
 		nowNs-p.toldAt >= int64(refresh)
 	if news {
 		p.toldRTOs, p.srtt, p.segsOut, p.retrans, p.toldAt = int32(rtos), s.SRTT, s.SegsOut, s.Retrans, nowNs
+		if s.DataSegsIn != 0 {
+			p.rxTold = nowNs
+		}
 	}
-	return rtos, stalled, news
+	return rtos, stalled, silent, news
+}
+
+// receive takes in the segment count of a sample at nowNs and returns how
+// long the subflow has been silent and whether that is news.
+func (p *progress) receive(segsIn uint64, nowNs int64) (time.Duration, bool) {
+	if segsIn != p.segsIn {
+		p.segsIn, p.rxAt = segsIn, nowNs
+		resumed := p.silentTold
+		p.silentTold = false
+		return 0, resumed || nowNs-p.rxTold >= int64(rxNews)
+	}
+	if p.rxAt == 0 {
+		return 0, false
+	}
+	silent := time.Duration(nowNs - p.rxAt)
+	if silent < silentNews || silent > silentNewsMax {
+		return silent, false
+	}
+	p.silentTold = true
+	return silent, true
 }
 
 // measured turns the news of a batch into Quality events for the
@@ -482,7 +538,8 @@ func (d *Daemon) measured(b batch) {
 			d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
 		}
 		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
-			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans})
+			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
+			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT})
 	}
 	d.metrics.forget(b.gone)
 	if skip != nil {

@@ -37,7 +37,7 @@ func TestProgressTracker(t *testing.T) {
 		{500 * ms, s(17, 1400, 13, 2), 0, 0, true, "progress again"},
 	} {
 		tr.begin()
-		rtos, stalled, news := tr.update(st.s, t0.Add(st.at))
+		rtos, stalled, _, news := tr.update(st.s, t0.Add(st.at))
 		if rtos != st.rtos || stalled != st.stalled || news != st.news {
 			t.Errorf("step %d (%s): rtos %d stalled %v news %v; want %d, %v, %v", i, st.description, rtos, stalled, news, st.rtos, st.stalled, st.news)
 		}
@@ -48,22 +48,22 @@ func TestProgressTracker(t *testing.T) {
 	// sock_diag-like samples say the RTOs in a row themselves.
 	var tr2 progressTracker
 	d := sample{Local: local, Remote: remote, ConsecutiveRTOs: 3, SegsOut: 5}
-	if rtos, _, _ := tr2.update(d, t0); rtos != 3 {
+	if rtos, _, _, _ := tr2.update(d, t0); rtos != 3 {
 		t.Errorf("sock_diag sample: rtos %d, want 3", rtos)
 	}
 	// An SRTT change alone is news; the same sample again is not.
 	tr.begin()
 	idle := s(17, 1400, 13, 2)
 	idle.SRTT = 5 * ms
-	if _, _, news := tr.update(idle, t0.Add(600*ms)); !news {
+	if _, _, _, news := tr.update(idle, t0.Add(600*ms)); !news {
 		t.Error("an SRTT change is no news")
 	}
-	if _, _, news := tr.update(idle, t0.Add(625*ms)); news {
+	if _, _, _, news := tr.update(idle, t0.Add(625*ms)); news {
 		t.Error("the same sample again is news")
 	}
 	tr.end()
 	// ... until refresh.
-	if _, _, news := tr.update(idle, t0.Add(625*ms+refresh)); !news {
+	if _, _, _, news := tr.update(idle, t0.Add(625*ms+refresh)); !news {
 		t.Error("no news after refresh")
 	}
 	tr.end()
@@ -72,10 +72,10 @@ func TestProgressTracker(t *testing.T) {
 	tr.begin()
 	other := idle
 	other.Local = netip.MustParseAddrPort("10.0.2.2:40000")
-	if _, _, news := tr.update(other, t0.Add(700*ms)); !news {
+	if _, _, _, news := tr.update(other, t0.Add(700*ms)); !news {
 		t.Error("a second subflow with the same ports is no news")
 	}
-	if _, _, news := tr.update(idle, t0.Add(700*ms)); news {
+	if _, _, _, news := tr.update(idle, t0.Add(700*ms)); news {
 		t.Error("the first one's idle sample is news after the second came")
 	}
 	if gone := tr.end(); len(gone) != 0 || len(tr.last)+len(tr.clash) != 2 {
@@ -192,7 +192,7 @@ func BenchmarkTrackerIdle(b *testing.B) {
 	for b.Loop() {
 		tr.begin()
 		for i := range ss {
-			if _, _, news := tr.update(ss[i], now); news {
+			if _, _, _, news := tr.update(ss[i], now); news {
 				b.Fatal("an idle subflow is news")
 			}
 		}

@@ -117,5 +117,5 @@ func TestBadInputCoverage(t *testing.T) {
 	check("config", cs, "endpoints.limits.", limitsKeys)
 	// The default policy of the configuration takes the policy fields
 	// but name and match.
-	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announce", "mptcpify"})
+	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"})
 }

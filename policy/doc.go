@@ -62,7 +62,10 @@
 //	  rtt_ms: 400                   # smoothed RTT that degrades a path, 0..60000 (0 = off)
 //	  hold_down: 5s                 # Go duration 0..1h; a unit is required
 //	  warm_standby: false           # keep the backup subflow open at all times
-//	accept_announcements: false     # use the peer's ADD_ADDR for subflows
+//	accept_announcements: true     # use the peer's ADD_ADDR for subflows (default false)
+//	announcements_from: [10.0.4.0/24]  # with accept_announcements: only addresses in these
+//	                                # prefixes (default: any; never loopback, link-local,
+//	                                # multicast or this host's own)
 //	announce: [192.0.2.7, "192.0.2.7:5301"]  # server side: ADD_ADDR these to every connection
 //	                                # accepted (no port: the connection's own); the daemon
 //	                                # listens on each ADDR:PORT for the joins

@@ -95,6 +95,12 @@ type ConnState struct {
 	// cannot have heard the close, so REMOVE_ADDR goes out (on the new
 	// subflow) once a working one is up.
 	tellPeer map[uint8]bool
+	// silent are the paths (links) suspected of silence, waiting for
+	// proof (see silence.go).
+	silent map[int32]*suspicion
+	// recovered are the paths (links) that were bad and recovered, for
+	// setBad.
+	recovered map[int32]recovery
 	// createTAT is the rate limit's theoretical arrival time (GCRA): a
 	// creation is allowed from createTAT - (CreateBurst-1)*CreateInterval
 	// on, and moves it CreateInterval on.
@@ -125,6 +131,12 @@ func (c *ConnState) compact() {
 	if len(c.tellPeer) == 0 {
 		c.tellPeer = nil
 	}
+	if len(c.silent) == 0 {
+		c.silent = nil
+	}
+	if len(c.recovered) == 0 {
+		c.recovered = nil
+	}
 }
 
 // allowCreate takes a token from c's creation bucket at now, or returns
@@ -152,6 +164,11 @@ func (c *ConnState) prune(wants []want, now time.Time) {
 			delete(c.backoff, k)
 		}
 	}
+	for link, r := range c.recovered {
+		if now.Sub(r.at) >= probeMax {
+			delete(c.recovered, link)
+		}
+	}
 	for k, p := range c.pending {
 		if now.Sub(p.since) >= pendingTimeout && !slices.ContainsFunc(wants, func(w want) bool { return w.key == k }) {
 			delete(c.pending, k)
@@ -164,6 +181,7 @@ type pendingCreate struct {
 	since  time.Time
 	backup bool  // the flag it was created with
 	id     uint8 // the local address ID it was created with
+	probe  bool  // a probe of a silent path (see silence.go)
 }
 
 // pathKey names a wanted subflow: from a link to a remote address.
@@ -474,6 +492,9 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			if k, ok := s.keyOf(sf); ok {
 				if p, was := c.pending[k]; was {
 					sf.Backup = p.backup
+					if p.probe {
+						c.answered(k.link)
+					}
 				}
 				delete(c.pending, k)
 				delete(c.backoff, k)
@@ -708,7 +729,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		// announces the policy's addresses, once each.
 		return s.announce(c), time.Time{}
 	}
+	settled := s.settleSilence(c, now)
 	wants, wake := s.wanted(c, now)
+	wake = earliest(wake, settled)
 	c.prune(wants, now)
 	var actions []Action
 	kept := map[pathKey]bool{}
@@ -852,6 +875,8 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		create = append(create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
 			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
 	}
+	probes, next := s.proveSilent(c, now)
+	create, wake = append(create, probes...), earliest(wake, next)
 	// A connection left with no subflow that can carry its data gets one,
 	// whatever held back the creations above (survive.go).
 	a, w := s.rescue(c, wants, now)
@@ -1056,11 +1081,17 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 			}
 		}
 	case ModeInteractive, ModeAggregate:
+		allBad := !slices.ContainsFunc(cands, func(cd candidate) bool { _, bad := c.bad(cd.link.Index); return !bad })
 		for _, cd := range cands {
 			for _, r := range remotes {
 				if h, bad := c.bad(cd.link.Index); bad && p.Mode == ModeInteractive {
-					// Demoted while bad; replaced by a fresh probe when due.
-					if !probe(cd, r) || !slices.ContainsFunc(wants, func(w want) bool { return w.key == pathKey{cd.link.Index, r} }) {
+					// A slow or lossy path is demoted while bad; one that
+					// timed out is closed (its data reinjected on the
+					// others at once: a demotion leaves it stuck there
+					// until the kernel's RTO), unless every path is bad.
+					// Either is replaced by a fresh probe when due.
+					probed := probe(cd, r) && slices.ContainsFunc(wants, func(w want) bool { return w.key == pathKey{cd.link.Index, r} })
+					if !probed && (!timedOut(h.reason) || allBad) {
 						wants = append(wants, want{key: pathKey{cd.link.Index, r}, local: cd.addr, backup: true,
 							reason: fmt.Sprintf("interactive: %s is bad (%s)", cd.link.Name, h.reason)})
 					}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -102,10 +103,14 @@ func ParseConfig(r io.Reader, name string) (*Config, error) {
 
 // Load reads the configuration file at path and every *.yaml / *.yml file
 // of its PolicyDir, in file name order, and returns the Set. Files whose
-// name starts with "." and directories are skipped. A relative PolicyDir
-// is taken from the configuration file's directory, and the returned
-// Config holds the resolved path. A missing PolicyDir is an error naming
-// it; an empty one is fine. Policy names must be unique across files.
+// name starts with "." and directories are skipped; so are files that are
+// not regular (a FIFO, a device, a socket), which are never opened for
+// reading and are listed in Set.Warnings. Symbolic links are followed. A
+// relative PolicyDir is taken from the configuration file's directory, and
+// the returned Config holds the resolved path. A missing PolicyDir is an
+// error naming it; an empty one is fine. Policy names must be unique
+// across files. A configuration file that is not regular is an error
+// (ErrNotRegular).
 //
 // Load returns every mistake found, not only the first (errors.Join), each
 // an *Error naming file:line:column, or a *fs.PathError for a file that
@@ -136,14 +141,31 @@ func Load(path string) (*Set, error) {
 		return nil, join(append(errs, e))
 	}
 	var pols []*Policy
+	var warnings []error
 	names := newNameIndex()
 	for _, ent := range entries {
 		n := ent.Name()
-		if ent.IsDir() || strings.HasPrefix(n, ".") || !isYAMLName(n) {
+		if strings.HasPrefix(n, ".") || !isYAMLName(n) {
 			continue
 		}
 		file := filepath.Join(dir, n)
+		typ, err := entryType(ent, file)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		switch {
+		case typ.IsDir():
+			continue
+		case !typ.IsRegular():
+			warnings = append(warnings, notRegular(file, typ))
+			continue
+		}
 		data, err := readFile(file)
+		if errors.Is(err, ErrNotRegular) { // swapped since ReadDir
+			warnings = append(warnings, err)
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -162,7 +184,20 @@ func Load(path string) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, join(errs)
 	}
-	return &Set{Config: cfg, Policies: pols}, nil
+	return &Set{Config: cfg, Policies: pols, Warnings: warnings}, nil
+}
+
+// entryType is the type of the directory entry ent (at file), or of what
+// it links to.
+func entryType(ent fs.DirEntry, file string) (fs.FileMode, error) {
+	if ent.Type()&fs.ModeSymlink == 0 {
+		return ent.Type(), nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Type(), nil
 }
 
 // Check validates files without loading a policy directory: each path is
@@ -271,13 +306,45 @@ func reason(err error) string {
 	return err.Error()
 }
 
+// ErrNotRegular is the error, under an *Error naming the file, for a
+// configuration or policy file that is not a regular file (a FIFO, a
+// device, a socket, a directory). Such a file is never read: opening or
+// reading a FIFO would wait for a writer.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readFile reads a regular file. It opens it with O_NONBLOCK, so that a
+// FIFO (even one swapped in after a check of the name) cannot block the
+// open, and checks the type of what it opened before reading.
 func readFile(file string) ([]byte, error) {
-	f, err := os.Open(file)
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(file, fi.Mode())
+	}
 	return readAll(f, file)
+}
+
+// notRegular is the error for a file of type typ that is not regular.
+func notRegular(file string, typ fs.FileMode) *Error {
+	what := "of type " + typ.Type().String()
+	switch {
+	case typ&fs.ModeNamedPipe != 0:
+		what = "a FIFO"
+	case typ&fs.ModeSocket != 0:
+		what = "a socket"
+	case typ&fs.ModeDevice != 0:
+		what = "a device"
+	case typ.IsDir():
+		what = "a directory"
+	}
+	return &Error{File: file, Err: ErrNotRegular, Msg: fmt.Sprintf("not a regular file (%s): not read", what)}
 }
 
 func readAll(r io.Reader, name string) ([]byte, error) {
@@ -567,7 +634,7 @@ func (p *parser) list(n *yaml.Node, field, what string, scalarOK, allowEmpty boo
 
 // Policy file fields.
 var (
-	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify"}
+	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"}
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
@@ -599,7 +666,7 @@ var (
 	}()
 	configElsewhere = func() map[string]string {
 		m := make(map[string]string)
-		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announce", "mptcpify")
+		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
 		belongsUnder(m, "endpoints", "flags", "limits")
@@ -688,7 +755,7 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 	}
 	pol.Paths = Paths{Prefer: slices.Clone(DefaultPaths.Prefer), Backup: slices.Clone(DefaultPaths.Backup)}
 	pol.Handover = DefaultHandover
-	var nameNode, pathsNode, preferNode, mptcpifyNode *yaml.Node
+	var nameNode, pathsNode, preferNode, mptcpifyNode, fromNode *yaml.Node
 	pathsOK := true
 	seen := make(map[string]bool)
 	modeOK := false
@@ -727,6 +794,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 			p.handover(v, field, &pol.Handover)
 		case "accept_announcements":
 			pol.AcceptAnnouncements, _ = p.boolean(v, field)
+		case "announcements_from":
+			fromNode = k
+			p.announcementsFrom(v, field, &pol.AnnouncementsFrom)
 		case "announce":
 			p.announce(v, field, &pol.Announce)
 		case "mptcpify":
@@ -752,6 +822,9 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 		if !seen["mode"] {
 			p.errorf(n, "mode", "required field is missing (want %s)", modeList())
 		}
+	}
+	if fromNode != nil && !pol.AcceptAnnouncements {
+		p.errorf(fromNode, join2(at, "announcements_from"), "has no effect without accept_announcements: true (announcements are ignored)")
 	}
 	if pol.Mptcpify && pol.Match.Cgroup == "" {
 		p.errorf(mptcpifyNode, join2(at, "mptcpify"), "needs match.cgroup: the sockets made MPTCP are those of a cgroup")
@@ -810,6 +883,21 @@ func (p *parser) announce(n *yaml.Node, field string, out *[]netip.AddrPort) {
 		default:
 			seen[ap] = true
 			*out = append(*out, ap)
+		}
+	}
+}
+
+// announcementsFrom reads the prefixes announced addresses must be in.
+func (p *parser) announcementsFrom(n *yaml.Node, field string, out *[]netip.Prefix) {
+	items, _ := p.list(n, field, "prefixes", true, false, "leave the field out to accept announcements of any address")
+	for _, it := range items {
+		pfx, ok := p.prefix(it)
+		switch {
+		case !ok:
+		case slices.Contains(*out, pfx):
+			p.errorf(it.n, it.field, "%s is listed twice", pfx)
+		default:
+			*out = append(*out, pfx)
 		}
 	}
 }

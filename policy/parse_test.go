@@ -136,6 +136,11 @@ func TestParsePolicyGood(t *testing.T) {
 		{"handover: warm_standby false", h + "handover: {warm_standby: false}\n", basePolicy(nil)},
 		{"accept_announcements: true", h + "accept_announcements: true\n", basePolicy(func(p *Policy) { p.AcceptAnnouncements = true })},
 		{"accept_announcements: false", h + "accept_announcements: false\n", basePolicy(nil)},
+		{"announcements_from", h + "accept_announcements: true\nannouncements_from: [10.0.4.0/24, \"2001:db8::/32\", 192.0.2.7]\n",
+			basePolicy(func(p *Policy) {
+				p.AcceptAnnouncements = true
+				p.AnnouncementsFrom = []netip.Prefix{pfx("10.0.4.0/24"), pfx("2001:db8::/32"), pfx("192.0.2.7/32")}
+			})},
 		{"anchors and aliases", "name: voice\nmatch: {ports: &p [443], uids: [&u 7, *u]}\nmode: handover\n",
 			basePolicy(func(p *Policy) { p.Match.UIDs = []uint32{7, 7} })},
 	}
@@ -932,9 +937,9 @@ var policyErrorTests = []struct{ name, in, want string }{
 	{"null document", "---\n",
 		"voice.yaml: empty file (want a policy: name, match, mode, ...)"},
 	{"not a mapping: list", "- name: voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announce, mptcpify), got a list"},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got a list"},
 	{"not a mapping: scalar", "voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announce, mptcpify), got \"voice\""},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got \"voice\""},
 	{"syntax error", "name: voice\nmatch: {ports: [443]\nmode: handover\n",
 		"voice.yaml:1: did not find expected ',' or '}'"},
 	{"tab indentation", "name: voice\nmatch:\n\tports: [443]\nmode: handover\n",
@@ -972,7 +977,7 @@ var policyErrorTests = []struct{ name, in, want string }{
 	{"announce: twice", h + "announce: [10.0.4.2, 10.0.4.2]\n",
 		"voice.yaml:4:22: announce[1]: \"10.0.4.2\" is listed twice"},
 	{"unknown field, no suggestion", h + "color: blue\n",
-		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements, announce, mptcpify)"},
+		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify)"},
 	{"merge key", h + "<<: {mode: single}\n",
 		"voice.yaml:4:1: merge keys (<<) are not supported"},
 	{"custom tag", h + "accept_announcements: !flag true\n",
@@ -1219,6 +1224,16 @@ var policyErrorTests = []struct{ name, in, want string }{
 		"voice.yaml:4:23: accept_announcements: want true or false, got \"on\""},
 	{"accept_announcements: list", h + "accept_announcements: [true]\n",
 		"voice.yaml:4:23: accept_announcements: want true or false, got a list"},
+	{"announcements_from: not a prefix", h + "accept_announcements: true\nannouncements_from: [10.0.0.0/8, example.com]\n",
+		"voice.yaml:5:34: announcements_from[1]: invalid address \"example.com\" (want an address or prefix like 10.0.0.0/8 or 2001:db8::/32)"},
+	{"announcements_from: host bits", h + "accept_announcements: true\nannouncements_from: 10.0.0.1/8\n",
+		"voice.yaml:5:21: announcements_from: 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)"},
+	{"announcements_from: twice", h + "accept_announcements: true\nannouncements_from: [10.0.0.0/8, 10.0.0.0/8]\n",
+		"voice.yaml:5:34: announcements_from[1]: 10.0.0.0/8 is listed twice"},
+	{"announcements_from: empty", h + "accept_announcements: true\nannouncements_from: []\n",
+		"voice.yaml:5:21: announcements_from: empty list (leave the field out to accept announcements of any address)"},
+	{"announcements_from without accept_announcements", h + "announcements_from: [10.0.0.0/8]\n",
+		"voice.yaml:4:1: announcements_from: has no effect without accept_announcements: true (announcements are ignored)"},
 	{"every mistake reported", "name: Voice\nmatch:\n  ports: [0]\n  process: /bin/voice\nmode: handovr\nhandover:\n  hold_down: 5\n",
 		"voice.yaml:1:7: name: invalid name \"Voice\" (want lower-case letters, digits, '_', '.' and '-', starting with a letter or digit)\nvoice.yaml:3:11: match.ports[0]: port 0 out of range (want 1..65535)\nvoice.yaml:4:12: match.process: \"/bin/voice\" is a path (want the process name (comm), e.g. \"voice\")\nvoice.yaml:5:7: mode: unknown mode \"handovr\" (want handover, interactive, aggregate, single)\nvoice.yaml:7:14: handover.hold_down: invalid duration \"5\" (want e.g. 500ms, 5s)"},
 }
@@ -1300,7 +1315,7 @@ var configErrorTests = []struct{ name, in, want string }{
 	{"interfaces: name not a string", "interfaces:\n  - {name: [wlan0], class: wifi}\n",
 		"config.yaml:2:12: interfaces[0].name: want an interface name pattern like \"wlan*\", got a list"},
 	{"default: not a mapping", "default: handover\n",
-		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements, announce, mptcpify), got \"handover\""},
+		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got \"handover\""},
 	{"default: name", "default:\n  name: fallback\n",
 		"config.yaml:2:3: default.name: not allowed in the default policy, which is named \"default\""},
 	{"default: match", "default:\n  match: {ports: [443]}\n",
@@ -1319,6 +1334,8 @@ var configErrorTests = []struct{ name, in, want string }{
 		"config.yaml:2:25: default.handover.hold_down: invalid duration \"5\" (want e.g. 500ms, 5s)"},
 	{"default: accept_announcements", "default:\n  accept_announcements: no\n",
 		"config.yaml:2:25: default.accept_announcements: want true or false, got \"no\""},
+	{"default: announcements_from", "default:\n  accept_announcements: true\n  announcements_from: [fe80::/10, 10.0.0.0/33]\n",
+		"config.yaml:3:35: default.announcements_from[1]: invalid prefix length \"33\" in \"10.0.0.0/33\" (want 0..32)"},
 }
 
 func TestParseConfigPM(t *testing.T) {

@@ -43,6 +43,11 @@ type Policy struct {
 	// AcceptAnnouncements lets the peer's ADD_ADDR be used for subflows.
 	// Off by default: announced addresses are ignored.
 	AcceptAnnouncements bool
+	// AnnouncementsFrom, if set, are the prefixes an announced address
+	// must be in to be used (with AcceptAnnouncements); nil: any. The
+	// daemon never follows an announcement of a loopback, link-local,
+	// multicast or own address, whatever they say.
+	AnnouncementsFrom []netip.Prefix
 	// Announce are addresses sent with ADD_ADDR to every connection this
 	// host accepts (the server side); a port of 0 means the connection's
 	// own. The daemon listens on each ADDR:PORT with a port, since the
@@ -164,6 +169,10 @@ type Config struct {
 type Set struct {
 	Config   *Config
 	Policies []*Policy
+	// Warnings are the files of the policy directory that Load skipped
+	// without failing: those that are not regular files (a FIFO, a
+	// device, a socket), each an *Error wrapping ErrNotRegular.
+	Warnings []error
 }
 
 // Conn is what a policy matches a connection on.

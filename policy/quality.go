@@ -37,6 +37,13 @@ type Quality struct {
 	Stalled time.Duration
 	SegsOut uint64 // data segments sent so far (retransmissions included)
 	Retrans uint64 // segments retransmitted so far
+	SegsIn  uint64 // segments with payload received so far (out of order too)
+	// Silent is how long since the subflow last received a segment with
+	// payload (0: it just did, or never has).
+	Silent time.Duration
+	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
+	// only receives has no SRTT sample after the handshake.
+	RcvRTT time.Duration
 }
 
 const (
@@ -58,6 +65,13 @@ type sfQuality struct {
 	rtos    int
 	stalled time.Duration
 	samples []lossSample // within lossWindow, oldest first
+	// Receiving (see silence.go): the segment count, when data last
+	// arrived (zero: never), and the pause this subflow's peer was seen
+	// to take (a suspicion the path answered).
+	segsIn uint64
+	rxAt   time.Time
+	pause  time.Duration
+	rcvRTT time.Duration
 }
 
 type lossSample struct {
@@ -96,6 +110,12 @@ func judge(p *Policy, q *sfQuality) (bool, string) {
 		return true, "rtt"
 	}
 	return false, ""
+}
+
+// timedOut reports whether a path went bad for want of any progress (as
+// opposed to being slow or lossy): nothing gets through it.
+func timedOut(reason string) bool {
+	return reason == "rto" || reason == "stall" || reason == "silent"
 }
 
 // usesQuality reports whether a mode acts on measurements.
@@ -140,16 +160,14 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 		q.samples = q.samples[:copy(q.samples, q.samples[cut:])]
 	}
 
+	rx := s.receiving(c, i, k, ev, now)
 	bad, reason := judge(c.Policy, q)
 	h := c.health[k.link]
 	hold := max(c.Policy.Handover.HoldDown, time.Second)
 	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
 	switch {
 	case bad && (h == nil || !h.bad):
-		if c.health == nil {
-			c.health = map[int32]*pathHealth{}
-		}
-		c.health[k.link] = &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
+		c.setBad(k.link, reason, now)
 		return true
 	case bad && probe:
 		// The probe measured bad: try again later, and later each time.
@@ -162,7 +180,33 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 		h.goodSince = now
 		return true
 	}
-	return false
+	return rx
+}
+
+// setBad marks c's path over link bad for reason. A path that was bad
+// and recovered less than probeMax ago is probed as if it had never
+// recovered (the wait before the next probe keeps doubling): a path that
+// lets a handshake through but not the traffic (a receiver's silence
+// under heavy loss) is not moved back to every hold-down.
+func (c *ConnState) setBad(link int32, reason string, now time.Time) {
+	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	h := &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
+	if r, ok := c.recovered[link]; ok && now.Sub(r.at) < probeMax {
+		h.probes = r.probes + 1
+		h.nextProbe = now.Add(min(hold<<min(h.probes, 10), probeMax))
+	}
+	delete(c.recovered, link)
+	if c.health == nil {
+		c.health = map[int32]*pathHealth{}
+	}
+	c.health[link] = h
+}
+
+// recovery is a bad path that recovered: when, and after how many failed
+// probes.
+type recovery struct {
+	at     time.Time
+	probes int
 }
 
 // refreshHealth forgets bad paths whose probe has been good for the
@@ -178,6 +222,10 @@ func (c *ConnState) refreshHealth(now time.Time) time.Time {
 		if !h.goodSince.IsZero() {
 			if !now.Before(h.goodSince.Add(hold)) {
 				delete(c.health, link)
+				if c.recovered == nil {
+					c.recovered = map[int32]recovery{}
+				}
+				c.recovered[link] = recovery{at: now, probes: h.probes}
 				continue
 			}
 			wake = earliest(wake, h.goodSince.Add(hold))

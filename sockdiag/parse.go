@@ -226,8 +226,12 @@ func parseTCPInfo(b []byte, sf *Subflow) error {
 	sf.SndCwnd = r.u32(80)
 	sf.TotalRetrans = r.u32(100)
 	sf.BytesAcked = r.u64(120)
+	sf.BytesReceived = r.u64(128)
+	sf.RcvRTT = us(92)
+	sf.DataSegsIn = r.u32(152)
 	sf.DataSegsOut = r.u32(156)
 	sf.BytesRetrans = r.u64(208)
+	sf.OutOfOrder = r.u32(224)
 	return nil
 }
 

@@ -139,6 +139,10 @@ type Subflow struct {
 	DataSegsOut      uint32        // data segments sent
 	BytesAcked       uint64        // bytes acknowledged (4.1)
 	BytesRetrans     uint64        // bytes retransmitted (5.5)
+	BytesReceived    uint64        // payload bytes received in order (4.1)
+	DataSegsIn       uint32        // segments with payload received, out of order too (4.6)
+	OutOfOrder       uint32        // segments received out of order (tcpi_rcv_ooopack, 5.4)
+	RcvRTT           time.Duration // the receiver's RTT estimate (tcpi_rcv_rtt)
 }
 
 // Subflow flag bits (MPTCP_SUBFLOW_FLAG_* in include/uapi/linux/mptcp.h).

@@ -48,6 +48,7 @@ enum {
 	BPF_SOCK_OPS_RETRANS_CB_FLAG = (1 << 1),
 	BPF_SOCK_OPS_STATE_CB_FLAG = (1 << 2),
 	BPF_SOCK_OPS_RTT_CB_FLAG = (1 << 3),
+	BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG = (1 << 4),
 };
 
 enum {
@@ -59,6 +60,7 @@ enum {
 	BPF_SOCK_OPS_RETRANS_CB = 9,	/* args: seq, segs, err */
 	BPF_SOCK_OPS_STATE_CB = 10,	/* args: old state, new state */
 	BPF_SOCK_OPS_RTT_CB = 12,	/* args: mrtt_us, srtt_us << 3 */
+	BPF_SOCK_OPS_PARSE_HDR_OPT_CB = 13,	/* a segment arrived (with PARSE_ALL_HDR_OPT) */
 };
 
 /* include/uapi/linux/bpf.h: union { T name; __u64 :64; } aligned(8) */
@@ -206,6 +208,12 @@ struct tcp_sock {
 	__u32 srtt_us;		/* smoothed RTT, µs << 3 */
 	__u64 bytes_acked;
 	__u32 total_retrans;
+	__u64 bytes_received;	/* in-order payload bytes received */
+	__u32 data_segs_in;	/* segments with payload received (out of order too) */
+	__u32 rcv_ooopack;	/* segments received out of order */
+	struct {
+		__u32 rtt_us;	/* the receiver's RTT estimate, µs << 3 */
+	} rcv_rtt_est;
 	__u8 bpf_sock_ops_cb_flags;
 	__u8 is_mptcp:1;
 };

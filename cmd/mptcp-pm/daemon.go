@@ -34,7 +34,8 @@ holds one policy per application.
                      endpoints section. No control socket and no policies;
                      see the endpoints with ` + "`mptcp-pm endpoint show`" + `
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
-                     /run/mptcp-pm/netns-NETNS.sock with -n)
+                     /run/mptcp-pm/netns-NETNS.sock with -n); a stale socket
+                     there is replaced, anything else is an error
   --log-level LEVEL  debug, info, warn or error (default: the configuration's)
   --quality SOURCE   how subflows are measured: auto (eBPF probes, else
                      sock_diag polling; the default), bpf, sockdiag or off
