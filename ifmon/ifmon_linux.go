@@ -247,12 +247,20 @@ func dumpMessage(typ netlink.HeaderType, hdr []byte) netlink.Message {
 // the event socket, which triggers another snapshot. A dump the kernel marks
 // as interrupted is retried.
 func (m *Monitor) snapshot(c *netlink.Conn) (Snapshot, error) {
+	d, err := m.snapshotDump(c)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return assemble(d, m.classify), nil
+}
+
+func (m *Monitor) snapshotDump(c *netlink.Conn) (dump, error) {
 	for attempt := 1; ; attempt++ {
 		var msgs []netlink.Message
 		for _, r := range dumpRequests {
 			got, err := c.Execute(dumpMessage(r.typ, r.hdr))
 			if err != nil {
-				return Snapshot{}, fmt.Errorf("dump %s: %w", r.name, err)
+				return dump{}, fmt.Errorf("dump %s: %w", r.name, err)
 			}
 			msgs = append(msgs, got...)
 		}
@@ -260,10 +268,7 @@ func (m *Monitor) snapshot(c *netlink.Conn) (Snapshot, error) {
 		if errors.Is(err, errDumpInterrupted) && attempt < maxDumpAttempts {
 			continue
 		}
-		if err != nil {
-			return Snapshot{}, err
-		}
-		return assemble(d, m.classify), nil
+		return d, err
 	}
 }
 
