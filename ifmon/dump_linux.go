@@ -5,7 +5,6 @@ package ifmon
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -13,6 +12,11 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
+
+// errDumpInterrupted reports a dump whose messages kept carrying
+// NLM_F_DUMP_INTR: the kernel's tables changed while it was being walked,
+// every time it was taken.
+var errDumpInterrupted = errors.New("dump interrupted by concurrent changes")
 
 // dumper takes the dumps of a snapshot with vishvananda/netlink, on one
 // rtnetlink socket that lives in the watched namespace.
@@ -53,12 +57,14 @@ func (d *dumper) dump() (dump, error) {
 			continue
 		}
 		if errors.Is(err, netlink.ErrDumpInterrupted) {
-			return dump{}, errDumpInterrupted
+			return dump{}, fmt.Errorf("%w (%d attempts)", errDumpInterrupted, attempt)
 		}
 		return out, err
 	}
 }
 
+// dumpOnce takes the three dumps once; its error matches
+// netlink.ErrDumpInterrupted when one of them was interrupted.
 func (d *dumper) dumpOnce() (dump, error) {
 	var out dump
 	links, err := d.h.LinkList()
@@ -66,14 +72,14 @@ func (d *dumper) dumpOnce() (dump, error) {
 		return dump{}, fmt.Errorf("dump links: %w", err)
 	}
 	for _, l := range links {
-		out.links = append(out.links, linkMsgOf(l))
+		out.links = append(out.links, linkEntryOf(l))
 	}
 	addrs, err := d.h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return dump{}, fmt.Errorf("dump addresses: %w", err)
 	}
 	for _, a := range addrs {
-		if am, ok := addrMsgOf(a); ok {
+		if am, ok := addrEntryOf(a); ok {
 			out.addrs = append(out.addrs, am)
 		}
 	}
@@ -85,24 +91,21 @@ func (d *dumper) dumpOnce() (dump, error) {
 		return dump{}, fmt.Errorf("dump routes: %w", err)
 	}
 	for _, r := range routes {
-		out.routes = append(out.routes, routeMsgOf(r))
+		out.routes = append(out.routes, routeEntryOf(r))
 	}
 	return out, nil
 }
 
-// linkMsgOf keeps what the monitor uses of a link. The kernel always sends
-// IFLA_OPERSTATE (rtnl_fill_ifinfo), so the library's OperState is the
-// kernel's.
-func linkMsgOf(l netlink.Link) linkMsg {
+// linkEntryOf keeps what the monitor uses of a link.
+func linkEntryOf(l netlink.Link) linkEntry {
 	a := l.Attrs()
-	return linkMsg{
-		Index:        int32(a.Index),
-		Type:         arphrdOf(a.EncapType),
-		Flags:        a.RawFlags,
-		Name:         a.Name,
-		OperState:    uint8(a.OperState),
-		HasOperState: true,
-		Kind:         linkKind(l),
+	return linkEntry{
+		Index:     int32(a.Index),
+		Type:      arphrdOf(a.EncapType),
+		Flags:     a.RawFlags,
+		Name:      a.Name,
+		OperState: uint8(a.OperState),
+		Kind:      linkKind(l),
 	}
 }
 
@@ -129,40 +132,27 @@ func linkKind(l netlink.Link) string {
 	return l.Type()
 }
 
-// addrMsgOf keeps what the monitor uses of an address. The library takes
-// IFA_LOCAL when present, else IFA_ADDRESS (the peer's on a point-to-point
-// link), and the flags from IFA_FLAGS, which the kernel always sends
-// (since 3.14).
-func addrMsgOf(a netlink.Addr) (addrMsg, bool) {
+// addrEntryOf keeps what the monitor uses of an address. The library takes
+// IFA_LOCAL when present, else IFA_ADDRESS, and the flags from IFA_FLAGS,
+// which the kernel sends with every address since 3.14 (the u8 ifa_flags
+// cannot hold IFA_F_MANAGETEMPADDR and later flags).
+func addrEntryOf(a netlink.Addr) (addrEntry, bool) {
 	if a.IPNet == nil {
-		return addrMsg{}, false
+		return addrEntry{}, false
 	}
 	ip, ok := netip.AddrFromSlice(a.IP)
 	if !ok {
-		return addrMsg{}, false
+		return addrEntry{}, false
 	}
-	ones, _ := a.Mask.Size()
-	m := addrMsg{
-		Family:    afInet6,
-		PrefixLen: uint8(ones),
-		Scope:     uint8(a.Scope),
-		Index:     int32(a.LinkIndex),
-		Flags:     uint32(a.Flags),
-		Addr:      ip.Unmap(),
-	}
-	if len(a.IP) == net.IPv4len {
-		m.Family = afInet
-	}
-	return m, true
+	return addrEntry{Index: int32(a.LinkIndex), Flags: uint32(a.Flags), Addr: ip.Unmap()}, true
 }
 
-// routeMsgOf keeps what the monitor uses of a route. The library drops
+// routeEntryOf keeps what the monitor uses of a route. The library drops
 // cloned routes (RTM_F_CLONED) and reports a default route's destination as
 // 0.0.0.0/0 or ::/0.
-func routeMsgOf(r netlink.Route) routeMsg {
-	m := routeMsg{
+func routeEntryOf(r netlink.Route) routeEntry {
+	m := routeEntry{
 		Family: uint8(r.Family),
-		Table:  uint32(r.Table),
 		Type:   uint8(r.Type),
 		Flags:  uint32(r.Flags),
 	}

@@ -4,7 +4,6 @@ package ifmon
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/vishvananda/netlink"
 )
 
 // TestIntegrationMonitor runs a Monitor against a fresh namespace: the first
@@ -381,23 +379,13 @@ func names(ls []Link) []string {
 // an rtnetlink socket of the namespace, like `ip link set dev X up|down`.
 func setLinkUp(t *testing.T, nsfd int, index int32, up bool) {
 	t.Helper()
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: nsfd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var flags uint32
+	h := nsHandle(t, nsfd)
+	l := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: int(index)}}
+	set := h.LinkSetDown
 	if up {
-		flags = unix.IFF_UP
+		set = h.LinkSetUp
 	}
-	hdr := make([]byte, unix.SizeofIfInfomsg)
-	binary.NativeEndian.PutUint32(hdr[4:8], uint32(index))
-	binary.NativeEndian.PutUint32(hdr[8:12], flags)
-	binary.NativeEndian.PutUint32(hdr[12:16], unix.IFF_UP) // ifi_change
-	if _, err := c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Acknowledge},
-		Data:   hdr,
-	}); err != nil {
+	if err := set(l); err != nil {
 		t.Fatalf("set link %d up=%v: %v", index, up, err)
 	}
 }

@@ -153,6 +153,30 @@ func buildFixture(t *testing.T) int {
 	return fd
 }
 
+// wantFixtureSnapshot is the Snapshot of buildFixture's namespace, seen
+// from another namespace (no sysfs).
+var wantFixtureSnapshot = Snapshot{Links: []Link{
+	{Index: 1, Name: "lo", Class: ClassLoopback, Up: true},
+	{Index: 2, Name: "wlan0", Class: ClassWifi, Up: true,
+		// 169.254.7.7 and fe80:: are link-local; 2001:db8:1::99 is
+		// deprecated and kept.
+		Addrs:         addrs("10.1.0.2", "2001:db8:1::2", "2001:db8:1::99"),
+		DefaultRoute4: true, // table 101, main (metric 200), multipath in 102
+		DefaultRoute6: true, // only as a nexthop of the multipath default in 102
+	},
+	{Index: 3, Name: "pw0", Class: ClassVirtual, Up: true},
+	{Index: 4, Name: "wwan0", Class: ClassCellular, Up: true,
+		// 2001:db8:2::3 is tentative.
+		Addrs:         addrs("10.2.0.2", "2001:db8:2::2"),
+		DefaultRoute4: true, DefaultRoute6: true,
+	},
+	{Index: 5, Name: "pv9", Class: ClassVirtual},
+	// Up but without carrier (its peer is down); its default route in
+	// table 109 stays, flagged linkdown.
+	{Index: 6, Name: "veth9", Class: ClassVirtual, Addrs: addrs("10.9.0.2"), DefaultRoute4: true},
+	{Index: 7, Name: "br0", Class: ClassVirtual},
+}}
+
 // TestIntegrationSnapshot checks the Snapshot of the namespace that
 // buildFixture builds: classes, up/down, usable addresses (link-local and
 // tentative left out, deprecated kept) and default routes of both families
