@@ -65,8 +65,17 @@ func (d *dumper) dump() (dump, error) {
 
 // dumpOnce takes the three dumps once; its error matches
 // netlink.ErrDumpInterrupted when one of them was interrupted.
-func (d *dumper) dumpOnce() (dump, error) {
-	var out dump
+//
+// The library reads fixed-size attribute values by slicing them
+// (attr.Value[0:4]), so an attribute that a future kernel shortens would
+// panic inside it; such a panic becomes an error here, that is a failed
+// snapshot that Run retries and reports, not a crashed daemon.
+func (d *dumper) dumpOnce() (out dump, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dump{}, fmt.Errorf("dump: vishvananda/netlink panicked: %v", p)
+		}
+	}()
 	links, err := d.h.LinkList()
 	if err != nil {
 		return dump{}, fmt.Errorf("dump links: %w", err)
