@@ -12,86 +12,6 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
 
-// nsHandle returns a vishvananda/netlink handle whose socket lives in the
-// namespace fd, closed by t.Cleanup.
-func nsHandle(t *testing.T, fd int) *netlink.Handle {
-	t.Helper()
-	var h *netlink.Handle
-	if err := netns.Do(fd, func() error {
-		var err error
-		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-// fixture builds links, addresses and routes through handle h, failing the
-// test on the first error.
-type fixture struct {
-	t *testing.T
-	h *netlink.Handle
-}
-
-func (f fixture) must(what string, err error) {
-	f.t.Helper()
-	if err != nil {
-		f.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func (f fixture) link(name string) netlink.Link {
-	f.t.Helper()
-	l, err := f.h.LinkByName(name)
-	f.must("link "+name, err)
-	return l
-}
-
-func (f fixture) up(names ...string) {
-	f.t.Helper()
-	for _, n := range names {
-		f.must("set "+n+" up", f.h.LinkSetUp(f.link(n)))
-	}
-}
-
-// addr adds cidr to the link name; nodad skips IPv6 duplicate address
-// detection, and deprecated sets a preferred lifetime of 0 (valid forever).
-func (f fixture) addr(name, cidr string, nodad, deprecated bool) {
-	f.t.Helper()
-	a, err := netlink.ParseAddr(cidr)
-	f.must("parse "+cidr, err)
-	if nodad {
-		a.Flags |= unix.IFA_F_NODAD
-	}
-	if deprecated {
-		a.ValidLft = int(^uint32(0)) // INFINITY_LIFE_TIME
-	}
-	f.must("add "+cidr+" to "+name, f.h.AddrAdd(f.link(name), a))
-}
-
-// defaultVia adds a default route via gw through the link name, in table
-// (0: main) with the given metric.
-func (f fixture) defaultVia(name, gw string, table, metric int) {
-	f.t.Helper()
-	r := &netlink.Route{LinkIndex: f.link(name).Attrs().Index, Gw: net.ParseIP(gw), Table: table, Priority: metric}
-	f.must("default via "+gw, f.h.RouteAdd(r))
-}
-
-// multipathDefault adds a default route in table with one nexthop per
-// (link, gateway) pair.
-func (f fixture) multipathDefault(table int, dst string, hops ...[2]string) {
-	f.t.Helper()
-	_, d, err := net.ParseCIDR(dst)
-	f.must("parse "+dst, err)
-	r := &netlink.Route{Dst: d, Table: table}
-	for _, h := range hops {
-		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{LinkIndex: f.link(h[0]).Attrs().Index, Gw: net.ParseIP(h[1])})
-	}
-	f.must("multipath default in table", f.h.RouteAdd(r))
-}
-
 // buildFixture builds, in a fresh namespace, links of every state and
 // addresses of every kind the monitor tells apart, and default routes in
 // several tables and shapes. It returns the namespace's fd; its Snapshot
@@ -102,16 +22,9 @@ func buildFixture(t *testing.T) int {
 	ns, fd := newNetns(t)
 	_, peerfd := newNetns(t)
 	f := fixture{t: t, h: nsHandle(t, fd)}
-	veth := func(name, peer string, peerNS netlink.NsFd) *netlink.Veth {
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}
-		if peerNS != 0 {
-			v.PeerNamespace = peerNS
-		}
-		return v
-	}
-	f.must("add wlan0", f.h.LinkAdd(veth("wlan0", "p0", netlink.NsFd(peerfd))))
-	f.must("add wwan0", f.h.LinkAdd(veth("wwan0", "pw0", 0)))
-	f.must("add veth9", f.h.LinkAdd(veth("veth9", "pv9", 0)))
+	f.veth("wlan0", "p0", peerfd)
+	f.veth("wwan0", "pw0", 0)
+	f.veth("veth9", "pv9", 0)
 	f.must("add br0", f.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}))
 	// Keep 2001:db8:2::3 tentative for long: DAD sends its probe after
 	// retrans_time_ms, and only then can the address become valid.
