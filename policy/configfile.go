@@ -73,78 +73,20 @@ func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
 // (nil when the configuration is).
 func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []error) {
 	p := &parser{file: file, data: data}
-	pmc := &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()}
-	cfg := &Config{
-		Source:        file,
-		PolicyDir:     defaultPolicyDir,
-		ControlSocket: defaultControlSocket,
-		LogLevel:      "info",
+	st := &configState{
+		pmc: &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()},
+		cfg: &Config{
+			Source:        file,
+			PolicyDir:     defaultPolicyDir,
+			ControlSocket: defaultControlSocket,
+			LogLevel:      "info",
+		},
 	}
 	root, empty := p.root()
-	var dirNode *yaml.Node
-	var defNode *yaml.Node
 	if root != nil {
 		what := "a mapping of configuration fields (" + strings.Join(configKeys, ", ") + ")"
 		ok := p.fields(root, "", what, configKeys, configElsewhere, func(key string, k, v *yaml.Node) {
-			switch key {
-			case "policy_dir":
-				if s, ok := p.str(v, key, "a directory"); ok {
-					if s == "" {
-						p.errorf(v, key, "empty path (leave the field out for %s)", defaultPolicyDir)
-					} else {
-						cfg.PolicyDir, dirNode = s, v
-					}
-				}
-			case "set_pm_type":
-				cfg.SetPMType, _ = p.boolean(v, key)
-			case "control_socket":
-				if s, ok := p.str(v, key, "an absolute path"); ok {
-					switch {
-					case !strings.HasPrefix(s, "/"):
-						p.errorf(v, key, "%q is not an absolute path (want e.g. %s)", s, defaultControlSocket)
-					case len(s) > maxSocketPath:
-						p.errorf(v, key, "path is %d bytes long; a unix socket path has at most %d", len(s), maxSocketPath)
-					default:
-						cfg.ControlSocket = s
-					}
-				}
-			case "control_group":
-				if s, ok := p.str(v, key, "a group name"); ok {
-					if s != "" && (len(s) > 32 || strings.ContainsFunc(s, func(r rune) bool {
-						return unicode.IsSpace(r) || unicode.IsControl(r) || r == ':' || r == '/' || r == ','
-					})) {
-						p.errorf(v, key, "invalid group name %q (want at most 32 characters, without spaces, ':', ',' or '/')", s)
-					} else {
-						cfg.ControlGroup = s
-					}
-				}
-			case "log_level":
-				if s, ok := p.str(v, key, "one of debug, info, warn, error"); ok {
-					if slices.Contains([]string{"debug", "info", "warn", "error"}, s) {
-						cfg.LogLevel = s
-					} else {
-						p.errorf(v, key, "unknown log level %q (want debug, info, warn, error)", s)
-					}
-				}
-			case "interfaces":
-				cfg.Interfaces = p.interfaces(v, key)
-			case "default":
-				defNode = v
-				cfg.Default = Policy{Source: file}
-				p.policyBody(v, key, &cfg.Default, true)
-			case "pm":
-				if s, ok := p.str(v, key, "userspace or kernel"); ok {
-					switch PM(s) {
-					case PMUserspace, PMKernel:
-						pmc.PM = PM(s)
-					default:
-						p.errorf(v, key, "unknown path manager %q (want userspace or kernel)", s)
-					}
-				}
-			case "endpoints":
-				pmc.HasEndpoints = true
-				p.endpoints(v, key, pmc.Endpoints)
-			}
+			p.configField(st, key, v)
 		})
 		if !ok {
 			return nil, nil, nil, p.errs
@@ -152,8 +94,8 @@ func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []
 	} else if !empty {
 		return nil, nil, nil, p.errs
 	}
-	if defNode == nil {
-		cfg.Default = Policy{
+	if st.defNode == nil {
+		st.cfg.Default = Policy{
 			Name:     "default",
 			Source:   file,
 			Mode:     ModeHandover,
@@ -161,7 +103,98 @@ func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []
 			Handover: DefaultHandover,
 		}
 	}
-	return cfg, pmc, dirNode, p.errs
+	return st.cfg, st.pmc, st.dirNode, p.errs
+}
+
+// configState is what parseConfigPM builds and the nodes it remembers.
+type configState struct {
+	cfg     *Config
+	pmc     *PMConfig
+	dirNode *yaml.Node // policy_dir, if given
+	defNode *yaml.Node // default, if given
+}
+
+// configField reads the value v of top-level key of a configuration file
+// into st.
+func (p *parser) configField(st *configState, key string, v *yaml.Node) {
+	cfg := st.cfg
+	switch key {
+	case "policy_dir":
+		if s, ok := p.str(v, key, "a directory"); ok {
+			if s == "" {
+				p.errorf(v, key, "empty path (leave the field out for %s)", defaultPolicyDir)
+			} else {
+				cfg.PolicyDir, st.dirNode = s, v
+			}
+		}
+	case "set_pm_type":
+		cfg.SetPMType, _ = p.boolean(v, key)
+	case "control_socket":
+		if s, ok := p.controlSocket(v, key); ok {
+			cfg.ControlSocket = s
+		}
+	case "control_group":
+		if s, ok := p.controlGroup(v, key); ok {
+			cfg.ControlGroup = s
+		}
+	case "log_level":
+		if s, ok := p.str(v, key, "one of debug, info, warn, error"); ok {
+			if slices.Contains([]string{"debug", "info", "warn", "error"}, s) {
+				cfg.LogLevel = s
+			} else {
+				p.errorf(v, key, "unknown log level %q (want debug, info, warn, error)", s)
+			}
+		}
+	case "interfaces":
+		cfg.Interfaces = p.interfaces(v, key)
+	case "default":
+		st.defNode = v
+		cfg.Default = Policy{Source: cfg.Source}
+		p.policyBody(v, key, &cfg.Default, true)
+	case "pm":
+		if s, ok := p.str(v, key, "userspace or kernel"); ok {
+			switch PM(s) {
+			case PMUserspace, PMKernel:
+				st.pmc.PM = PM(s)
+			default:
+				p.errorf(v, key, "unknown path manager %q (want userspace or kernel)", s)
+			}
+		}
+	case "endpoints":
+		st.pmc.HasEndpoints = true
+		p.endpoints(v, key, st.pmc.Endpoints)
+	}
+}
+
+// controlSocket reads the path of the control socket: absolute, and short
+// enough for sockaddr_un.
+func (p *parser) controlSocket(v *yaml.Node, key string) (string, bool) {
+	s, ok := p.str(v, key, "an absolute path")
+	switch {
+	case !ok:
+	case !strings.HasPrefix(s, "/"):
+		p.errorf(v, key, "%q is not an absolute path (want e.g. %s)", s, defaultControlSocket)
+	case len(s) > maxSocketPath:
+		p.errorf(v, key, "path is %d bytes long; a unix socket path has at most %d", len(s), maxSocketPath)
+	default:
+		return s, true
+	}
+	return "", false
+}
+
+// controlGroup reads the name of the control group ("" for none).
+func (p *parser) controlGroup(v *yaml.Node, key string) (string, bool) {
+	s, ok := p.str(v, key, "a group name")
+	if !ok {
+		return "", false
+	}
+	if s != "" && (len(s) > 32 || strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == ':' || r == '/' || r == ','
+	})) {
+		p.errorf(v, key, "invalid group name %q (want at most 32 characters, without spaces, ':', ',' or '/')", s)
+		return "", false
+	}
+	return s, true
 }
 
 // maxLimit is the highest in-kernel path manager limit the kernel accepts
@@ -182,63 +215,11 @@ func (p *parser) endpoints(n *yaml.Node, at string, ec *EndpointConfig) {
 		field := join2(at, key)
 		switch key {
 		case "interfaces":
-			items, _ := p.list(v, field, "interface name patterns like \"wlan*\"", true, false,
-				"leave the field out for every interface that is not loopback or virtual")
-			first := make(map[string]string)
-			for _, it := range items {
-				s, ok := p.str(it.n, it.field, "an interface name pattern like \"wlan*\"")
-				switch {
-				case !ok:
-				case s == "":
-					p.errorf(it.n, it.field, "empty pattern (want e.g. \"wlan*\")")
-				case isBadPattern(s):
-					p.errorf(it.n, it.field, "invalid pattern %q (want shell syntax: *, ?, [a-z], \\ to quote)", s)
-				case !strings.ContainsAny(s, `*?[\`) && len(s) > maxIfName:
-					p.errorf(it.n, it.field, "%q is longer than %d bytes, the longest interface name Linux allows", s, maxIfName)
-				case first[s] != "":
-					p.errorf(it.n, it.field, "pattern %q is already in %s", s, first[s])
-				default:
-					first[s] = it.field
-					ec.Interfaces = append(ec.Interfaces, s)
-				}
-			}
+			p.endpointInterfaces(v, field, ec)
 		case "flags":
-			items, ok := p.list(v, field, "flags ("+strings.Join(endpointFlagNames, ", ")+")", true, false,
-				"want at least one of "+strings.Join(endpointFlagNames, ", ")+"; leave the field out for subflow")
-			if !ok {
-				return
+			if flags, ok := p.endpointFlags(v, field); ok {
+				ec.Flags = flags
 			}
-			var flags genl.Flags
-			bad := false
-			for _, it := range items {
-				s, ok := p.str(it.n, it.field, "a flag ("+strings.Join(endpointFlagNames, ", ")+")")
-				if !ok {
-					bad = true
-					continue
-				}
-				f, known := genl.ParseFlag(s)
-				switch {
-				case known && !slices.Contains(endpointFlagNames, s):
-					p.errorf(it.n, it.field, "flag %s is set by the kernel, not by configuration (want %s)", s, strings.Join(endpointFlagNames, ", "))
-					bad = true
-				case !known:
-					p.errorf(it.n, it.field, "unknown flag %q (want %s)", s, strings.Join(endpointFlagNames, ", "))
-					bad = true
-				case flags&f != 0:
-					p.errorf(it.n, it.field, "flag %s is listed twice", s)
-					bad = true
-				default:
-					flags |= f
-				}
-			}
-			if bad {
-				return
-			}
-			if flags&genl.FlagSignal != 0 && flags&genl.FlagFullmesh != 0 {
-				p.errorf(v, field, "signal and fullmesh together are refused by the kernel (a fullmesh endpoint opens subflows, a signal one is announced)")
-				return
-			}
-			ec.Flags = flags
 		case "backup":
 			items, _ := p.list(v, field, "classes ("+classList()+")", true, true, "")
 			for _, it := range items {
@@ -247,19 +228,90 @@ func (p *parser) endpoints(n *yaml.Node, at string, ec *EndpointConfig) {
 				}
 			}
 		case "limits":
-			what := "a mapping of limits (" + strings.Join(limitsKeys, ", ") + "), e.g. {subflows: 2, add_addr_accepted: 2}"
-			p.fields(v, field, what, limitsKeys, nil, func(key string, k, v *yaml.Node) {
-				x, ok := p.integer(v, join2(field, key), 0, maxLimit)
-				if !ok {
-					return
-				}
-				u := uint32(x)
-				if key == "subflows" {
-					ec.Limits.Subflows = &u
-				} else {
-					ec.Limits.AddAddrAccepted = &u
-				}
-			})
+			p.endpointLimits(v, field, &ec.Limits)
+		}
+	})
+}
+
+// endpointInterfaces parses the allow-list of interface name patterns
+// into ec.Interfaces.
+func (p *parser) endpointInterfaces(v *yaml.Node, field string, ec *EndpointConfig) {
+	items, _ := p.list(v, field, "interface name patterns like \"wlan*\"", true, false,
+		"leave the field out for every interface that is not loopback or virtual")
+	first := make(map[string]string)
+	for _, it := range items {
+		s, ok := p.str(it.n, it.field, "an interface name pattern like \"wlan*\"")
+		switch {
+		case !ok:
+		case s == "":
+			p.errorf(it.n, it.field, "empty pattern (want e.g. \"wlan*\")")
+		case isBadPattern(s):
+			p.errorf(it.n, it.field, "invalid pattern %q (want shell syntax: *, ?, [a-z], \\ to quote)", s)
+		case !strings.ContainsAny(s, `*?[\`) && len(s) > maxIfName:
+			p.errorf(it.n, it.field, "%q is longer than %d bytes, the longest interface name Linux allows", s, maxIfName)
+		case first[s] != "":
+			p.errorf(it.n, it.field, "pattern %q is already in %s", s, first[s])
+		default:
+			first[s] = it.field
+			ec.Interfaces = append(ec.Interfaces, s)
+		}
+	}
+}
+
+// endpointFlags parses the flags of the endpoints; false when any is
+// wrong, or the combination is one the kernel refuses.
+func (p *parser) endpointFlags(v *yaml.Node, field string) (genl.Flags, bool) {
+	items, ok := p.list(v, field, "flags ("+strings.Join(endpointFlagNames, ", ")+")", true, false,
+		"want at least one of "+strings.Join(endpointFlagNames, ", ")+"; leave the field out for subflow")
+	if !ok {
+		return 0, false
+	}
+	var flags genl.Flags
+	bad := false
+	for _, it := range items {
+		s, ok := p.str(it.n, it.field, "a flag ("+strings.Join(endpointFlagNames, ", ")+")")
+		if !ok {
+			bad = true
+			continue
+		}
+		f, known := genl.ParseFlag(s)
+		switch {
+		case known && !slices.Contains(endpointFlagNames, s):
+			p.errorf(it.n, it.field, "flag %s is set by the kernel, not by configuration (want %s)", s, strings.Join(endpointFlagNames, ", "))
+			bad = true
+		case !known:
+			p.errorf(it.n, it.field, "unknown flag %q (want %s)", s, strings.Join(endpointFlagNames, ", "))
+			bad = true
+		case flags&f != 0:
+			p.errorf(it.n, it.field, "flag %s is listed twice", s)
+			bad = true
+		default:
+			flags |= f
+		}
+	}
+	if bad {
+		return 0, false
+	}
+	if flags&genl.FlagSignal != 0 && flags&genl.FlagFullmesh != 0 {
+		p.errorf(v, field, "signal and fullmesh together are refused by the kernel (a fullmesh endpoint opens subflows, a signal one is announced)")
+		return 0, false
+	}
+	return flags, true
+}
+
+// endpointLimits parses the limits set at start into l.
+func (p *parser) endpointLimits(v *yaml.Node, field string, l *genl.LimitsUpdate) {
+	what := "a mapping of limits (" + strings.Join(limitsKeys, ", ") + "), e.g. {subflows: 2, add_addr_accepted: 2}"
+	p.fields(v, field, what, limitsKeys, nil, func(key string, k, v *yaml.Node) {
+		x, ok := p.integer(v, join2(field, key), 0, maxLimit)
+		if !ok {
+			return
+		}
+		u := uint32(x)
+		if key == "subflows" {
+			l.Subflows = &u
+		} else {
+			l.AddAddrAccepted = &u
 		}
 	})
 }

@@ -129,94 +129,123 @@ func (p *parser) policyBody(n *yaml.Node, at string, pol *Policy, isDefault bool
 	}
 	pol.Paths = Paths{Prefer: slices.Clone(DefaultPaths.Prefer), Backup: slices.Clone(DefaultPaths.Backup)}
 	pol.Handover = DefaultHandover
-	var nameNode, pathsNode, preferNode, mptcpifyNode, fromNode *yaml.Node
-	pathsOK := true
-	seen := make(map[string]bool)
-	modeOK := false
+	st := &policyState{at: at, pol: pol, isDefault: isDefault, pathsOK: true, seen: make(map[string]bool)}
 	ok := p.fields(n, at, what, policyKeys, elsewhere, func(key string, k, v *yaml.Node) {
-		seen[key] = true
-		field := join2(at, key)
-		switch {
-		case isDefault && key == "name":
-			p.errorf(k, field, "not allowed in the default policy, which is named \"default\"")
-			return
-		case isDefault && key == "match":
-			p.errorf(k, field, "not allowed in the default policy: it applies to the connections no application matches")
-			return
-		}
-		switch key {
-		case "name":
-			if s, ok := p.str(v, field, "a name like \"voice\""); ok && p.checkName(v, field, s) {
-				pol.Name, nameNode = s, v
-			}
-		case "match":
-			p.match(v, field, &pol.Match)
-		case "mode":
-			if s, ok := p.str(v, field, "one of "+modeList()); ok {
-				if slices.Contains(Modes, Mode(s)) {
-					pol.Mode, modeOK = Mode(s), true
-				} else {
-					p.errorf(v, field, "unknown mode %q (want %s)", s, modeList())
-				}
-			}
-		case "paths":
-			before := len(p.errs)
-			pathsNode = v
-			preferNode = p.paths(v, field, &pol.Paths)
-			pathsOK = len(p.errs) == before
-		case "handover":
-			p.handover(v, field, &pol.Handover)
-		case "accept_announcements":
-			pol.AcceptAnnouncements, _ = p.boolean(v, field)
-		case "announcements_from":
-			fromNode = k
-			p.announcementsFrom(v, field, &pol.AnnouncementsFrom)
-		case "announce":
-			p.announce(v, field, &pol.Announce)
-		case "mptcpify":
-			pol.Mptcpify, _ = p.boolean(v, field)
-			mptcpifyNode = v
-		}
+		p.policyField(st, key, k, v)
 	})
 	if !ok {
 		return nil
 	}
-	if isDefault {
-		pol.Name = "default"
-		if !seen["mode"] {
-			pol.Mode, modeOK = ModeHandover, true
-		}
-	} else {
-		if !seen["name"] {
-			p.errorf(n, "name", "required field is missing (want a name like \"voice\")")
-		}
-		if !seen["match"] {
-			p.errorf(n, "match", "required field is missing (an application needs at least one of %s)", strings.Join(matchKeys, ", "))
-		}
-		if !seen["mode"] {
-			p.errorf(n, "mode", "required field is missing (want %s)", modeList())
-		}
+	p.policyRequired(st, n)
+	p.policyCrossChecks(st)
+	return st.nameNode
+}
+
+// policyState is what policyBody learns of a policy while it reads the
+// fields, for the checks that span several of them.
+type policyState struct {
+	at        string
+	pol       *Policy
+	isDefault bool
+	seen      map[string]bool
+	// The nodes of fields, for the messages of the cross-field checks.
+	nameNode, pathsNode, preferNode, mptcpifyNode, fromNode *yaml.Node
+	pathsOK                                                 bool // no mistake inside paths
+	modeOK                                                  bool // a valid mode was read
+}
+
+// policyField reads one field (key k, value v) of a policy into st.pol.
+func (p *parser) policyField(st *policyState, key string, k, v *yaml.Node) {
+	pol := st.pol
+	st.seen[key] = true
+	field := join2(st.at, key)
+	switch {
+	case st.isDefault && key == "name":
+		p.errorf(k, field, "not allowed in the default policy, which is named \"default\"")
+		return
+	case st.isDefault && key == "match":
+		p.errorf(k, field, "not allowed in the default policy: it applies to the connections no application matches")
+		return
 	}
-	if fromNode != nil && !pol.AcceptAnnouncements {
-		p.errorf(fromNode, join2(at, "announcements_from"), "has no effect without accept_announcements: true (announcements are ignored)")
+	switch key {
+	case "name":
+		if s, ok := p.str(v, field, "a name like \"voice\""); ok && p.checkName(v, field, s) {
+			pol.Name, st.nameNode = s, v
+		}
+	case "match":
+		p.match(v, field, &pol.Match)
+	case "mode":
+		if s, ok := p.str(v, field, "one of "+modeList()); ok {
+			if slices.Contains(Modes, Mode(s)) {
+				pol.Mode, st.modeOK = Mode(s), true
+			} else {
+				p.errorf(v, field, "unknown mode %q (want %s)", s, modeList())
+			}
+		}
+	case "paths":
+		before := len(p.errs)
+		st.pathsNode = v
+		st.preferNode = p.paths(v, field, &pol.Paths)
+		st.pathsOK = len(p.errs) == before
+	case "handover":
+		p.handover(v, field, &pol.Handover)
+	case "accept_announcements":
+		pol.AcceptAnnouncements, _ = p.boolean(v, field)
+	case "announcements_from":
+		st.fromNode = k
+		p.announcementsFrom(v, field, &pol.AnnouncementsFrom)
+	case "announce":
+		p.announce(v, field, &pol.Announce)
+	case "mptcpify":
+		pol.Mptcpify, _ = p.boolean(v, field)
+		st.mptcpifyNode = v
+	}
+}
+
+// policyRequired reports the required fields of policy mapping n that are
+// missing, and gives the default policy its name and default mode.
+func (p *parser) policyRequired(st *policyState, n *yaml.Node) {
+	if st.isDefault {
+		st.pol.Name = "default"
+		if !st.seen["mode"] {
+			st.pol.Mode, st.modeOK = ModeHandover, true
+		}
+		return
+	}
+	if !st.seen["name"] {
+		p.errorf(n, "name", "required field is missing (want a name like \"voice\")")
+	}
+	if !st.seen["match"] {
+		p.errorf(n, "match", "required field is missing (an application needs at least one of %s)", strings.Join(matchKeys, ", "))
+	}
+	if !st.seen["mode"] {
+		p.errorf(n, "mode", "required field is missing (want %s)", modeList())
+	}
+}
+
+// policyCrossChecks reports the mistakes that span fields: settings
+// without effect or need, and paths that leave the mode nothing to use.
+func (p *parser) policyCrossChecks(st *policyState) {
+	pol, at := st.pol, st.at
+	if st.fromNode != nil && !pol.AcceptAnnouncements {
+		p.errorf(st.fromNode, join2(at, "announcements_from"), "has no effect without accept_announcements: true (announcements are ignored)")
 	}
 	if pol.Mptcpify && pol.Match.Cgroup == "" {
-		p.errorf(mptcpifyNode, join2(at, "mptcpify"), "needs match.cgroup: the sockets made MPTCP are those of a cgroup")
+		p.errorf(st.mptcpifyNode, join2(at, "mptcpify"), "needs match.cgroup: the sockets made MPTCP are those of a cgroup")
 	}
-	if pathsNode != nil && pathsOK { // else the mistakes in paths were reported
+	if st.pathsNode != nil && st.pathsOK { // else the mistakes in paths were reported
 		pp := pol.Paths
 		switch {
 		case len(pp.Prefer) == 0 && len(pp.Backup) == 0:
-			p.errorf(pathsNode, join2(at, "paths"), "no class allowed (list at least one of %s in prefer or backup)", classList())
-		case len(pp.Prefer) == 0 && modeOK && pol.Mode == ModeHandover:
-			where := pathsNode
-			if preferNode != nil {
-				where = preferNode
+			p.errorf(st.pathsNode, join2(at, "paths"), "no class allowed (list at least one of %s in prefer or backup)", classList())
+		case len(pp.Prefer) == 0 && st.modeOK && pol.Mode == ModeHandover:
+			where := st.pathsNode
+			if st.preferNode != nil {
+				where = st.preferNode
 			}
 			p.errorf(where, join2(at, "paths.prefer"), "handover mode needs at least one preferred class")
 		}
 	}
-	return nameNode
 }
 
 // announce parses the addresses server-side connections announce: ADDR,
