@@ -65,23 +65,15 @@ const (
 // (nil if the file is not a mapping; possibly incomplete when there are
 // errors), the node of policy_dir if given, and the mistakes.
 func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
-	cfg, _, dirNode, errs := parseConfigPM(data, file)
-	return cfg, dirNode, errs
-}
-
-// parseConfigPM is parseConfig that also returns the pm and endpoints keys
-// (nil when the configuration is).
-func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []error) {
 	p := &parser{file: file, data: data}
-	st := &configState{
-		pmc: &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()},
-		cfg: &Config{
-			Source:        file,
-			PolicyDir:     defaultPolicyDir,
-			ControlSocket: defaultControlSocket,
-			LogLevel:      "info",
-		},
-	}
+	st := &configState{cfg: &Config{
+		Source:        file,
+		PolicyDir:     defaultPolicyDir,
+		ControlSocket: defaultControlSocket,
+		LogLevel:      "info",
+		PM:            PMUserspace,
+		Endpoints:     DefaultEndpointConfig(),
+	}}
 	root, empty := p.root()
 	if root != nil {
 		what := "a mapping of configuration fields (" + strings.Join(configKeys, ", ") + ")"
@@ -89,10 +81,10 @@ func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []
 			p.configField(st, key, v)
 		})
 		if !ok {
-			return nil, nil, nil, p.errs
+			return nil, nil, p.errs
 		}
 	} else if !empty {
-		return nil, nil, nil, p.errs
+		return nil, nil, p.errs
 	}
 	if st.defNode == nil {
 		st.cfg.Default = Policy{
@@ -103,13 +95,12 @@ func parseConfigPM(data []byte, file string) (*Config, *PMConfig, *yaml.Node, []
 			Handover: DefaultHandover,
 		}
 	}
-	return st.cfg, st.pmc, st.dirNode, p.errs
+	return st.cfg, st.dirNode, p.errs
 }
 
-// configState is what parseConfigPM builds and the nodes it remembers.
+// configState is what parseConfig builds and the nodes it remembers.
 type configState struct {
 	cfg     *Config
-	pmc     *PMConfig
 	dirNode *yaml.Node // policy_dir, if given
 	defNode *yaml.Node // default, if given
 }
@@ -155,14 +146,14 @@ func (p *parser) configField(st *configState, key string, v *yaml.Node) {
 		if s, ok := p.str(v, key, "userspace or kernel"); ok {
 			switch PM(s) {
 			case PMUserspace, PMKernel:
-				st.pmc.PM = PM(s)
+				cfg.PM = PM(s)
 			default:
 				p.errorf(v, key, "unknown path manager %q (want userspace or kernel)", s)
 			}
 		}
 	case "endpoints":
-		st.pmc.HasEndpoints = true
-		p.endpoints(v, key, st.pmc.Endpoints)
+		cfg.HasEndpoints = true
+		p.endpoints(v, key, cfg.Endpoints)
 	}
 }
 

@@ -103,6 +103,21 @@ func Load(path string) (*Set, error) {
 	return &Set{Config: cfg, Policies: pols, Warnings: warnings}, nil
 }
 
+// LoadConfig reads the configuration file at path without its policy
+// directory (endpoint mode has no use for policies). PolicyDir is kept as
+// written. Errors are reported as by Load.
+func LoadConfig(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, errs := parseConfig(data, path)
+	if len(errs) > 0 {
+		return nil, join(errs)
+	}
+	return cfg, nil
+}
+
 // entryType is the type of the directory entry ent (at file), or of what
 // it links to.
 func entryType(ent fs.DirEntry, file string) (fs.FileMode, error) {

@@ -202,6 +202,8 @@ func defaultConfig(source string) *Config {
 			Handover: DefaultHandover},
 		ControlSocket: "/run/mptcp-pm/control.sock",
 		LogLevel:      "info",
+		PM:            PMUserspace,
+		Endpoints:     DefaultEndpointConfig(),
 	}
 }
 
@@ -352,6 +354,7 @@ func TestLoadExample(t *testing.T) {
 				Handover: Handover{RTO: 1, LossPercent: 10, RTT: 400 * time.Millisecond, HoldDown: 10 * time.Second}},
 			Interfaces: []InterfaceRule{{"wlan*", ifmon.ClassWifi}, {"wwan*", ifmon.ClassCellular}, {"en[op]*", ifmon.ClassWired}},
 			SetPMType:  true, ControlSocket: "/run/mptcp-pm/control.sock", ControlGroup: "netdev", LogLevel: "debug",
+			PM: PMUserspace, Endpoints: DefaultEndpointConfig(),
 		},
 		Policies: []*Policy{
 			{
@@ -1340,8 +1343,8 @@ var configErrorTests = []struct{ name, in, want string }{
 
 func TestParseConfigPM(t *testing.T) {
 	u := func(v uint32) *uint32 { return &v }
-	def := func(f func(p *PMConfig)) *PMConfig {
-		p := &PMConfig{PM: PMUserspace, Endpoints: DefaultEndpointConfig()}
+	def := func(f func(p *Config)) *Config {
+		p := defaultConfig("config.yaml")
 		if f != nil {
 			f(p)
 		}
@@ -1350,48 +1353,44 @@ func TestParseConfigPM(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want *PMConfig
+		want *Config
 	}{
 		{"empty file", "", def(nil)},
 		{"pm: userspace", "pm: userspace\n", def(nil)},
-		{"pm: kernel", "pm: kernel\n", def(func(p *PMConfig) { p.PM = PMKernel })},
-		{"endpoints: nothing keeps the defaults", "endpoints:\n", def(func(p *PMConfig) { p.HasEndpoints = true })},
-		{"endpoints: {}", "endpoints: {}\n", def(func(p *PMConfig) { p.HasEndpoints = true })},
+		{"pm: kernel", "pm: kernel\n", def(func(p *Config) { p.PM = PMKernel })},
+		{"endpoints: nothing keeps the defaults", "endpoints:\n", def(func(p *Config) { p.HasEndpoints = true })},
+		{"endpoints: {}", "endpoints: {}\n", def(func(p *Config) { p.HasEndpoints = true })},
 		{"the end-to-end test's configuration",
 			"pm: kernel\nendpoints:\n  interfaces: [\"wlan*\", \"eth*\", \"wwan*\"]\n  flags: [subflow]\n  backup: [cellular]\n  limits: { subflows: 2, add_addr_accepted: 2 }\n",
-			def(func(p *PMConfig) {
+			def(func(p *Config) {
 				p.PM, p.HasEndpoints = PMKernel, true
 				p.Endpoints = &EndpointConfig{Interfaces: []string{"wlan*", "eth*", "wwan*"}, Flags: genl.FlagSubflow,
 					Backup: classes(ifmon.ClassCellular), Limits: genl.LimitsUpdate{Subflows: u(2), AddAddrAccepted: u(2)}}
 			})},
 		{"scalars for lists of one, every flag but signal",
 			"endpoints: {interfaces: wlan0, flags: [subflow, backup, fullmesh], backup: wired, limits: {subflows: \"8\"}}\n",
-			def(func(p *PMConfig) {
+			def(func(p *Config) {
 				p.HasEndpoints = true
 				p.Endpoints = &EndpointConfig{Interfaces: []string{"wlan0"}, Flags: genl.FlagSubflow | genl.FlagBackup | genl.FlagFullmesh,
 					Backup: classes(ifmon.ClassWired), Limits: genl.LimitsUpdate{Subflows: u(8)}}
 			})},
 		{"signal, no backup class, zero limit", "endpoints: {flags: signal, backup: [], limits: {add_addr_accepted: 0}}\n",
-			def(func(p *PMConfig) {
+			def(func(p *Config) {
 				p.HasEndpoints = true
 				p.Endpoints = &EndpointConfig{Flags: genl.FlagSignal, Limits: genl.LimitsUpdate{AddAddrAccepted: u(0)}}
 			})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, got, err := ParseConfigPM(strings.NewReader(tt.in), "config.yaml")
+			got, err := ParseConfig(strings.NewReader(tt.in), "config.yaml")
 			if err != nil {
-				t.Fatalf("ParseConfigPM: %v", err)
+				t.Fatalf("ParseConfig: %v", err)
 			}
-			if cfg == nil {
-				t.Fatal("ParseConfigPM returned no Config")
+			if got == nil {
+				t.Fatal("ParseConfig returned no Config")
 			}
 			if diff := cmp.Diff(tt.want, got, cmpOpts); diff != "" {
-				t.Errorf("ParseConfigPM (-want +got):\n%s", diff)
-			}
-			// ParseConfig accepts the same file.
-			if _, err := ParseConfig(strings.NewReader(tt.in), "config.yaml"); err != nil {
-				t.Errorf("ParseConfig: %v", err)
+				t.Errorf("ParseConfig (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -1452,39 +1451,36 @@ func TestParseConfigPMErrors(t *testing.T) {
 				}
 				return
 			}
-			cfg, pmc, err := ParseConfigPM(strings.NewReader(tt.in), "config.yaml")
+			cfg, err := ParseConfig(strings.NewReader(tt.in), "config.yaml")
 			if err == nil {
-				t.Fatalf("ParseConfigPM = %+v, %+v, want error %q", cfg, pmc, tt.want)
+				t.Fatalf("ParseConfig = %+v, want error %q", cfg, tt.want)
 			}
-			if cfg != nil || pmc != nil {
-				t.Errorf("ParseConfigPM returned a result with the error")
+			if cfg != nil {
+				t.Errorf("ParseConfig returned a result with the error")
 			}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
-			}
-			if _, err := ParseConfig(strings.NewReader(tt.in), "config.yaml"); err == nil || err.Error() != tt.want {
-				t.Errorf("ParseConfig error:\n got %v\nwant %s", err, tt.want)
 			}
 		})
 	}
 }
 
-func TestLoadConfigPM(t *testing.T) {
+func TestLoadConfig(t *testing.T) {
 	// No policy directory is needed.
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(file, []byte("pm: kernel\nendpoints: {interfaces: \"wlan*\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, pmc, err := LoadConfigPM(file)
+	cfg, err := LoadConfig(file)
 	if err != nil {
-		t.Fatalf("LoadConfigPM: %v", err)
+		t.Fatalf("LoadConfig: %v", err)
 	}
-	if cfg.Source != file || pmc.PM != PMKernel || !pmc.HasEndpoints || !slices.Equal(pmc.Endpoints.Interfaces, []string{"wlan*"}) {
-		t.Errorf("LoadConfigPM = %+v, %+v", cfg, pmc)
+	if cfg.Source != file || cfg.PM != PMKernel || !cfg.HasEndpoints || !slices.Equal(cfg.Endpoints.Interfaces, []string{"wlan*"}) {
+		t.Errorf("LoadConfig = %+v", cfg)
 	}
-	if _, _, err := LoadConfigPM(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("LoadConfigPM(missing) = %v, want fs.ErrNotExist", err)
+	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadConfig(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
 

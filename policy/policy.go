@@ -162,6 +162,15 @@ type Config struct {
 	ControlGroup string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// PM is the path manager the daemon drives (the pm key); default
+	// PMUserspace.
+	PM PM
+	// Endpoints is the endpoints section, or DefaultEndpointConfig when
+	// the file has none (HasEndpoints false). It is used in endpoint mode
+	// (pm: kernel, or `mptcp-pm daemon --endpoints`) and ignored
+	// otherwise.
+	Endpoints    *EndpointConfig
+	HasEndpoints bool
 }
 
 // Set is a configuration with the policies of its directory, in the order
