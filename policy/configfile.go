@@ -52,9 +52,6 @@ var (
 
 const (
 	defaultPolicyDir = "policies.d"
-	// defaultControlSocket is where the control socket is when the
-	// configuration does not say.
-	defaultControlSocket = "/run/mptcp-pm/control.sock"
 	// maxSocketPath is sizeof(sockaddr_un.sun_path) minus the NUL.
 	maxSocketPath = 107
 	// maxIfName is IFNAMSIZ minus the NUL.
@@ -67,12 +64,11 @@ const (
 func parseConfig(data []byte, file string) (*Config, *yaml.Node, []error) {
 	p := &parser{file: file, data: data}
 	st := &configState{cfg: &Config{
-		Source:        file,
-		PolicyDir:     defaultPolicyDir,
-		ControlSocket: defaultControlSocket,
-		LogLevel:      "info",
-		PM:            PMUserspace,
-		Endpoints:     DefaultEndpointConfig(),
+		Source:    file,
+		PolicyDir: defaultPolicyDir,
+		LogLevel:  "info",
+		PM:        PMUserspace,
+		Endpoints: DefaultEndpointConfig(),
 	}}
 	root, empty := p.root()
 	if root != nil {
@@ -164,7 +160,7 @@ func (p *parser) controlSocket(v *yaml.Node, key string) (string, bool) {
 	switch {
 	case !ok:
 	case !strings.HasPrefix(s, "/"):
-		p.errorf(v, key, "%q is not an absolute path (want e.g. %s)", s, defaultControlSocket)
+		p.errorf(v, key, "%q is not an absolute path (want e.g. %s)", s, DefaultControlSocket(""))
 	case len(s) > maxSocketPath:
 		p.errorf(v, key, "path is %d bytes long; a unix socket path has at most %d", len(s), maxSocketPath)
 	default:

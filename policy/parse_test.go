@@ -200,10 +200,9 @@ func defaultConfig(source string) *Config {
 		Default: Policy{Name: "default", Source: source, Mode: ModeHandover,
 			Paths:    Paths{Prefer: classes(ifmon.ClassWifi, ifmon.ClassWired), Backup: classes(ifmon.ClassCellular)},
 			Handover: DefaultHandover},
-		ControlSocket: "/run/mptcp-pm/control.sock",
-		LogLevel:      "info",
-		PM:            PMUserspace,
-		Endpoints:     DefaultEndpointConfig(),
+		LogLevel:  "info",
+		PM:        PMUserspace,
+		Endpoints: DefaultEndpointConfig(),
 	}
 }
 
@@ -665,8 +664,16 @@ func TestShippedDefaults(t *testing.T) {
 	}
 	want := defaultConfig("defaults/config.yaml")
 	want.PolicyDir = filepath.Join("defaults", "policies.d")
+	// The file spells the default control socket out; it resolves as if
+	// unset, in every namespace.
+	want.ControlSocket = DefaultControlSocket("")
 	if diff := cmp.Diff(want, s.Config, cmpOpts); diff != "" {
 		t.Errorf("shipped config differs from the defaults (-want +got):\n%s", diff)
+	}
+	for _, ns := range []string{"", "blue"} {
+		if got, def := s.Config.ControlPath(ns), DefaultControlSocket(ns); got != def {
+			t.Errorf("shipped config: ControlPath(%q) = %q, want the default %q", ns, got, def)
+		}
 	}
 	if len(s.Policies) != 1 || s.Policies[0].Name != "example-voice" {
 		t.Fatalf("policies %+v, want example-voice", s.Policies)
@@ -918,7 +925,7 @@ func FuzzParseConfig(f *testing.F) {
 			checkFuzzErr(t, err, "fuzz.yaml")
 			return
 		}
-		if c.Default.Name != "default" || !slices.Contains(Modes, c.Default.Mode) || !strings.HasPrefix(c.ControlSocket, "/") || c.PolicyDir == "" {
+		if c.Default.Name != "default" || !slices.Contains(Modes, c.Default.Mode) || !strings.HasPrefix(c.ControlPath(""), "/") || c.PolicyDir == "" {
 			t.Fatalf("invalid config accepted: %+v", c)
 		}
 	})
@@ -1462,6 +1469,34 @@ func TestParseConfigPMErrors(t *testing.T) {
 				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestControlPath(t *testing.T) {
+	tests := []struct {
+		name, in, netns, want string
+	}{
+		{"unset", "", "", "/run/mptcp-pm/control.sock"},
+		{"unset, named namespace", "", "blue", "/run/mptcp-pm/netns-blue.sock"},
+		{"unset, namespace given as a path", "", "/run/netns/blue", "/run/mptcp-pm/netns-blue.sock"},
+		{"set", "control_socket: /run/x.sock\n", "", "/run/x.sock"},
+		{"set, named namespace", "control_socket: /run/x.sock\n", "blue", "/run/x.sock"},
+		{"the default spelled out", "control_socket: /run/mptcp-pm/control.sock\n", "", "/run/mptcp-pm/control.sock"},
+		{"the default spelled out, named namespace", "control_socket: /run/mptcp-pm/control.sock\n", "blue", "/run/mptcp-pm/netns-blue.sock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(tt.in), "config.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ControlPath(tt.netns); got != tt.want {
+				t.Errorf("ControlPath(%q) = %q, want %q", tt.netns, got, tt.want)
+			}
+		})
+	}
+	if got, want := DefaultControlSocket(""), "/run/mptcp-pm/control.sock"; got != want {
+		t.Errorf("DefaultControlSocket(\"\") = %q, want %q", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -155,7 +156,8 @@ type Config struct {
 	// SetPMType sets net.mptcp.pm_type=1 (the userspace path manager) at
 	// start when it is not already.
 	SetPMType bool
-	// ControlSocket is the path of the unix control socket.
+	// ControlSocket is the path of the unix control socket as the file
+	// gives it; "" when it does not. ControlPath resolves it.
 	ControlSocket string
 	// ControlGroup, if set, is a group whose members may use the read-only
 	// queries of the control socket; changes always need root.
@@ -171,6 +173,32 @@ type Config struct {
 	// otherwise.
 	Endpoints    *EndpointConfig
 	HasEndpoints bool
+}
+
+// ControlPath is the control socket of a daemon with configuration c that
+// manages namespace netnsName ("" for its own): ControlSocket, or
+// DefaultControlSocket(netnsName) when the file does not set it. A
+// ControlSocket that is the default of the host's own namespace counts as
+// unset, so that a configuration spelling the default out still gives the
+// daemon of each namespace its own socket. The daemon's --control flag
+// overrides both (the daemon, not the configuration, knows of it).
+func (c *Config) ControlPath(netnsName string) string {
+	if p := c.ControlSocket; p != "" && p != DefaultControlSocket("") {
+		return p
+	}
+	return DefaultControlSocket(netnsName)
+}
+
+// DefaultControlSocket is the control socket of a daemon that manages
+// namespace netnsName ("" for its own) when neither its configuration nor
+// its command line names one: /run/mptcp-pm/control.sock, or
+// /run/mptcp-pm/netns-NAME.sock for a named namespace. The CLI looks for
+// the daemon there.
+func DefaultControlSocket(netnsName string) string {
+	if netnsName == "" {
+		return "/run/mptcp-pm/control.sock"
+	}
+	return "/run/mptcp-pm/netns-" + filepath.Base(netnsName) + ".sock"
 }
 
 // Set is a configuration with the policies of its directory, in the order

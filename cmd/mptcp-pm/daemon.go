@@ -302,7 +302,7 @@ func controlPath(e *env, flag string) string {
 	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
 		return p
 	}
-	return daemon.DefaultControlSocket(e.netns)
+	return policy.DefaultControlSocket(e.netns)
 }
 
 func runStatus(e *env, args []string) error {
