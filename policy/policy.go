@@ -122,12 +122,26 @@ type Handover struct {
 	// degraded; 0 turns it off.
 	RTT time.Duration
 	// HoldDown is how long the preferred path must be good again before
-	// traffic moves back to it and the backup subflow is closed.
+	// traffic moves back to it and the backup subflow is closed. A link
+	// that comes back is held down for exactly HoldDown (0: move back at
+	// once); a path that measured bad uses ProbeHold.
 	HoldDown time.Duration
 	// WarmStandby keeps a backup subflow open (flagged backup) at all
 	// times, so that a handover costs no handshake.
 	WarmStandby bool
 }
+
+// minProbeHold is the shortest ProbeHold.
+const minProbeHold = time.Second
+
+// ProbeHold is the hold-down of a path that measured bad (over a
+// threshold, or silent) while its link stayed up: how long before it is
+// probed again with a fresh subflow, the base the probe back-off doubles,
+// and how long a probe must measure good before traffic moves back. It is
+// HoldDown, but at least a second: a hold_down of 0 means "move back as
+// soon as the link is back", and must not become a probe subflow on every
+// measurement of a path that is still bad, nor a back-off that doubles 0.
+func (h Handover) ProbeHold() time.Duration { return max(h.HoldDown, minProbeHold) }
 
 // Defaults of a policy's fields that the file leaves out.
 var (
