@@ -13,11 +13,13 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
-// ParseConfig reads the main configuration file. name is used in messages
-// and kept as Config.Source. PolicyDir is kept as written (Load resolves
-// it). An empty file, or one with only comments, is a configuration with
-// every default. Errors are reported as by ParsePolicy. ParseConfig is
-// safe for concurrent use.
+// ParseConfig reads the main configuration file, its pm and endpoints
+// keys included. name is used in messages and kept as Config.Source.
+// PolicyDir is kept as written (Load resolves it), and ControlSocket is ""
+// when the file does not set it (Config.ControlPath resolves it). An empty
+// file, or one with only comments, is a configuration with every default.
+// Errors are reported as by ParsePolicy. ParseConfig is safe for
+// concurrent use.
 func ParseConfig(r io.Reader, name string) (*Config, error) {
 	data, err := readAll(r, name)
 	if err != nil {
