@@ -50,7 +50,7 @@ holds one policy per application.
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see the README's Privileges section). The Go garbage
+no longer needs (see docs/privileges.md). The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `
@@ -172,7 +172,7 @@ func runDaemon(e *env, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly long-lived per-connection state: collecting
 		// at 1.5 times it instead of twice keeps 10,000 connections
-		// under 40 MiB of RSS for little CPU (see the README's figures).
+		// under 40 MiB of RSS for little CPU (see docs/scale.md).
 		debug.SetGCPercent(daemonGCPercent)
 	}
 	if kernelMode {
