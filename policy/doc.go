@@ -3,6 +3,31 @@
 // connection to its application, and the parsing and validation of the
 // files they come from.
 //
+// # Layout
+//
+// The package is in layers, a file each:
+//
+//   - policy.go, the types: Policy (Match, Mode, Paths, Handover) and its
+//     Conn matching, Config (with ControlPath), and Set (a Config and its
+//     policies, with Lookup). They are what the rest of the daemon reads.
+//   - errors.go: Error, one mistake with its file:line:column and dotted
+//     field path, and ErrNotRegular.
+//   - load.go: reading files and directories: Load (a configuration and
+//     its policy directory), LoadConfig (the configuration alone), Check
+//     (files one by one). A file is opened so that a FIFO never blocks.
+//   - yamlvalue.go: a strict reader of YAML values that knows no schema:
+//     one document, mappings without unknown or duplicate keys (with a
+//     "did you mean" for each unknown one), scalars, lists, numbers,
+//     durations.
+//   - policyfile.go: the schema of a policy file (ParsePolicy), also used
+//     for the default policy of the configuration file.
+//   - configfile.go: the schema of the configuration file (ParseConfig).
+//   - endpoints.go: endpoint mode (PM, EndpointConfig, DesiredEndpoints,
+//     DiffEndpoints).
+//
+// engine.go, quality.go and silence.go hold the decision engine (State,
+// its Events and Actions), which is to move to a package of its own.
+//
 // # Policies
 //
 // A policy says, for one application, which MPTCP connections are its
@@ -67,10 +92,15 @@
 //	voice.yaml:3:7: mode: unknown mode "handovr" (want handover, interactive, aggregate, single)
 //	voice.yaml:9:1: unknown field "hanover" (did you mean "handover"?)
 //
-// and ParsePolicy, ParseConfig, Load and Check report every mistake found,
-// joined with errors.Join, not only the first. Load reads a configuration
-// and its policy directory into a Set; Check validates files one by one,
-// as the CLI's check command does.
+// and ParsePolicy, ParseConfig, Load, LoadConfig and Check report every
+// mistake found, joined with errors.Join, not only the first. Load reads a
+// configuration and its policy directory into a Set; LoadConfig reads the
+// configuration alone (endpoint mode); Check validates files one by one, as
+// the CLI's check command does.
+//
+// Fields the configuration file leaves out take their defaults when it is
+// parsed, except control_socket, which stays "" so that Config.ControlPath
+// can resolve it per namespace (DefaultControlSocket).
 //
 // # Out of scope
 //

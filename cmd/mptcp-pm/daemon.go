@@ -151,11 +151,11 @@ func runDaemon(e *env, args []string) error {
 			daemon.QualityAuto, daemon.QualityBPF, daemon.QualitySockdiag, daemon.QualityOff)
 	}
 	// Check the configuration before anything else, to name its mistakes.
-	conf, pmc, err := policy.LoadConfigPM(cfg)
+	conf, err := policy.LoadConfig(cfg)
 	if err != nil {
 		return err
 	}
-	kernelMode := endpoints || pmc.PM == policy.PMKernel
+	kernelMode := endpoints || conf.PM == policy.PMKernel
 	if !kernelMode {
 		if _, err := policy.Load(cfg); err != nil { // the policies too
 			return err
@@ -181,7 +181,7 @@ func runDaemon(e *env, args []string) error {
 		}
 		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
 	}
-	if pmc.HasEndpoints {
+	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
@@ -302,7 +302,7 @@ func controlPath(e *env, flag string) string {
 	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
 		return p
 	}
-	return daemon.DefaultControlSocket(e.netns)
+	return policy.DefaultControlSocket(e.netns)
 }
 
 func runStatus(e *env, args []string) error {
