@@ -49,24 +49,13 @@ const (
 	requestTimeout = 2 * time.Second
 )
 
-// DefaultControlSocket is the control socket of a daemon that manages
-// namespace netnsName ("" for its own).
-func DefaultControlSocket(netnsName string) string {
-	if netnsName == "" {
-		return "/run/mptcp-pm/control.sock"
-	}
-	return "/run/mptcp-pm/netns-" + filepath.Base(netnsName) + ".sock"
-}
-
-// controlPath is the socket this daemon serves.
+// controlPath is the socket this daemon serves: --control, else the
+// configuration's (policy.Config.ControlPath).
 func (d *Daemon) controlPath() string {
 	if d.opts.ControlSocket != "" {
 		return d.opts.ControlSocket
 	}
-	if p := d.set.Config.ControlSocket; p != "" && p != DefaultControlSocket("") {
-		return p
-	}
-	return DefaultControlSocket(d.opts.NetNSName)
+	return d.set.Config.ControlPath(d.opts.NetNSName)
 }
 
 // maxControlClients bounds the clients served at once: each holds a

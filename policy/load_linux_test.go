@@ -92,8 +92,8 @@ func TestLoadNotRegular(t *testing.T) {
 	if !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Check(FIFO): %v", err)
 	}
-	within(t, "LoadConfigPM of a FIFO", func() { _, _, err = LoadConfigPM(cfg) })
+	within(t, "LoadConfig of a FIFO", func() { _, err = LoadConfig(cfg) })
 	if !errors.Is(err, ErrNotRegular) {
-		t.Errorf("LoadConfigPM(FIFO): %v", err)
+		t.Errorf("LoadConfig(FIFO): %v", err)
 	}
 }

@@ -163,7 +163,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 	rx := s.receiving(c, i, k, ev, now)
 	bad, reason := judge(c.Policy, q)
 	h := c.health[k.link]
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
 	switch {
 	case bad && (h == nil || !h.bad):
@@ -189,7 +189,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 // lets a handshake through but not the traffic (a receiver's silence
 // under heavy loss) is not moved back to every hold-down.
 func (c *ConnState) setBad(link int32, reason string, now time.Time) {
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	h := &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
 	if r, ok := c.recovered[link]; ok && now.Sub(r.at) < probeMax {
 		h.probes = r.probes + 1
@@ -213,7 +213,7 @@ type recovery struct {
 // hold-down, and returns when it wants to look again.
 func (c *ConnState) refreshHealth(now time.Time) time.Time {
 	var wake time.Time
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	for link, h := range c.health {
 		if !h.bad {
 			delete(c.health, link)

@@ -54,7 +54,7 @@ holds one policy per application.
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see the README's Privileges section). The Go garbage
+no longer needs (see docs/privileges.md). The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `
@@ -163,11 +163,11 @@ func runDaemon(e *env, args []string) error {
 			daemon.QualityAuto, daemon.QualityBPF, daemon.QualitySockdiag, daemon.QualityOff)
 	}
 	// Check the configuration before anything else, to name its mistakes.
-	conf, pmc, err := policy.LoadConfigPM(cfg)
+	conf, err := policy.LoadConfig(cfg)
 	if err != nil {
 		return err
 	}
-	kernelMode := endpoints || pmc.PM == policy.PMKernel
+	kernelMode := endpoints || conf.PM == policy.PMKernel
 	if !kernelMode {
 		if _, err := policy.Load(cfg); err != nil { // the policies too
 			return err
@@ -184,7 +184,7 @@ func runDaemon(e *env, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly long-lived per-connection state: collecting
 		// at 1.5 times it instead of twice keeps 10,000 connections
-		// under 40 MiB of RSS for little CPU (see the README's figures).
+		// under 40 MiB of RSS for little CPU (see docs/scale.md).
 		debug.SetGCPercent(daemonGCPercent)
 	}
 	if kernelMode {
@@ -193,7 +193,7 @@ func runDaemon(e *env, args []string) error {
 		}
 		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
 	}
-	if pmc.HasEndpoints {
+	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
@@ -315,7 +315,7 @@ func controlPath(e *env, flag string) string {
 	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
 		return p
 	}
-	return daemon.DefaultControlSocket(e.netns)
+	return policy.DefaultControlSocket(e.netns)
 }
 
 func runStatus(e *env, args []string) error {
