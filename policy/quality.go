@@ -72,6 +72,10 @@ type sfQuality struct {
 	rxAt   time.Time
 	pause  time.Duration
 	rcvRTT time.Duration
+	// burstFrom is the segment count when the current burst began (after
+	// a quiet spell, quiet: silent for silenceMin/2 or more).
+	burstFrom uint64
+	quiet     bool
 }
 
 type lossSample struct {

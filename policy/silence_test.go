@@ -180,3 +180,39 @@ func TestSilenceScalesWithReceiveRTT(t *testing.T) {
 	)
 	run(t, ifaces(true, true), steps)
 }
+
+// A subflow with data of ours outstanding is the send side's to judge: its
+// silence is no suspicion (a sudden delay would look the same).
+func TestSilenceLeftToTheSenderWhenStalled(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	stalled := func(d time.Duration, silent, stall time.Duration) Event {
+		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
+			SegsIn: 500, Silent: silent, Stalled: stall, SegsOut: 100}
+	}
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: stalled(200*ms, 100*ms, 90*ms)},
+		step{ev: stalled(205*ms, 105*ms, 95*ms)},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// A short answer (fewer than minBurst segments since the last quiet
+// spell) going quiet is no suspicion: nothing says more was coming.
+func TestSilenceAfterShortAnswer(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 1, 0)},
+		step{ev: rx(300*ms, initial, 1, 200*ms)},
+		// A stream after it is a burst of its own.
+		step{ev: rx(400*ms, initial, 6, 0)},
+		step{ev: rx(600*ms, initial, 6, 200*ms)},
+		step{ev: rx(700*ms, initial, 40, 0)},
+		step{ev: rx(900*ms, initial, 40, 200*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
