@@ -182,7 +182,7 @@ func capString(caps []Capability) string {
 // dropped after it.
 func (d *Daemon) ControlReady() bool {
 	path := d.controlPath()
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path) // the socket itself, never what a link points to
 	if err != nil || fi.Mode().Type() != os.ModeSocket {
 		return false
 	}

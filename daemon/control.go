@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/user"
@@ -47,78 +49,264 @@ const (
 	requestTimeout = 2 * time.Second
 )
 
-// DefaultControlSocket is the control socket of a daemon that manages
-// namespace netnsName ("" for its own).
-func DefaultControlSocket(netnsName string) string {
-	if netnsName == "" {
-		return "/run/mptcp-pm/control.sock"
-	}
-	return "/run/mptcp-pm/netns-" + filepath.Base(netnsName) + ".sock"
-}
-
-// controlPath is the socket this daemon serves.
+// controlPath is the socket this daemon serves: --control, else the
+// configuration's (policy.Config.ControlPath).
 func (d *Daemon) controlPath() string {
 	if d.opts.ControlSocket != "" {
 		return d.opts.ControlSocket
 	}
-	if p := d.set.Config.ControlSocket; p != "" && p != DefaultControlSocket("") {
-		return p
-	}
-	return DefaultControlSocket(d.opts.NetNSName)
+	return d.set.Config.ControlPath(d.opts.NetNSName)
 }
+
+// maxControlClients bounds the clients served at once: each holds a
+// goroutine and a file descriptor for up to requestTimeout, and a local
+// user must not be able to take every descriptor the daemon has. Clients
+// beyond it are closed at once.
+const maxControlClients = 64
 
 // ServeControl serves the control socket until ctx ends. The socket is
 // mode 0600 (0660 with the configured group); every connection's peer is
-// checked with SO_PEERCRED as well.
+// checked with SO_PEERCRED as well. A stale socket at the path (one that
+// no daemon serves) is replaced; anything else there is an error, and
+// only the socket ServeControl made is removed when it ends.
 func (d *Daemon) ServeControl(ctx context.Context) error {
 	path := d.controlPath()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return fmt.Errorf("control socket %s: another daemon is serving it", path)
-	}
-	_ = os.Remove(path)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	defer os.Remove(path)
 	gid := -1
 	mode := os.FileMode(0o600)
 	if g := d.set.Config.ControlGroup; g != "" {
 		grp, err := user.LookupGroup(g)
 		if err != nil {
-			ln.Close()
 			return fmt.Errorf("control socket: group %q: %w", g, err)
 		}
-		gid, _ = strconv.Atoi(grp.Gid)
-		mode = 0o660
-		if err := os.Chown(path, 0, gid); err != nil {
-			ln.Close()
-			return fmt.Errorf("control socket: %w", err)
+		if gid, err = strconv.Atoi(grp.Gid); err != nil {
+			return fmt.Errorf("control socket: group %q: gid %q: %w", g, grp.Gid, err)
 		}
+		mode = 0o660
 	}
-	if err := os.Chmod(path, mode); err != nil {
-		ln.Close()
-		return fmt.Errorf("control socket: %w", err)
+	ln, err := listenControl(path, mode, gid)
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
 	}
+	defer ln.close()
 	d.log.Info("control socket", "path", path, "mode", mode.String())
 	go func() {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	sem := make(chan struct{}, maxControlClients)
+	var backoff time.Duration
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("control socket: %w", err)
+			if temporaryAccept(err) {
+				// Out of descriptors or memory: wait for clients to go,
+				// as net/http's Server does, instead of dying. The
+				// first failure of a series is a warning.
+				level := slog.LevelDebug
+				if backoff == 0 {
+					level = slog.LevelWarn
+				}
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				var oe *net.OpError // it names the socket by its temporary path
+				if errors.As(err, &oe) {
+					err = oe.Err
+				}
+				d.log.Log(ctx, level, "control socket: accept failed; retrying", "path", path, "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("control socket %s: %w", path, err)
 		}
-		go d.serveConn(ctx, c, gid)
+		backoff = 0
+		select {
+		case sem <- struct{}{}:
+		default:
+			// The reply fits the socket's empty buffer: it never waits.
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+			_ = json.NewEncoder(c).Encode(Reply{Error: fmt.Sprintf("busy: %d clients are being served; try again", maxControlClients)})
+			c.Close()
+			continue
+		}
+		go func() {
+			defer func() { <-sem }()
+			d.serveConn(ctx, c, gid)
+		}()
 	}
+}
+
+// temporaryAccept reports whether an accept error is worth a retry: the
+// process or the system is out of descriptors or memory for now
+// (accept(2)), or the client went before it was accepted.
+func temporaryAccept(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM, unix.ECONNABORTED, unix.EINTR, unix.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// controlListener is the control socket and the file it made.
+type controlListener struct {
+	*net.UnixListener
+	path string
+	fi   os.FileInfo // the socket's inode, for close
+}
+
+// listenControl makes a unix socket at path with mode and, if gid >= 0,
+// group gid. The socket is bound, and its mode and owner set, in a private
+// directory (0700) next to path, held by a descriptor, then renamed into
+// place without replacing anything: whoever may write to path's directory
+// cannot swap a symbolic link in for chmod or chown to follow. Only a
+// stale socket at path (Lstat says socket, nothing accepts) is removed
+// first; anything else there (a file, a directory, a link, a live socket)
+// is an error.
+func listenControl(path string, mode os.FileMode, gid int) (*controlListener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	tmpDir, err := os.MkdirTemp(dir, ".mptcp-pm-control-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmpDir)
+	priv, err := openPrivateDir(tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	defer priv.Close()
+	pfd := int(priv.Fd())
+	// bind(2) takes no directory descriptor: the path through /proc names
+	// the directory held, and is short whatever path's length.
+	tmp := fmt.Sprintf("/proc/self/fd/%d/s", pfd)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The socket leaves tmp: Close must not unlink a name that may be
+	// someone else's by then.
+	ln.SetUnlinkOnClose(false)
+	fail := func(err error) (*controlListener, error) {
+		ln.Close()
+		return nil, err
+	}
+	if gid >= 0 {
+		if err := unix.Fchownat(pfd, "s", 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fail(&os.PathError{Op: "chown", Path: tmpDir + "/s", Err: err})
+		}
+	}
+	if err := unix.Fchmodat(pfd, "s", uint32(mode.Perm()), 0); err != nil { // "s" is our socket: nobody else can write here
+		return fail(&os.PathError{Op: "chmod", Path: tmpDir + "/s", Err: err})
+	}
+	fi, err := os.Lstat(tmp)
+	if err != nil {
+		return fail(err)
+	}
+	if err := renameNoReplace(pfd, "s", path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%w (something was put there while the socket was set up)", err)
+		}
+		return fail(err)
+	}
+	return &controlListener{UnixListener: ln, path: path, fi: fi}, nil
+}
+
+// openPrivateDir opens the directory MkdirTemp made at name, and checks
+// that it is still that one (ours, 0700) and not one swapped in by whoever
+// may write to its parent.
+func openPrivateDir(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o7777 != 0o700 {
+		f.Close()
+		return nil, fmt.Errorf("%s: not the private directory made (owner %d, mode %#o): replaced", name, st.Uid, st.Mode&0o7777)
+	}
+	return f, nil
+}
+
+// close closes the socket and removes its file, if the file at the path
+// is still the socket it made.
+func (l *controlListener) close() {
+	l.Close()
+	if fi, err := os.Lstat(l.path); err == nil && os.SameFile(fi, l.fi) {
+		_ = os.Remove(l.path)
+	}
+}
+
+// removeStale removes a socket left at path by a daemon that is gone. It
+// returns nil if nothing is there, and an error naming path if a daemon
+// serves the socket or path is not a socket.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket (%s): refusing to replace it; remove it or choose another --control path", path, describeMode(fi.Mode()))
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("another daemon is serving %s", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// describeMode names a file type for a message.
+func describeMode(m os.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "a regular file"
+	case os.ModeDir:
+		return "a directory"
+	case os.ModeSymlink:
+		return "a symbolic link"
+	case os.ModeNamedPipe:
+		return "a FIFO"
+	case os.ModeDevice, os.ModeDevice | os.ModeCharDevice:
+		return "a device"
+	}
+	return "type " + m.Type().String()
+}
+
+// renameNoReplace renames name in directory dirfd to to, failing with
+// os.ErrExist if to exists (renameat2 RENAME_NOREPLACE; link and unlink
+// where the file system does not support it).
+func renameNoReplace(dirfd int, name, to string) error {
+	err := unix.Renameat2(dirfd, name, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		if err = unix.Linkat(dirfd, name, unix.AT_FDCWD, to, 0); err == nil {
+			err = unix.Unlinkat(dirfd, name, 0)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: name, New: to, Err: err}
+	}
+	return nil
 }
 
 func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
@@ -142,8 +330,8 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 		reply(Reply{Error: fmt.Sprintf("bad request: no complete line within %d bytes and %v", maxRequest, requestTimeout)})
 		return
 	}
-	var req Request
-	if err := json.Unmarshal(line, &req); err != nil {
+	req, err := decodeRequest(line)
+	if err != nil {
 		reply(Reply{Error: "bad request: " + err.Error()})
 		return
 	}
@@ -176,6 +364,56 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	default:
 		reply(Reply{Error: fmt.Sprintf("unknown query %q (want %s or %s)", req.Query, QueryStatus, QueryReload)})
 	}
+}
+
+// requestKeys are the keys of a Request, exactly as they are spelled.
+var requestKeys = []string{"query", "brief"}
+
+// decodeRequest decodes one request strictly: encoding/json matches keys
+// without regard to case, so {"query":"status","Query":"reload"} would be
+// a reload. Here keys must be spelled exactly, each may appear once, and
+// an unknown key is an error naming it.
+func decodeRequest(line []byte) (Request, error) {
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if t, err := dec.Token(); err != nil {
+		return req, err
+	} else if t != json.Delim('{') {
+		return req, fmt.Errorf("want a JSON object, got %v", t)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return req, err
+		}
+		key, _ := t.(string) // object keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, err
+		}
+		switch {
+		case !slices.Contains(requestKeys, key):
+			return req, fmt.Errorf("unknown key %q (want %q or %q)", key, requestKeys[0], requestKeys[1])
+		case seen[key]:
+			return req, fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		var dst any = &req.Query
+		if key == "brief" {
+			dst = &req.Brief
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return req, fmt.Errorf("key %q: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return req, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, errors.New("trailing data after the JSON object")
+	}
+	return req, nil
 }
 
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {

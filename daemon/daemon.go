@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -38,7 +39,10 @@ type Options struct {
 	// (0: DefaultEventBuffer). When it overflows, the daemon rebuilds its
 	// view from a kernel dump.
 	EventBuffer int
-	Logger      *slog.Logger
+	// AuditInterval is how often, while it has connections, the daemon
+	// checks them against the kernel's (0: DefaultAuditInterval).
+	AuditInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -99,11 +103,18 @@ type Daemon struct {
 	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
 	timer   *time.Timer
 	// again rebuilds the view once more after an overflow.
-	again    *time.Timer
+	again *time.Timer
+	// audit checks the connections against the kernel's; it runs only
+	// while there are connections (auditOn).
+	audit    *time.Timer
+	auditOn  bool
 	wake     time.Time
 	lastTick time.Time
 	statusc  chan statusReq
-	reloadc  chan chan error
+	reloadc  chan reloadReq
+	// reloadMu makes reloads one at a time, so that the set read last
+	// is the one applied last.
+	reloadMu sync.Mutex
 	resyncs  int
 	commands int
 	refused  int
@@ -116,6 +127,9 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
+	// peerAddrs are the addresses the peers announced that may be
+	// followed: the engine has those the connection's policy takes.
+	peerAddrs peerAddrs
 	// kept are the capabilities left after DropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]Capability
@@ -127,13 +141,14 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan chan error), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
+	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
 	d.set = set
+	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
 	}
@@ -233,11 +248,19 @@ func (d *Daemon) Close() {
 
 // Reload reads the configuration and policies again. A bad file changes
 // nothing: the error is returned and the running policies stay. Safe to
-// call from any goroutine while Run runs.
+// call from any goroutine while Run runs. The files are read on the
+// caller's goroutine: file I/O never holds up the loop.
 func (d *Daemon) Reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	set, err := policy.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the running policies stay", "err", err)
+		return err
+	}
 	reply := make(chan error, 1)
 	select {
-	case d.reloadc <- reply:
+	case d.reloadc <- reloadReq{set: set, reply: reply}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -252,6 +275,19 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // Status asks the loop for its current view. Safe to call from any
 // goroutine while Run runs; the loop builds the view between two events.
 func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
+
+// reloadReq hands the loop a set to apply.
+type reloadReq struct {
+	set   *policy.Set
+	reply chan error
+}
+
+// warnSkipped logs the files of the policy directory that Load skipped.
+func (d *Daemon) warnSkipped(set *policy.Set) {
+	for _, w := range set.Warnings {
+		d.log.Warn("policy file skipped", "err", w)
+	}
+}
 
 // statusReq asks the loop for its view.
 type statusReq struct {
@@ -321,6 +357,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.timer.Stop()
 	d.again = time.NewTimer(time.Hour)
 	d.again.Stop()
+	d.audit = time.NewTimer(time.Hour)
+	d.audit.Stop()
 	d.resync(time.Now(), "start")
 	changes := d.mon.Changes()
 	for {
@@ -374,16 +412,39 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case <-d.again.C:
 			d.resync(time.Now(), "after an overflow")
+		case <-d.audit.C:
+			d.auditOn = false
+			d.auditConns(time.Now())
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
 			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
-		case reply := <-d.reloadc:
-			reply <- d.reload()
+		case req := <-d.reloadc:
+			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
 		}
 		d.drainDeferred()
+		d.armAudit()
+	}
+}
+
+// closeConn tells the engine that connection tok is closed, and forgets
+// what the daemon kept of it.
+func (d *Daemon) closeConn(tok uint32, at time.Time) {
+	d.forgetConn(tok)
+	d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+}
+
+// forgetConn drops what the daemon keeps of connection tok.
+func (d *Daemon) forgetConn(tok uint32) {
+	delete(d.matched, tok)
+	delete(d.peerAddrs, tok)
+	d.announceLog.forget(tok)
+	for k := range d.handovers {
+		if k.token == tok {
+			delete(d.handovers, k)
+		}
 	}
 }
 
@@ -485,14 +546,7 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 				delete(d.matched, ev.Token)
 			}
 		case genl.EventClosed:
-			delete(d.matched, ev.Token)
-			d.announceLog.forget(ev.Token)
-			for k := range d.handovers {
-				if k.token == ev.Token {
-					delete(d.handovers, k)
-				}
-			}
-			d.step(policy.ConnClosed{EventBase: base, Token: ev.Token})
+			d.closeConn(ev.Token, base.At)
 		case genl.EventSubEstablished:
 			d.handoverDone(ev.Token, ev.Local.Addr(), base.At)
 			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
@@ -501,22 +555,9 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		case genl.EventSubPriority:
 			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
-			if c := d.state.Conns[ev.Token]; c != nil && c.Policy != nil && !c.Policy.AcceptAnnouncements {
-				// A peer can send ADD_ADDR as fast as it likes: the log
-				// gets a few per connection and interval.
-				if ok, suppressed, last := d.announceLog.allow(ev.Token, base.At); ok {
-					args := []any{"token", tokenString(ev.Token), "remote", ev.Remote.String(), "remid", ev.RemID, "policy", c.Policy.Name}
-					if suppressed > 0 {
-						args = append(args, "suppressed", suppressed)
-					}
-					if last {
-						args = append(args, "more", fmt.Sprintf("further ones of this connection are not logged for %v", announceLogInterval))
-					}
-					d.log.Info("peer announcement ignored (accept_announcements is off)", args...)
-				}
-			}
-			d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
+			d.announced(ev, base)
 		case genl.EventRemoved:
+			delete(d.peerAddrs[ev.Token], ev.RemID)
 			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
@@ -625,15 +666,28 @@ func (d *Daemon) resync(at time.Time, why string) {
 		}
 		adopted++
 		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
-			ServerSide: serverSide, Established: true, Policy: pol, Subflows: subs})
+			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Policy: pol, Subflows: subs})
 	}
 	for tok := range d.state.Conns {
 		if !present[tok] {
-			delete(d.matched, tok)
-			d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+			d.closeConn(tok, at)
 		}
 	}
 	d.log.Info("view of the kernel rebuilt", "why", why, "connections", adopted)
+}
+
+// fullyEstablished reports whether the dump shows client connection c
+// fully established: the kernel refuses to open subflows before
+// (__mptcp_subflow_connect: ENOTCONN), that is until the peer acknowledged
+// the MPTCP handshake with a data ACK, which takes data one way or the
+// other. A TCP_ESTABLISHED socket is not enough; the kernel reports the
+// moment with ESTABLISHED, which makes the engine go on (the event after
+// CREATED). It shows on the subflows (MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED;
+// a join exists only once it is).
+func fullyEstablished(c sockdiag.Conn) bool {
+	return slices.ContainsFunc(c.Subflows, func(sf sockdiag.Subflow) bool {
+		return sf.Flags&sockdiag.SubflowFlagFullyEstablished != 0
+	})
 }
 
 func unspecified(a netip.Addr) netip.Addr {
@@ -647,6 +701,7 @@ func unspecified(a netip.Addr) netip.Addr {
 const (
 	tcpEstablished = 1
 	tcpSynSent     = 2
+	tcpClose       = 7
 	tcpListen      = 10
 )
 
@@ -692,6 +747,10 @@ func (d *Daemon) finished(r result) {
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
 		d.step(policy.ActionFailed{EventBase: at, Action: a, Err: r.err})
+		if errors.Is(r.err, genl.ErrInvalidToken) {
+			// The engine forgot the connection: the kernel has none.
+			d.forgetConn(a.Token)
+		}
 		return
 	}
 	d.log.Info("action", "action", a.String())
@@ -744,14 +803,10 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 }
 
-// reload loads the configuration again and, if it is good, matches every
-// connection again.
-func (d *Daemon) reload() error {
-	set, err := policy.Load(d.opts.ConfigPath)
-	if err != nil {
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
+// reload applies set, the configuration read again, if the daemon can
+// run it, and matches every connection again.
+func (d *Daemon) reload(set *policy.Set) error {
+	d.warnSkipped(set)
 	if miss := d.missingCaps(set); miss != "" {
 		err := fmt.Errorf("%s: %s", set.Config.Source, miss)
 		d.log.Error("reload refused: the running policies stay", "err", err)
@@ -777,7 +832,7 @@ func (d *Daemon) reload() error {
 			d.matched[tok] = mi
 		}
 		p := set.Lookup(mi.conn)
-		d.step(policy.PolicyChanged{EventBase: now(), Token: tok, Policy: p})
+		d.repolicy(tok, c.Policy, p)
 	}
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil

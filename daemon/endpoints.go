@@ -77,7 +77,7 @@ func NewEndpointKeeper(opts EndpointOptions) (*EndpointKeeper, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	conf, pmc, err := policy.LoadConfigPM(opts.ConfigPath)
+	conf, err := policy.LoadConfig(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func NewEndpointKeeper(opts EndpointOptions) (*EndpointKeeper, error) {
 		pm.Close()
 		return nil, err
 	}
-	k := NewEndpointKeeperWith(pm, pmc.Endpoints, mon.Changes(), opts.Logger)
+	k := NewEndpointKeeperWith(pm, conf.Endpoints, mon.Changes(), opts.Logger)
 	k.run = mon.Run
 	k.closers = append(k.closers, pm)
 	return k, nil

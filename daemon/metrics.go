@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
@@ -37,7 +38,7 @@ import (
 //     interface ("unknown" if no interface has the address) and backup flag
 //     ("true" or "false"). Every known interface has its series.
 //   - mptcp_pm_bad_paths{interface,reason} (gauge): connections for which
-//     the path over interface is measured bad, by reason (rto, loss, rtt).
+//     the path over interface is measured bad, by reason (rto, stall, loss, rtt, silent).
 //   - mptcp_pm_scrape_errors_total (counter): scrapes for which the loop's
 //     view could not be had within 2 s; the three gauges above are missing
 //     from those scrapes.
@@ -87,6 +88,21 @@ const metricsNamespace = "mptcp_pm"
 
 // statusTimeout bounds how long a scrape waits for the loop's view.
 const statusTimeout = 2 * time.Second
+
+// The metrics listener's limits: any local user can connect to it, and
+// must not be able to take every file descriptor the daemon has (then the
+// control socket and the kernel lookups fail) by holding connections
+// open. Clients beyond maxMetricsClients wait in the kernel's backlog
+// (they cost the daemon no descriptor); a client that sends no request,
+// or idles between requests, is closed within metricsIdleTimeout.
+const (
+	maxMetricsClients     = 16
+	metricsHeaderTimeout  = 5 * time.Second
+	metricsReadTimeout    = 10 * time.Second
+	metricsWriteTimeout   = 15 * time.Second // promhttp's 10 s, and the time to send
+	metricsIdleTimeout    = 10 * time.Second
+	metricsMaxHeaderBytes = 8 << 10
+)
 
 // newMetrics makes the metrics; status gives the loop's view for the
 // gauges, read at scrape time.
@@ -157,10 +173,17 @@ func (m *metrics) serveListener(ctx context.Context, ln net.Listener, log *slog.
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
 	}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// http.Server retries an accept that fails for lack of descriptors,
+	// with a back-off; the limits keep this listener from causing it.
+	srv := &http.Server{Handler: mux,
+		ReadHeaderTimeout: metricsHeaderTimeout,
+		ReadTimeout:       metricsReadTimeout,
+		WriteTimeout:      metricsWriteTimeout,
+		IdleTimeout:       metricsIdleTimeout,
+		MaxHeaderBytes:    metricsMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxMetricsClients)) }()
 	log.Info("metrics", "listen", ln.Addr().String(), "path", "/metrics")
 	select {
 	case err := <-errc:
@@ -265,7 +288,7 @@ var (
 		"Subflows of the connections the daemon knows, by local interface and backup flag.",
 		[]string{"interface", "backup"}, nil)
 	badPathsDesc = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "bad_paths"),
-		"Connections for which the path over interface is measured bad, by reason (rto, loss, rtt).",
+		"Connections for which the path over interface is measured bad, by reason (rto, stall, loss, rtt, silent).",
 		[]string{"interface", "reason"}, nil)
 	scrapeErrorsDesc = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "scrape_errors_total"),
 		"Scrapes for which the daemon's view could not be had (the connection, subflow and bad path gauges are missing).",

@@ -314,3 +314,43 @@ func TestMetricsServe(t *testing.T) {
 		t.Errorf("still listening after the stop")
 	}
 }
+
+// TestMetricsClientLimit: clients that hold connections open take at most
+// maxMetricsClients descriptors; one more is served once one of them goes.
+func TestMetricsClientLimit(t *testing.T) {
+	m := newMetrics(func(context.Context) (*Status, error) { return testStatus(), nil })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.serveListener(ctx, ln, slog.New(slog.DiscardHandler)) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	idle := make([]net.Conn, maxMetricsClients)
+	for i := range idle {
+		if idle[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		defer idle[i].Close()
+	}
+	get := func(timeout time.Duration) error {
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get("http://" + ln.Addr().String() + "/metrics")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(500 * time.Millisecond); err == nil {
+		t.Fatalf("served a client beyond the %d held open", maxMetricsClients)
+	}
+	idle[0].Close()
+	if err := get(3 * time.Second); err != nil {
+		t.Fatalf("not served after a held client went: %v", err)
+	}
+}

@@ -83,7 +83,8 @@ type sample struct {
 	InRow   int           // RTOs in a row
 	Stalled time.Duration // data outstanding with no ACK progress for so long
 	// Silent is how long since the subflow last received a segment with
-	// payload; 0 when it just did or never has.
+	// payload; 0 when it just did, never has, or has data of ours
+	// outstanding.
 	Silent time.Duration
 }
 
@@ -575,6 +576,12 @@ func (t *progressTracker) update(s sample, now time.Time) (int, time.Duration, t
 	silent, rxNews := p.receive(s.DataSegsIn, nowNs)
 	if active || young || p.outstandingSince != 0 {
 		t.active = true
+	}
+	if p.outstandingSince != 0 {
+		// Data of ours outstanding: the send side's signals (a stall,
+		// RTOs) judge the path, exactly; silence would also take a
+		// path whose RTT jumped for a dead one.
+		silent, rxNews = 0, false
 	}
 	news := young || stalled > 0 || rxNews || int32(rtos) != p.toldRTOs || s.SRTT != p.srtt || s.SegsOut != p.segsOut || s.Retrans != p.retrans ||
 		nowNs-p.toldAt >= int64(refresh)

@@ -144,8 +144,21 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrInvalidToken matches an *Error for a command that names a connection
+// the kernel does not have (any more): the userspace path manager's
+// extended ack "invalid token" (net/mptcp/pm_userspace.c,
+// mptcp_userspace_pm_get_sock), with EINVAL.
+var ErrInvalidToken = errors.New("invalid token")
+
 // Is makes ENODEV match os.ErrNotExist too (ENOENT already does): both
-// mean that what the command names is not there.
+// mean that what the command names is not there. The kernel's "invalid
+// token" matches ErrInvalidToken.
 func (e *Error) Is(target error) bool {
-	return target == os.ErrNotExist && errors.Is(e.Err, syscall.ENODEV)
+	switch target {
+	case os.ErrNotExist:
+		return errors.Is(e.Err, syscall.ENODEV)
+	case ErrInvalidToken:
+		return e.Message == "invalid token"
+	}
+	return false
 }

@@ -2,8 +2,10 @@ package genl
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -71,5 +73,20 @@ func TestErrors(t *testing.T) {
 	}
 	if !errors.Is(e, os.ErrExist) {
 		t.Error("errors.Is(e, os.ErrExist) = false")
+	}
+	// The userspace PM's answer for a connection it does not have, and
+	// other EINVALs.
+	gone := fmt.Errorf("destroy: %w", &Error{Op: "destroy subflow", Message: "invalid token", Err: syscall.EINVAL})
+	if !errors.Is(gone, ErrInvalidToken) || !errors.Is(gone, syscall.EINVAL) {
+		t.Errorf("%v: does not match ErrInvalidToken and EINVAL", gone)
+	}
+	for _, other := range []error{
+		&Error{Op: "create subflow", Message: "invalid addr id", Err: syscall.EINVAL},
+		&Error{Op: "create subflow", Err: syscall.EINVAL},
+		syscall.EINVAL,
+	} {
+		if errors.Is(other, ErrInvalidToken) {
+			t.Errorf("%v matches ErrInvalidToken", other)
+		}
 	}
 }

@@ -10,8 +10,8 @@
 //
 // The monitor is level-triggered. rtnetlink notifications (links, addresses
 // and routes of both families) are only pokes; what is reported always
-// comes from a fresh dump of the kernel's tables, compared with the previous
-// snapshot. A lost notification (ENOBUFS) therefore costs one extra dump,
+// comes from a fresh dump of the kernel's tables, taken with
+// github.com/vishvananda/netlink, compared with the previous snapshot. A lost notification (ENOBUFS) therefore costs one extra dump,
 // never a drifting view. Pokes are debounced with a leading edge: after a
 // quiet period a change is dumped and published at once (a link going down
 // is reported within a few milliseconds), and further changes within
@@ -23,7 +23,11 @@
 // caller's own namespace), and the rtnetlink link kind.
 //
 // The netlink sockets are created inside the watched namespace
-// (Config.NetNS); no thread of the program changes namespace.
+// (Config.NetNS) and stay there. Each is opened on a locked thread switched
+// into the namespace just for that (mdlayher/netlink's Config.NetNS for the
+// event socket, internal/netns.Do for the dump handle); the thread switches
+// back, or ends with its goroutine if it cannot, so no thread returns to the
+// scheduler in the wrong namespace.
 //
 // Out of scope: acting on the changes (that is the daemon's job), routing
 // decisions, addresses' lifetimes and prefix lengths, neighbours, and

@@ -56,12 +56,12 @@ func New(cfg Config) (*Monitor, error) {
 // socket of its own, and returns the Snapshot. It does not affect Run or
 // Changes.
 func (m *Monitor) Snapshot() (Snapshot, error) {
-	c, err := m.dial(0)
+	d, err := openDumper(m.cfg.NetNS)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("ifmon: snapshot: %w", err)
+		return Snapshot{}, fmt.Errorf("ifmon: snapshot: open rtnetlink socket: %w", err)
 	}
-	defer c.Close()
-	s, err := m.snapshot(c)
+	defer d.Close()
+	s, err := m.snapshot(d)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("ifmon: snapshot: %w", err)
 	}
@@ -98,7 +98,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			return fmt.Errorf("ifmon: set event socket buffer: %w", err)
 		}
 	}
-	dumps, err := m.dial(0)
+	dumps, err := openDumper(m.cfg.NetNS)
 	if err != nil {
 		return fmt.Errorf("ifmon: open rtnetlink socket: %w", err)
 	}
@@ -108,14 +108,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 		}
 	}()
 	// rebuild takes a snapshot on the dump socket. After a failure the
-	// socket may still hold the rest of a dump, so it is replaced.
+	// socket is replaced: it may be the socket that failed.
 	rebuild := func() (Snapshot, error) {
 		if dumps == nil {
-			c, err := m.dial(0)
+			d, err := openDumper(m.cfg.NetNS)
 			if err != nil {
 				return Snapshot{}, fmt.Errorf("open rtnetlink socket: %w", err)
 			}
-			dumps = c
+			dumps = d
 		}
 		s, err := m.snapshot(dumps)
 		if err != nil {
@@ -219,57 +219,18 @@ func (m *Monitor) dial(groups uint32) (*netlink.Conn, error) {
 	return netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: m.cfg.NetNS, Groups: groups})
 }
 
-// dumpRequests are the three dumps of a snapshot. The zero headers ask for
-// every family (AF_UNSPEC) and, for routes, every table: without
-// NETLINK_GET_STRICT_CHK the kernel ignores rtm_table in a dump request, and
-// with it 0 (RT_TABLE_UNSPEC) means all tables. Per-interface defaults of
-// source-policy routing live in tables other than main.
-var dumpRequests = []struct {
-	name string
-	typ  netlink.HeaderType
-	hdr  []byte
-}{
-	{"links", rtmGetLink, make([]byte, sizeofIfInfomsg)},
-	{"addresses", rtmGetAddr, make([]byte, sizeofIfAddrmsg)},
-	{"routes", rtmGetRoute, make([]byte, sizeofRtMsg)},
-}
-
-// dumpMessage is a dump request of type typ with the fixed header hdr.
-func dumpMessage(typ netlink.HeaderType, hdr []byte) netlink.Message {
-	return netlink.Message{
-		Header: netlink.Header{Type: typ, Flags: netlink.Request | netlink.Dump},
-		Data:   hdr,
+// snapshot takes the dumps on d and assembles them.
+func (m *Monitor) snapshot(d *dumper) (Snapshot, error) {
+	dm, err := d.dump()
+	if err != nil {
+		return Snapshot{}, err
 	}
-}
-
-// snapshot dumps links, addresses and routes on c and assembles them. The
-// three dumps are not atomic together; a change between them also reaches
-// the event socket, which triggers another snapshot. A dump the kernel marks
-// as interrupted is retried.
-func (m *Monitor) snapshot(c *netlink.Conn) (Snapshot, error) {
-	for attempt := 1; ; attempt++ {
-		var msgs []netlink.Message
-		for _, r := range dumpRequests {
-			got, err := c.Execute(dumpMessage(r.typ, r.hdr))
-			if err != nil {
-				return Snapshot{}, fmt.Errorf("dump %s: %w", r.name, err)
-			}
-			msgs = append(msgs, got...)
-		}
-		d, err := parseMessages(msgs)
-		if errors.Is(err, errDumpInterrupted) && attempt < maxDumpAttempts {
-			continue
-		}
-		if err != nil {
-			return Snapshot{}, err
-		}
-		return assemble(d, m.classify), nil
-	}
+	return assemble(dm, m.classify), nil
 }
 
 // classify classifies one link: rtnetlink facts always, sysfs facts only in
 // the caller's own namespace (NetNS 0), and only when no rule decides.
-func (m *Monitor) classify(l linkMsg) Class {
+func (m *Monitor) classify(l linkEntry) Class {
 	f := LinkFacts{Loopback: l.loopback(), Kind: l.Kind}
 	if f.Loopback {
 		return ClassLoopback

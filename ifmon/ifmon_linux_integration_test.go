@@ -4,7 +4,6 @@ package ifmon
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/vishvananda/netlink"
 )
 
 // TestIntegrationMonitor runs a Monitor against a fresh namespace: the first
@@ -26,30 +24,23 @@ func TestIntegrationMonitor(t *testing.T) {
 	goroutinesBefore := runtime.NumGoroutine()
 
 	ns, fd := newNetns(t)
-	peer, _ := newNetns(t)
-	for _, cmd := range []string{
-		"link add wlan0 type veth peer name p0 netns " + peer,
-		"link add wwan0 type veth peer name pw0 netns " + peer,
-		"link add veth9 type veth peer name pv9",
-		"link set wlan0 up",
-		"link set wwan0 up",
-		"link set veth9 up",
-		"link set pv9 up",
-		"addr add 10.1.0.2/24 dev wlan0",
-		"addr add 169.254.1.2/16 dev wlan0",
-		"addr add 2001:db8:1::2/64 dev wlan0 nodad",
-		"addr add fe80::1:2/64 dev wlan0 nodad",
-		"addr add 10.2.0.2/24 dev wwan0",
-		"addr add 2001:db8:2::2/64 dev wwan0 nodad",
-		"addr add 10.9.0.2/24 dev veth9",
-		"route add default via 10.1.0.1 dev wlan0 table 101",
-		"route add default via 10.2.0.1 dev wwan0",
-		"-6 route add default via 2001:db8:2::1 dev wwan0",
-	} {
-		ipns(t, ns, cmd)
-	}
-	ipns(t, peer, "link set p0 up")
-	ipns(t, peer, "link set pw0 up")
+	_, peerfd := newNetns(t)
+	f := fixture{t: t, h: nsHandle(t, fd)}
+	f.veth("wlan0", "p0", peerfd)
+	f.veth("wwan0", "pw0", peerfd)
+	f.veth("veth9", "pv9", 0)
+	f.up("wlan0", "wwan0", "veth9", "pv9")
+	f.addr("wlan0", "10.1.0.2/24", false, false)
+	f.addr("wlan0", "169.254.1.2/16", false, false)
+	f.addr("wlan0", "2001:db8:1::2/64", true, false)
+	f.addr("wlan0", "fe80::1:2/64", true, false)
+	f.addr("wwan0", "10.2.0.2/24", false, false)
+	f.addr("wwan0", "2001:db8:2::2/64", true, false)
+	f.addr("veth9", "10.9.0.2/24", false, false)
+	f.defaultVia("wlan0", "10.1.0.1", 101, 0)
+	f.defaultVia("wwan0", "10.2.0.1", 0, 0)
+	f.defaultVia("wwan0", "2001:db8:2::1", 0, 0)
+	fixture{t: t, h: nsHandle(t, peerfd)}.up("p0", "pw0")
 	waitOperUp(t, ns, "wlan0", "wwan0", "veth9", "pv9")
 
 	m, err := New(Config{NetNS: fd, Logf: t.Logf})
@@ -169,10 +160,10 @@ func TestIntegrationMonitor(t *testing.T) {
 	for range 20 {
 		time.Sleep(2 * DefaultSettle) // let the settle window close
 		t0 := time.Now()
-		setLinkUp(t, fd, veth9.Index, false)
+		setLinkUp(t, f.h, veth9.Index, false)
 		w.until(2*time.Second, "veth9 down", func(s Snapshot) bool { l, _ := s.ByName("veth9"); return !l.Up })
 		lat = append(lat, time.Since(t0))
-		setLinkUp(t, fd, veth9.Index, true)
+		setLinkUp(t, f.h, veth9.Index, true)
 		w.until(2*time.Second, "veth9 up", func(s Snapshot) bool { l, _ := s.ByName("veth9"); return l.Up })
 	}
 	slices.Sort(lat)
@@ -218,10 +209,10 @@ func TestIntegrationMonitor(t *testing.T) {
 func TestIntegrationOverflow(t *testing.T) {
 	requirePrivilege(t)
 	ns, fd := newNetns(t)
-	ipns(t, ns, "link add wwan0 type veth peer name pw0")
-	ipns(t, ns, "link set pw0 up")
-	ipns(t, ns, "link set wwan0 up")
-	ipns(t, ns, "addr add 10.2.0.2/24 dev wwan0")
+	f := fixture{t: t, h: nsHandle(t, fd)}
+	f.veth("wwan0", "pw0", 0)
+	f.up("pw0", "wwan0")
+	f.addr("wwan0", "10.2.0.2/24", false, false)
 	waitOperUp(t, ns, "wwan0")
 
 	var overflows atomic.Int64
@@ -378,26 +369,15 @@ func names(ls []Link) []string {
 }
 
 // setLinkUp sets or clears IFF_UP of a link with one RTM_NEWLINK request on
-// an rtnetlink socket of the namespace, like `ip link set dev X up|down`.
-func setLinkUp(t *testing.T, nsfd int, index int32, up bool) {
+// h, like `ip link set dev X up|down`.
+func setLinkUp(t *testing.T, h *netlink.Handle, index int32, up bool) {
 	t.Helper()
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: nsfd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var flags uint32
+	l := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: int(index)}}
+	set := h.LinkSetDown
 	if up {
-		flags = unix.IFF_UP
+		set = h.LinkSetUp
 	}
-	hdr := make([]byte, unix.SizeofIfInfomsg)
-	binary.NativeEndian.PutUint32(hdr[4:8], uint32(index))
-	binary.NativeEndian.PutUint32(hdr[8:12], flags)
-	binary.NativeEndian.PutUint32(hdr[12:16], unix.IFF_UP) // ifi_change
-	if _, err := c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Acknowledge},
-		Data:   hdr,
-	}); err != nil {
+	if err := set(l); err != nil {
 		t.Fatalf("set link %d up=%v: %v", index, up, err)
 	}
 }

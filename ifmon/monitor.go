@@ -24,8 +24,9 @@ type Config struct {
 	// (an fd of /run/netns/NAME or /proc/PID/ns/net), or 0 for the
 	// namespace of the calling thread, which for a Go program is the
 	// process's. The netlink sockets are created inside that namespace and
-	// stay there; no thread of the caller moves. The caller keeps the fd
-	// open for as long as the Monitor is used.
+	// stay there; only the thread that opens a socket visits it (see the
+	// package doc). The caller keeps the fd open for as long as the
+	// Monitor is used.
 	NetNS int
 
 	// Rules override the classification by name. The first match wins,

@@ -5,16 +5,25 @@ package ifmon
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
 
 // Helpers for the privileged tests: fresh, uniquely named namespaces that
-// are deleted when the test ends, built with ip(8) (tests only shell out).
+// are deleted when the test ends (ip netns), and links, addresses and
+// routes built in them with vishvananda/netlink. Tests still shell out to
+// ip(8) where the change must come from another process (the timed link
+// down, the flap storms) or the library has no API (nexthop objects).
 
 // requirePrivilege skips the test unless it runs as root with ip(8); under
 // CI=true a skip is a failure, so a misconfigured runner cannot pass
@@ -97,4 +106,95 @@ func waitOperUp(t *testing.T, ns string, links ...string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// nsHandle returns a vishvananda/netlink handle whose socket lives in the
+// namespace fd, closed by t.Cleanup.
+func nsHandle(t *testing.T, fd int) *netlink.Handle {
+	t.Helper()
+	var h *netlink.Handle
+	if err := netns.Do(fd, func() error {
+		var err error
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// fixture builds links, addresses and routes through handle h, failing the
+// test on the first error.
+type fixture struct {
+	t *testing.T
+	h *netlink.Handle
+}
+
+func (f fixture) must(what string, err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (f fixture) link(name string) netlink.Link {
+	f.t.Helper()
+	l, err := f.h.LinkByName(name)
+	f.must("link "+name, err)
+	return l
+}
+
+// veth adds a veth pair; the peer goes to the namespace peerNS unless it
+// is 0.
+func (f fixture) veth(name, peer string, peerNS int) {
+	f.t.Helper()
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer}
+	if peerNS != 0 {
+		v.PeerNamespace = netlink.NsFd(peerNS)
+	}
+	f.must("add veth "+name, f.h.LinkAdd(v))
+}
+
+func (f fixture) up(names ...string) {
+	f.t.Helper()
+	for _, n := range names {
+		f.must("set "+n+" up", f.h.LinkSetUp(f.link(n)))
+	}
+}
+
+// addr adds cidr to the link name; nodad skips IPv6 duplicate address
+// detection, and deprecated sets a preferred lifetime of 0 (valid forever).
+func (f fixture) addr(name, cidr string, nodad, deprecated bool) {
+	f.t.Helper()
+	a, err := netlink.ParseAddr(cidr)
+	f.must("parse "+cidr, err)
+	if nodad {
+		a.Flags |= unix.IFA_F_NODAD
+	}
+	if deprecated {
+		a.ValidLft = int(^uint32(0)) // INFINITY_LIFE_TIME
+	}
+	f.must("add "+cidr+" to "+name, f.h.AddrAdd(f.link(name), a))
+}
+
+// defaultVia adds a default route via gw through the link name, in table
+// (0: main) with the given metric.
+func (f fixture) defaultVia(name, gw string, table, metric int) {
+	f.t.Helper()
+	r := &netlink.Route{LinkIndex: f.link(name).Attrs().Index, Gw: net.ParseIP(gw), Table: table, Priority: metric}
+	f.must("default via "+gw, f.h.RouteAdd(r))
+}
+
+// multipathDefault adds a default route in table with one nexthop per
+// (link, gateway) pair.
+func (f fixture) multipathDefault(table int, dst string, hops ...[2]string) {
+	f.t.Helper()
+	_, d, err := net.ParseCIDR(dst)
+	f.must("parse "+dst, err)
+	r := &netlink.Route{Dst: d, Table: table}
+	for _, h := range hops {
+		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{LinkIndex: f.link(h[0]).Attrs().Index, Gw: net.ParseIP(h[1])})
+	}
+	f.must("multipath default in table", f.h.RouteAdd(r))
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// pmConfigErrorTests complete configErrorTests for the fields only
-// ParseConfigPM reads (pm, endpoints) and for fields with no case there;
+// pmConfigErrorTests complete configErrorTests for the path manager's
+// fields (pm, endpoints) and for fields with no case there;
 // want is the exact error.
 var pmConfigErrorTests = []struct{ name, in, want string }{
 	{"pm: list", "pm: [kernel]\n",
@@ -51,9 +51,9 @@ var morePolicyErrorTests = []struct{ name, in, want string }{
 func TestBadInputPMConfig(t *testing.T) {
 	for _, tt := range pmConfigErrorTests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, pmc, err := ParseConfigPM(strings.NewReader(tt.in), "config.yaml")
+			cfg, err := ParseConfig(strings.NewReader(tt.in), "config.yaml")
 			if err == nil {
-				t.Fatalf("ParseConfigPM = %+v, %+v, want error %q", cfg, pmc, tt.want)
+				t.Fatalf("ParseConfig = %+v, want error %q", cfg, tt.want)
 			}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
@@ -117,5 +117,5 @@ func TestBadInputCoverage(t *testing.T) {
 	check("config", cs, "endpoints.limits.", limitsKeys)
 	// The default policy of the configuration takes the policy fields
 	// but name and match.
-	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announce", "mptcpify"})
+	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"})
 }

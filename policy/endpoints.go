@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"io"
 	"net/netip"
 	"path"
 	"slices"
@@ -54,49 +53,6 @@ const DefaultEndpointFlags = genl.FlagSubflow
 // without an endpoints section.
 func DefaultEndpointConfig() *EndpointConfig {
 	return &EndpointConfig{Flags: DefaultEndpointFlags}
-}
-
-// PMConfig is what the configuration file says about the path manager:
-// its pm and endpoints keys.
-type PMConfig struct {
-	PM PM // default PMUserspace
-	// Endpoints is the endpoints section, or DefaultEndpointConfig when
-	// the file has none (HasEndpoints false). It is used in endpoint mode
-	// (pm: kernel, or `mptcp-pm daemon --endpoints`) and ignored
-	// otherwise.
-	Endpoints    *EndpointConfig
-	HasEndpoints bool
-}
-
-// ParseConfigPM is ParseConfig that also returns the pm and endpoints
-// keys. Errors are reported as by ParseConfig (the whole file is
-// validated).
-func ParseConfigPM(r io.Reader, name string) (*Config, *PMConfig, error) {
-	data, err := readAll(r, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, pmc, _, errs := parseConfigPM(data, name)
-	if len(errs) > 0 {
-		return nil, nil, join(errs)
-	}
-	return cfg, pmc, nil
-}
-
-// LoadConfigPM reads the configuration file at path, without its policy
-// directory (endpoint mode has no use for policies), and returns it with
-// its pm and endpoints keys. PolicyDir is kept as written. Errors are
-// reported as by Load.
-func LoadConfigPM(path string) (*Config, *PMConfig, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, pmc, _, errs := parseConfigPM(data, path)
-	if len(errs) > 0 {
-		return nil, nil, join(errs)
-	}
-	return cfg, pmc, nil
 }
 
 // Allows reports whether the endpoint keeper may put endpoints on

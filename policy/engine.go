@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
@@ -33,7 +34,9 @@ const (
 
 // Limits on what one connection can make the engine do, whatever its
 // input: a link flapping hundreds of times, a peer flooding ADD_ADDR and
-// REMOVE_ADDR, the kernel refusing or the peer resetting every join.
+// REMOVE_ADDR, the kernel refusing or the peer resetting every join. They
+// do not hold back the one subflow a connection with none that can carry
+// its data needs: that has a pace of its own (survive.go).
 const (
 	// CreateBurst and CreateInterval limit the subflow creations of one
 	// connection with a token bucket (GCRA: one timestamp per connection,
@@ -102,6 +105,11 @@ type ConnState struct {
 	// creation is allowed from createTAT - (CreateBurst-1)*CreateInterval
 	// on, and moves it CreateInterval on.
 	createTAT time.Time
+	// rescueAt is when the last creation for a stranded connection went
+	// out, and rescueN how many went out in a row, each less than
+	// rescueQuiet after the one before (survive.go).
+	rescueAt time.Time
+	rescueN  int
 }
 
 // compact drops the maps that emptied: an empty map keeps the memory of
@@ -474,18 +482,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 			touched = append(touched, c)
 		}
 	case ConnClosed:
-		delete(s.Conns, ev.Token)
-		s.Conns = shrink(s.Conns, &s.peak)
-		s.closed[ev.Token] = now
-		if now.Sub(s.closedPrun) >= closedTTL {
-			s.closedPrun = now
-			for tok, t := range s.closed {
-				if now.Sub(t) >= closedTTL {
-					delete(s.closed, tok)
-				}
-			}
-			s.closed = rebuilt(s.closed)
-		}
+		s.forget(ev.Token, now)
 	case SubflowUp:
 		if c := s.Conns[ev.Token]; c != nil {
 			sf := ev.Subflow.unmapped()
@@ -556,6 +553,14 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
 	case ActionFailed:
+		if errors.Is(ev.Err, genl.ErrInvalidToken) {
+			// The kernel has no such connection: it closed without a
+			// CLOSED event (6.18 sends none for many a connection the
+			// peer reset), and every further command would be refused
+			// the same way.
+			s.forget(ev.Action.Token, now)
+			break
+		}
 		if c := s.Conns[ev.Action.Token]; c != nil {
 			s.failed(c, ev.Action, ev.Err, now)
 			touched = append(touched, c)
@@ -602,6 +607,22 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 	}
 	return actions, wake
+}
+
+// forget drops connection token, closed at now, from the model.
+func (s *State) forget(token uint32, now time.Time) {
+	delete(s.Conns, token)
+	s.Conns = shrink(s.Conns, &s.peak)
+	s.closed[token] = now
+	if now.Sub(s.closedPrun) >= closedTTL {
+		s.closedPrun = now
+		for tok, t := range s.closed {
+			if now.Sub(t) >= closedTTL {
+				delete(s.closed, tok)
+			}
+		}
+		s.closed = rebuilt(s.closed)
+	}
 }
 
 func (s *State) setIfaces(snap ifmon.Snapshot, now time.Time) {
@@ -772,6 +793,9 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 		}
 	}
 	for _, sf := range unwanted {
+		if s.keepsLast(c, kept) {
+			break // the last ones: closed once a replacement is up (survive.go)
+		}
 		k, _ := s.keyOf(sf)
 		l, ok := s.Ifaces.Link(k.link)
 		h, bad := c.bad(k.link)
@@ -853,6 +877,13 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 	}
 	probes, next := s.proveSilent(c, now)
 	create, wake = append(create, probes...), earliest(wake, next)
+	// A connection left with no subflow that can carry its data gets one,
+	// whatever held back the creations above (survive.go).
+	a, w := s.rescue(c, wants, now)
+	if a != nil {
+		create = append(create, *a)
+	}
+	wake = earliest(wake, w)
 	// REMOVE_ADDR for the IDs of subflows closed on a broken path, once a
 	// working subflow is up — unless a new subflow is being opened from
 	// the same address (ID): the peer would close that one too.

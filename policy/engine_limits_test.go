@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,14 +19,15 @@ import (
 type fakeKernel struct {
 	s        *State
 	port     uint16
-	creates  map[uint32][]time.Time // creation times by token
+	creates  map[uint32][]time.Time // creation times by token, rescues left out
+	rescues  map[uint32][]time.Time // rescue creation times by token (survive.go)
 	maxSubs  map[uint32]int         // most subflows a connection had
 	subflows map[uint32]map[[2]netip.AddrPort]uint8
 	wake     time.Time
 }
 
 func newFakeKernel(s *State) *fakeKernel {
-	return &fakeKernel{s: s, port: 50000, creates: map[uint32][]time.Time{}, maxSubs: map[uint32]int{},
+	return &fakeKernel{s: s, port: 50000, creates: map[uint32][]time.Time{}, rescues: map[uint32][]time.Time{}, maxSubs: map[uint32]int{},
 		subflows: map[uint32]map[[2]netip.AddrPort]uint8{}}
 }
 
@@ -46,7 +48,11 @@ func (k *fakeKernel) step(t *testing.T, ev Event) {
 		for _, a := range actions {
 			switch a.Kind {
 			case CreateSubflow:
-				k.creates[a.Token] = append(k.creates[a.Token], now)
+				if strings.HasPrefix(a.Reason, rescueReason) {
+					k.rescues[a.Token] = append(k.rescues[a.Token], now)
+				} else {
+					k.creates[a.Token] = append(k.creates[a.Token], now)
+				}
 				k.port++
 				sf := Subflow{Local: netip.AddrPortFrom(a.Local.Addr(), k.port), Remote: a.Remote, LocID: a.ID}
 				k.add(a.Token, sf)
@@ -96,12 +102,24 @@ func (k *fakeKernel) tick(t *testing.T, until time.Time) {
 // n creations from t_i to t_j need (n - CreateBurst) intervals between.
 func checkRate(t *testing.T, times []time.Time) {
 	t.Helper()
+	checkPace(t, "creations", times, CreateBurst, CreateInterval)
+}
+
+// checkRescues is checkRate for the rescues of stranded connections
+// (survive.go), which have a pace of their own.
+func checkRescues(t *testing.T, times []time.Time) {
+	t.Helper()
+	checkPace(t, "rescues", times, RescueBurst, rescueMax)
+}
+
+func checkPace(t *testing.T, what string, times []time.Time, burst int, interval time.Duration) {
+	t.Helper()
 	for i := range times {
 		for j := i; j < len(times); j++ {
 			n := j - i + 1
-			if span := times[j].Sub(times[i]); n > CreateBurst+int(span/CreateInterval) {
-				t.Fatalf("%d creations in %v (from creation %d at +%v): the limit allows %d", n, span, i, times[i].Sub(t0),
-					CreateBurst+int(span/CreateInterval))
+			if span := times[j].Sub(times[i]); n > burst+int(span/interval) {
+				t.Fatalf("%d %s in %v (from %d at +%v): the limit allows %d", n, what, span, i, times[i].Sub(t0),
+					burst+int(span/interval))
 			}
 		}
 	}
@@ -191,6 +209,7 @@ func TestCreateRateLimit(t *testing.T) {
 			end := t0.Add(storm + 5*time.Millisecond)
 			during := len(k.creates[tok])
 			checkRate(t, k.creates[tok])
+			checkRescues(t, k.rescues[tok])
 			if limit := CreateBurst + int(storm/CreateInterval) + 1; during > limit {
 				t.Errorf("%d creations in the %v storm, limit %d", during, storm, limit)
 			}
@@ -211,7 +230,7 @@ func TestCreateRateLimit(t *testing.T) {
 			if k.maxSubs[tok] > MaxSubflows {
 				t.Errorf("the connection had %d subflows at once, cap %d", k.maxSubs[tok], MaxSubflows)
 			}
-			t.Logf("%d creations during the storm, %d in all", during, len(k.creates[tok]))
+			t.Logf("%d creations during the storm, %d in all, and %d rescues", during, len(k.creates[tok]), len(k.rescues[tok]))
 		})
 	}
 }

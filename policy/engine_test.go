@@ -139,15 +139,17 @@ func TestHandover(t *testing.T) {
 	steps = append(steps,
 		// Established on Wi-Fi: nothing to do.
 		step{ev: sfUp(0, initial, srv, 0, false)},
-		// Wi-Fi loses carrier: open cellular, close the dead subflow.
+		// Wi-Fi loses carrier: open cellular. The dead subflow is the
+		// connection's last: it stays until cellular is up (survive.go).
 		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)},
-			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
-		// The same snapshot again: the creation is pending, the subflow
-		// is being destroyed: nothing new, a wake-up for both.
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// The same snapshot again: the creation is pending: nothing new,
+		// a wake-up for it.
 		step{ev: InterfacesChanged{EventBase: at(time.Second + time.Millisecond), Ifaces: ifaces(false, true)},
 			wake: time.Second + pendingTimeout},
+		// Cellular up: now the dead subflow goes.
+		step{ev: sfUp(1100*time.Millisecond, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
 		step{ev: SubflowDown{EventBase: at(1100 * time.Millisecond), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
-		step{ev: sfUp(1100*time.Millisecond, cellSub, srv, 1, false)},
 		// Wi-Fi is back: a backup subflow on it, cellular stays in use
 		// for the hold-down.
 		step{ev: InterfacesChanged{EventBase: at(10 * time.Second), Ifaces: ifaces(true, true)},
@@ -219,11 +221,23 @@ func TestHandoverBothDownThenCellular(t *testing.T) {
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
-		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, false)},
-			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
-		step{ev: SubflowDown{EventBase: at(time.Second), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		// Both down: the subflow is the connection's last, kept (it
+		// carries on if Wi-Fi comes back).
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, false)}},
 		// Cellular comes up first: it is used at once (no hold-down for
-		// a backup path).
+		// a backup path), and the dead subflow closed once it is up.
+		step{ev: InterfacesChanged{EventBase: at(2 * time.Second), Ifaces: ifaces(false, true)},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(2100*time.Millisecond, netip.AddrPortFrom(cell4, 41000), srv, 1, false),
+			want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+	)
+	run(t, ifaces(true, true), steps)
+	// The kernel closed the subflow itself while both were down: the
+	// same creation when cellular comes up.
+	steps = append(evs(established(p, 0)...),
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, false)}},
+		step{ev: SubflowDown{EventBase: at(time.Second), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}, Error: uint8(syscall.ETIMEDOUT)}},
 		step{ev: InterfacesChanged{EventBase: at(2 * time.Second), Ifaces: ifaces(false, true)},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
 	)
@@ -505,14 +519,14 @@ func TestQualityHandoverBlackhole(t *testing.T) {
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: quality(100*ms, initial, 50*time.Microsecond, 0, 10, 0)},
-		// The first RTO on Wi-Fi (link still up): move now, and close the
-		// stuck subflow at once so that the kernel reinjects its data.
+		// The first RTO on Wi-Fi (link still up): move now. The stuck
+		// subflow is the connection's last: closed (the kernel reinjects
+		// its data) once cellular is up (survive.go).
 		step{ev: quality(400*ms, initial, 50*time.Microsecond, 1, 12, 1),
-			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
-		// The peer cannot have heard the close on the blackholed path:
-		// REMOVE_ADDR, carried by the new subflow, tells it (even before
-		// the kernel reported the old one closed).
-		step{ev: sfUp(401*ms, cellSub, srv, 1, false), want: []string{"remove id 0"}, wake: 1400 * ms},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// The peer cannot hear the close on the blackholed path:
+		// REMOVE_ADDR, carried by the new subflow, tells it.
+		step{ev: sfUp(401*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}, wake: 1400 * ms},
 		step{ev: SubflowDown{EventBase: at(402 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}, wake: 1400 * ms},
 		// Hold-down over: a fresh backup subflow probes Wi-Fi.
 		step{ev: Tick{EventBase: at(1400 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
@@ -556,7 +570,9 @@ func TestQualityLoss(t *testing.T) {
 		step{ev: quality(500*ms, initial, ms, 0, 200, 5)},
 		// 40 of 100 segments retransmitted in the last second.
 		step{ev: quality(1000*ms, initial, ms, 0, 300, 45),
-			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		// The lossy subflow, the connection's last, goes once cellular is up.
+		step{ev: sfUp(1001*ms, netip.AddrPortFrom(cell4, 41000), srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
 	)
 	run(t, ifaces(true, true), steps)
 	// Too few segments say nothing.

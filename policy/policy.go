@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type Policy struct {
 	// AcceptAnnouncements lets the peer's ADD_ADDR be used for subflows.
 	// Off by default: announced addresses are ignored.
 	AcceptAnnouncements bool
+	// AnnouncementsFrom, if set, are the prefixes an announced address
+	// must be in to be used (with AcceptAnnouncements); nil: any. The
+	// daemon never follows an announcement of a loopback, link-local,
+	// multicast or own address, whatever they say.
+	AnnouncementsFrom []netip.Prefix
 	// Announce are addresses sent with ADD_ADDR to every connection this
 	// host accepts (the server side); a port of 0 means the connection's
 	// own. The daemon listens on each ADDR:PORT with a port, since the
@@ -121,12 +127,26 @@ type Handover struct {
 	// degraded; 0 turns it off.
 	RTT time.Duration
 	// HoldDown is how long the preferred path must be good again before
-	// traffic moves back to it and the backup subflow is closed.
+	// traffic moves back to it and the backup subflow is closed. A link
+	// that comes back is held down for exactly HoldDown (0: move back at
+	// once); a path that measured bad uses ProbeHold.
 	HoldDown time.Duration
 	// WarmStandby keeps a backup subflow open (flagged backup) at all
 	// times, so that a handover costs no handshake.
 	WarmStandby bool
 }
+
+// minProbeHold is the shortest ProbeHold.
+const minProbeHold = time.Second
+
+// ProbeHold is the hold-down of a path that measured bad (over a
+// threshold, or silent) while its link stayed up: how long before it is
+// probed again with a fresh subflow, the base the probe back-off doubles,
+// and how long a probe must measure good before traffic moves back. It is
+// HoldDown, but at least a second: a hold_down of 0 means "move back as
+// soon as the link is back", and must not become a probe subflow on every
+// measurement of a path that is still bad, nor a back-off that doubles 0.
+func (h Handover) ProbeHold() time.Duration { return max(h.HoldDown, minProbeHold) }
 
 // Defaults of a policy's fields that the file leaves out.
 var (
@@ -155,13 +175,49 @@ type Config struct {
 	// SetPMType sets net.mptcp.pm_type=1 (the userspace path manager) at
 	// start when it is not already.
 	SetPMType bool
-	// ControlSocket is the path of the unix control socket.
+	// ControlSocket is the path of the unix control socket as the file
+	// gives it; "" when it does not. ControlPath resolves it.
 	ControlSocket string
 	// ControlGroup, if set, is a group whose members may use the read-only
 	// queries of the control socket; changes always need root.
 	ControlGroup string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// PM is the path manager the daemon drives (the pm key); default
+	// PMUserspace.
+	PM PM
+	// Endpoints is the endpoints section, or DefaultEndpointConfig when
+	// the file has none (HasEndpoints false). It is used in endpoint mode
+	// (pm: kernel, or `mptcp-pm daemon --endpoints`) and ignored
+	// otherwise.
+	Endpoints    *EndpointConfig
+	HasEndpoints bool
+}
+
+// ControlPath is the control socket of a daemon with configuration c that
+// manages namespace netnsName ("" for its own): ControlSocket, or
+// DefaultControlSocket(netnsName) when the file does not set it. A
+// ControlSocket that is the default of the host's own namespace counts as
+// unset, so that a configuration spelling the default out still gives the
+// daemon of each namespace its own socket. The daemon's --control flag
+// overrides both (the daemon, not the configuration, knows of it).
+func (c *Config) ControlPath(netnsName string) string {
+	if p := c.ControlSocket; p != "" && p != DefaultControlSocket("") {
+		return p
+	}
+	return DefaultControlSocket(netnsName)
+}
+
+// DefaultControlSocket is the control socket of a daemon that manages
+// namespace netnsName ("" for its own) when neither its configuration nor
+// its command line names one: /run/mptcp-pm/control.sock, or
+// /run/mptcp-pm/netns-NAME.sock for a named namespace. The CLI looks for
+// the daemon there.
+func DefaultControlSocket(netnsName string) string {
+	if netnsName == "" {
+		return "/run/mptcp-pm/control.sock"
+	}
+	return "/run/mptcp-pm/netns-" + filepath.Base(netnsName) + ".sock"
 }
 
 // Set is a configuration with the policies of its directory, in the order
@@ -169,6 +225,10 @@ type Config struct {
 type Set struct {
 	Config   *Config
 	Policies []*Policy
+	// Warnings are the files of the policy directory that Load skipped
+	// without failing: those that are not regular files (a FIFO, a
+	// device, a socket), each an *Error wrapping ErrNotRegular.
+	Warnings []error
 }
 
 // Conn is what a policy matches a connection on.

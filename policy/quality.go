@@ -2,7 +2,6 @@ package policy
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -73,6 +72,10 @@ type sfQuality struct {
 	rxAt   time.Time
 	pause  time.Duration
 	rcvRTT time.Duration
+	// burstFrom is the segment count when the current burst began (after
+	// a quiet spell, quiet: silent for silenceMin/2 or more).
+	burstFrom uint64
+	quiet     bool
 }
 
 type lossSample struct {
@@ -116,7 +119,7 @@ func judge(p *Policy, q *sfQuality) (bool, string) {
 // timedOut reports whether a path went bad for want of any progress (as
 // opposed to being slow or lossy): nothing gets through it.
 func timedOut(reason string) bool {
-	return reason == "rto" || reason == "stall" || strings.HasPrefix(reason, "silent")
+	return reason == "rto" || reason == "stall" || reason == "silent"
 }
 
 // usesQuality reports whether a mode acts on measurements.
@@ -164,7 +167,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 	rx := s.receiving(c, i, k, ev, now)
 	bad, reason := judge(c.Policy, q)
 	h := c.health[k.link]
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	probe := h != nil && h.bad && !h.probeAt.IsZero() && !sf.since.Before(h.probeAt)
 	switch {
 	case bad && (h == nil || !h.bad):
@@ -190,7 +193,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 // lets a handshake through but not the traffic (a receiver's silence
 // under heavy loss) is not moved back to every hold-down.
 func (c *ConnState) setBad(link int32, reason string, now time.Time) {
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	h := &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
 	if r, ok := c.recovered[link]; ok && now.Sub(r.at) < probeMax {
 		h.probes = r.probes + 1
@@ -214,7 +217,7 @@ type recovery struct {
 // hold-down, and returns when it wants to look again.
 func (c *ConnState) refreshHealth(now time.Time) time.Time {
 	var wake time.Time
-	hold := max(c.Policy.Handover.HoldDown, time.Second)
+	hold := c.Policy.Handover.ProbeHold()
 	for link, h := range c.health {
 		if !h.bad {
 			delete(c.health, link)

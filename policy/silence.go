@@ -9,7 +9,8 @@ import (
 // Receive-side health. A host that only receives (a download, a stream,
 // the response to a request) sends pure ACKs, which are never
 // retransmitted: none of the send-side signals (RTOs, a stall, the
-// retransmitted share) ever fires, and in handover mode the peer has no
+// retransmitted share) ever fires (while the host has data outstanding on
+// a subflow, they do, and silence is not looked at), and in handover mode the peer has no
 // other subflow to fall back to. What the receiver does see is silence: a
 // subflow that was receiving and stops. A peer that merely paused (the
 // response was complete) looks the same, so silence is only a suspicion,
@@ -34,7 +35,9 @@ import (
 // the peer closes its side and reinjects at once what it had sent there.
 //
 // What a pause costs is bounded: a suspicion needs a silence of at least
-// silenceMin (and silenceSRTTs smoothed RTTs) after data, and each
+// silenceMin (and silenceSRTTs smoothed RTTs) after a stream of data (at
+// least minBurst segments since the last quiet spell: a short answer, an
+// echo, is the send side's to judge, by its request), and each
 // suspicion the path answered (a false alarm) doubles the silence that
 // subflow needs next, up to silenceMax: an application that pauses
 // between bursts costs one probe handshake on its own path per pause until
@@ -46,6 +49,7 @@ const (
 	silenceMax   = 5 * time.Second
 	proveMin     = 50 * time.Millisecond
 	proveSRTTs   = 3
+	minBurst     = 8
 )
 
 // suspicion is a silent subflow waiting for proof.
@@ -80,6 +84,9 @@ func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.T
 	sus := c.silent[k.link]
 	q.rcvRTT = ev.RcvRTT
 	if ev.SegsIn != q.segsIn {
+		if q.quiet {
+			q.burstFrom, q.quiet = q.segsIn, false // a new burst
+		}
 		q.segsIn = ev.SegsIn
 		q.rxAt = now.Add(-ev.Silent)
 		if sus != nil && sus.sf == key {
@@ -90,7 +97,14 @@ func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.T
 		}
 		return false
 	}
-	if sus != nil || q.rxAt.IsZero() || sf.Backup || ev.Silent < q.threshold() || c.Policy.Handover.RTO == 0 {
+	// A subflow with data of ours outstanding is judged by what it sends
+	// (a stall, an RTO): those signals are exact, where silence would
+	// also take a path whose RTT jumped for a dead one.
+	if ev.Silent >= silenceMin/2 {
+		q.quiet = true
+	}
+	if sus != nil || q.rxAt.IsZero() || q.segsIn-q.burstFrom < minBurst || sf.Backup || ev.Stalled > 0 ||
+		ev.Silent < q.threshold() || c.Policy.Handover.RTO == 0 {
 		return false
 	}
 	if _, bad := c.bad(k.link); bad {
@@ -127,11 +141,7 @@ func (s *State) settleSilence(c *ConnState, now time.Time) time.Time {
 			// after all, it is a subflow on a bad path, and closed.
 			delete(c.pending, pathKey{link, sus.sf[1]})
 		}
-		reason := "silent"
-		if witness {
-			reason = "silent (the peer sends on a backup path)"
-		}
-		c.setBad(link, reason, now)
+		c.setBad(link, "silent", now)
 	}
 	return wake
 }

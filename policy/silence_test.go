@@ -28,10 +28,11 @@ func TestSilenceHandoverBlackhole(t *testing.T) {
 		// Suspected: a probe from the same address, nothing on cellular.
 		step{ev: rx(300*ms, initial, 900, 100*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 350 * ms},
 		step{ev: rx(325*ms, initial, 900, 125*ms)},
-		// No answer in time: the path is broken.
+		// No answer in time: the path is broken. Its subflow, the
+		// connection's last, is closed once cellular is up (survive.go).
 		step{ev: Tick{EventBase: at(350 * ms)},
-			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false", "destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
-		step{ev: sfUp(352*ms, cellSub, srv, 1, false), want: []string{"remove id 0"}},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(352*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
 	)
 	run(t, ifaces(true, true), steps)
 }
@@ -176,6 +177,42 @@ func TestSilenceScalesWithReceiveRTT(t *testing.T) {
 		step{ev: slow(400*ms, 500, 300*ms)},
 		// 4 RTTs: suspected; the probe gets 3 RTTs to answer.
 		step{ev: slow(420*ms, 500, 320*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 660 * ms},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// A subflow with data of ours outstanding is the send side's to judge: its
+// silence is no suspicion (a sudden delay would look the same).
+func TestSilenceLeftToTheSenderWhenStalled(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	stalled := func(d time.Duration, silent, stall time.Duration) Event {
+		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
+			SegsIn: 500, Silent: silent, Stalled: stall, SegsOut: 100}
+	}
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: stalled(200*ms, 100*ms, 90*ms)},
+		step{ev: stalled(205*ms, 105*ms, 95*ms)},
+	)
+	run(t, ifaces(true, true), steps)
+}
+
+// A short answer (fewer than minBurst segments since the last quiet
+// spell) going quiet is no suspicion: nothing says more was coming.
+func TestSilenceAfterShortAnswer(t *testing.T) {
+	p := pol(ModeHandover)
+	ms := time.Millisecond
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 1, 0)},
+		step{ev: rx(300*ms, initial, 1, 200*ms)},
+		// A stream after it is a burst of its own.
+		step{ev: rx(400*ms, initial, 6, 0)},
+		step{ev: rx(600*ms, initial, 6, 200*ms)},
+		step{ev: rx(700*ms, initial, 40, 0)},
+		step{ev: rx(900*ms, initial, 40, 200*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
 	)
 	run(t, ifaces(true, true), steps)
 }

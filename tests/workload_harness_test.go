@@ -260,3 +260,34 @@ func (c *tcpCounter) bytes() (rx, tx uint64) {
 	}
 	return read("rx"), read("tx")
 }
+
+// bidirWorkload is the bidirectional workload in the background.
+type bidirWorkload struct {
+	conn   *net.TCPConn
+	cancel context.CancelFunc
+	done   chan [2]any // stream.DownloadResult, stream.Result
+}
+
+// startBidir is startDownload for the bidirectional workload: records
+// streamed and echoed, and a download, on one connection.
+func startBidir(t testing.TB, tb *testbed.Testbed, local netip.Addr, remote netip.AddrPort, o stream.BidirOptions) *bidirWorkload {
+	t.Helper()
+	c := dialMPTCP(t, tb.Client, local, remote)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &bidirWorkload{conn: c, cancel: cancel, done: make(chan [2]any, 1)}
+	go func() {
+		dl, rec := stream.Bidir(ctx, c, o)
+		w.done <- [2]any{dl, rec}
+	}()
+	t.Cleanup(cancel)
+	return w
+}
+
+// wait stops the workload, closes its connection and returns what the
+// download and the record stream saw.
+func (w *bidirWorkload) wait() (stream.DownloadResult, stream.Result) {
+	w.cancel()
+	r := <-w.done
+	w.conn.Close()
+	return r[0].(stream.DownloadResult), r[1].(stream.Result)
+}

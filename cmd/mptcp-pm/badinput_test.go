@@ -89,6 +89,8 @@ var badInputs = []struct {
 	{"daemon --metrics 9464", true, `daemon: invalid --metrics "9464" (want HOST:PORT, e.g. 127.0.0.1:9464)`},
 	{"daemon --event-buffer 12", true, `daemon: invalid --event-buffer "12" (want a number of bytes from 4096 to 1073741824)`},
 	{"daemon --event-buffer x", true, `daemon: invalid --event-buffer "x" (want a number of bytes from 4096 to 1073741824)`},
+	{"daemon --audit-interval 1ms", true, `daemon: invalid --audit-interval "1ms" (want a duration from 100ms to 1h, e.g. 30s)`},
+	{"daemon --audit-interval x", true, `daemon: invalid --audit-interval "x" (want a duration from 100ms to 1h, e.g. 30s)`},
 	{"daemon -c /nonexistent/config.yaml", false, "open /nonexistent/config.yaml: no such file or directory"},
 	{"status now", true, `status: unexpected argument "now"`},
 	{"status --bogus", true, `status: unknown option "--bogus"`},

@@ -20,7 +20,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -34,7 +34,8 @@ holds one policy per application.
                      endpoints section. No control socket and no policies;
                      see the endpoints with ` + "`mptcp-pm endpoint show`" + `
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
-                     /run/mptcp-pm/netns-NETNS.sock with -n)
+                     /run/mptcp-pm/netns-NETNS.sock with -n); a stale socket
+                     there is replaced, anything else is an error
   --log-level LEVEL  debug, info, warn or error (default: the configuration's)
   --quality SOURCE   how subflows are measured: auto (eBPF probes, else
                      sock_diag polling; the default), bpf, sockdiag or off
@@ -46,10 +47,14 @@ holds one policy per application.
                      16777216, 16 MiB, about 80,000 events); when it
                      overflows the daemon rebuilds its view from a kernel
                      dump, and once more a second later
+  --audit-interval DURATION  how often, while it has connections, the
+                     daemon checks that the kernel still has them, and
+                     forgets those it has not (their CLOSED event never
+                     came); default 30s, from 100ms to 1h
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see the README's Privileges section). The Go garbage
+no longer needs (see docs/privileges.md). The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `
@@ -115,11 +120,11 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality, metrics, evbuf string
+	var cfg, control, level, quality, metrics, evbuf, audit string
 	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics,
-			"event-buffer": &evbuf},
+			"event-buffer": &evbuf, "audit-interval": &audit},
 		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
 		return err
@@ -138,6 +143,14 @@ func runDaemon(e *env, args []string) error {
 		}
 		eventBuffer = n
 	}
+	var auditInterval time.Duration
+	if audit != "" {
+		d, err := time.ParseDuration(audit)
+		if err != nil || d < 100*time.Millisecond || d > time.Hour {
+			return usagef("daemon: invalid --audit-interval %q (want a duration from 100ms to 1h, e.g. 30s)", audit)
+		}
+		auditInterval = d
+	}
 	if metrics != "" {
 		if _, _, err := net.SplitHostPort(metrics); err != nil {
 			return usagef("daemon: invalid --metrics %q (want HOST:PORT, e.g. 127.0.0.1:9464)", metrics)
@@ -150,11 +163,11 @@ func runDaemon(e *env, args []string) error {
 			daemon.QualityAuto, daemon.QualityBPF, daemon.QualitySockdiag, daemon.QualityOff)
 	}
 	// Check the configuration before anything else, to name its mistakes.
-	conf, pmc, err := policy.LoadConfigPM(cfg)
+	conf, err := policy.LoadConfig(cfg)
 	if err != nil {
 		return err
 	}
-	kernelMode := endpoints || pmc.PM == policy.PMKernel
+	kernelMode := endpoints || conf.PM == policy.PMKernel
 	if !kernelMode {
 		if _, err := policy.Load(cfg); err != nil { // the policies too
 			return err
@@ -171,7 +184,7 @@ func runDaemon(e *env, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly long-lived per-connection state: collecting
 		// at 1.5 times it instead of twice keeps 10,000 connections
-		// under 40 MiB of RSS for little CPU (see the README's figures).
+		// under 40 MiB of RSS for little CPU (see docs/scale.md).
 		debug.SetGCPercent(daemonGCPercent)
 	}
 	if kernelMode {
@@ -180,11 +193,12 @@ func runDaemon(e *env, args []string) error {
 		}
 		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
 	}
-	if pmc.HasEndpoints {
+	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer, Logger: log})
+		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer,
+		AuditInterval: auditInterval, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -301,7 +315,7 @@ func controlPath(e *env, flag string) string {
 	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
 		return p
 	}
-	return daemon.DefaultControlSocket(e.netns)
+	return policy.DefaultControlSocket(e.netns)
 }
 
 func runStatus(e *env, args []string) error {

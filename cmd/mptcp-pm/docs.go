@@ -72,7 +72,7 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
@@ -98,6 +98,7 @@ var keywordArgs = map[string]string{
 	"--quality":         "auto bpf sockdiag off",
 	"--metrics":         "",
 	"--event-buffer":    "",
+	"--audit-interval":  "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
 }

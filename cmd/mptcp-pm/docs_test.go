@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // tool finds an external program a test needs. It skips the test when the
@@ -497,5 +499,230 @@ func TestMakeInstall(t *testing.T) {
 	want = []string{"/etc/mptcp-pm/config.yaml", "/etc/mptcp-pm/policies.d/example-voice.yaml.example"}
 	if got := tree(); !slices.Equal(got, want) {
 		t.Errorf("after uninstall (a changed example stays):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The user's documentation: the README is one page, docs/ the rest.
+// These tests read it from the repository's root.
+const repoRoot = "../.."
+
+// docPages are the Markdown files whose links and examples are checked:
+// the README, every page of docs/, and the READMEs of scripts/ and bpf/.
+func docPages(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, filepath.Join(repoRoot, "README.md"), filepath.Join(repoRoot, "scripts", "README.md"),
+		filepath.Join(repoRoot, "bpf", "README.md"))
+	if len(pages) < 10 {
+		t.Fatalf("found only %d pages: %v", len(pages), pages)
+	}
+	return pages
+}
+
+func readDoc(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// codeBlocks returns the fenced blocks of a Markdown text whose opening
+// fence is exactly "```"+lang, without their fences.
+func codeBlocks(text, lang string) []string {
+	var blocks []string
+	var cur strings.Builder
+	in, other := false, false
+	for _, l := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case !in && !other && strings.HasPrefix(t, "```"):
+			if t == "```"+lang {
+				in = true
+			} else {
+				other = true
+			}
+		case (in || other) && t == "```":
+			if in {
+				blocks = append(blocks, cur.String())
+			}
+			cur.Reset()
+			in, other = false, false
+		case in:
+			cur.WriteString(l + "\n")
+		}
+	}
+	return blocks
+}
+
+var (
+	mdLink    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdHeading = regexp.MustCompile(`(?m)^#{1,6} +(.+?) *$`)
+	slugDrop  = regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+)
+
+// anchors are the anchors GitHub gives the headings of a Markdown text:
+// lower case, punctuation dropped, spaces as hyphens.
+func anchors(text string) map[string]bool {
+	r := map[string]bool{}
+	for _, m := range mdHeading.FindAllStringSubmatch(text, -1) {
+		slug := strings.ReplaceAll(slugDrop.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-")
+		r[slug] = true
+	}
+	return r
+}
+
+// TestDocLinks checks that every relative link of the documentation
+// leads to a file of the repository, and its #anchor to a heading there.
+func TestDocLinks(t *testing.T) {
+	for _, page := range docPages(t) {
+		text := readDoc(t, page)
+		// Links inside code blocks are not links.
+		for _, b := range codeBlocks(text, "") {
+			text = strings.Replace(text, b, "", 1)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(text, -1) {
+			link := m[1]
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(link, "#")
+			target := page
+			if file != "" {
+				target = filepath.Join(filepath.Dir(page), file)
+				if _, err := os.Stat(target); err != nil {
+					t.Errorf("%s: link %q: %v", page, link, err)
+					continue
+				}
+			}
+			if anchor != "" {
+				if !strings.HasSuffix(target, ".md") {
+					t.Errorf("%s: link %q: an anchor into a file that is not Markdown", page, link)
+				} else if !anchors(readDoc(t, target))[anchor] {
+					t.Errorf("%s: link %q: %s has no heading with anchor #%s", page, link, target, anchor)
+				}
+			}
+		}
+	}
+}
+
+// TestDocYAML checks that every YAML example of the documentation is a
+// valid file: a policy when it has a top-level name, else a configuration
+// (as policy check tells them apart).
+func TestDocYAML(t *testing.T) {
+	n := 0
+	for _, page := range docPages(t) {
+		for i, b := range codeBlocks(readDoc(t, page), "yaml") {
+			n++
+			name := page + " yaml block " + strconv.Itoa(i+1)
+			var err error
+			if regexp.MustCompile(`(?m)^name:`).MatchString(b) {
+				_, err = policy.ParsePolicy(strings.NewReader(b), name)
+			} else {
+				_, err = policy.ParseConfig(strings.NewReader(b), name)
+			}
+			if err != nil {
+				t.Errorf("%v\n%s", err, b)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d YAML examples, want the README's policy and those of docs/", n)
+	}
+}
+
+// TestDocCommands checks that docs/cli.md's synopsis has every command
+// of the command table with every keyword of commandKeywords, and that
+// the README's synopsis is the same text.
+func TestDocCommands(t *testing.T) {
+	cliDoc := filepath.Join(repoRoot, "docs", "cli.md")
+	blocks := codeBlocks(readDoc(t, cliDoc), "")
+	if len(blocks) == 0 || !strings.HasPrefix(blocks[0], "mptcp-pm [") {
+		t.Fatalf("%s does not open with the synopsis", cliDoc)
+	}
+	synopsis := strings.Split(strings.TrimSpace(blocks[0]), "\n")
+	// lineFor finds the synopsis line of a command: "OBJECT [VERB]" right
+	// after "mptcp-pm" and the global options.
+	head := regexp.MustCompile(`^mptcp-pm(?: \[-[^\]]*\])* `)
+	lineFor := func(cmd string) string {
+		for _, l := range synopsis {
+			rest := head.ReplaceAllString(l, "")
+			if rest == cmd || strings.HasPrefix(rest, cmd+" ") {
+				return l
+			}
+		}
+		return ""
+	}
+	word := func(text, w string) bool {
+		return regexp.MustCompile(`(^|[^\w-])` + regexp.QuoteMeta(w) + `($|[^\w-])`).MatchString(text)
+	}
+	for _, o := range objects {
+		if o.usage == "" {
+			continue
+		}
+		cmds := []string{o.name}
+		if verbs := objectVerbs[o.name]; verbs != nil {
+			cmds = nil
+			for _, v := range verbs {
+				cmds = append(cmds, o.name+" "+v)
+			}
+		}
+		for _, c := range cmds {
+			l := lineFor(c)
+			if l == "" {
+				t.Errorf("%s: no synopsis line for %q", cliDoc, c)
+				continue
+			}
+			for _, k := range commandKeywords[c] {
+				if !word(l, k) {
+					t.Errorf("%s: the synopsis of %q has no %q: %s", cliDoc, c, k, l)
+				}
+			}
+		}
+	}
+
+	readme := filepath.Join(repoRoot, "README.md")
+	text := readDoc(t, readme)
+	_, after, ok := strings.Cut(text, "\n## Command line\n")
+	if bs := codeBlocks(after, ""); !ok || len(bs) == 0 || bs[0] != blocks[0] {
+		t.Errorf("%s: the synopsis under \"## Command line\" is not that of %s", readme, cliDoc)
+	}
+}
+
+// TestDocMetrics checks that docs/metrics.md names every metric the
+// daemon registers.
+func TestDocMetrics(t *testing.T) {
+	src := readDoc(t, filepath.Join(repoRoot, "daemon", "metrics.go"))
+	doc := readDoc(t, filepath.Join(repoRoot, "docs", "metrics.md"))
+	names := regexp.MustCompile(`(?:Name: |BuildFQName\(metricsNamespace, "", )"([a-z_]+)"`).FindAllStringSubmatch(src, -1)
+	if len(names) < 10 {
+		t.Fatalf("found %d metrics in daemon/metrics.go, want every one", len(names))
+	}
+	for _, m := range names {
+		if name := "mptcp_pm_" + m[1]; !strings.Contains(doc, "`"+name) {
+			t.Errorf("docs/metrics.md does not name %s", name)
+		}
+	}
+}
+
+// TestDocTestCommand checks that the README gives, in a block of its own,
+// the test command .ci/run runs.
+func TestDocTestCommand(t *testing.T) {
+	ci := readDoc(t, filepath.Join(repoRoot, ".ci", "run"))
+	var cmd string
+	for _, l := range strings.Split(ci, "\n") {
+		if strings.HasPrefix(l, "go test ") {
+			cmd = l
+		}
+	}
+	if cmd == "" {
+		t.Fatal(".ci/run runs no go test command")
+	}
+	if !slices.Contains(codeBlocks(readDoc(t, filepath.Join(repoRoot, "README.md")), "sh"), cmd+"\n") {
+		t.Errorf("the README has no sh block that is .ci/run's test command %q", cmd)
 	}
 }

@@ -1,17 +1,21 @@
 //go:build linux
 
-// Package links maps interface names to indexes and back inside a chosen
-// network namespace, with one rtnetlink dump and a socket bound into that
-// namespace (no thread of the caller is moved).
 package links
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 
-	"github.com/mdlayher/netlink"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
+
+// maxDumpAttempts bounds the retries of a dump that the kernel marked
+// NLM_F_DUMP_INTR (links changed during the walk); the last one is used
+// as it is.
+const maxDumpAttempts = 3
 
 // Table is a snapshot of the interfaces of one namespace.
 type Table struct {
@@ -19,46 +23,36 @@ type Table struct {
 	byName  map[string]int32
 }
 
-// Dump reads the interfaces of the namespace netnsFD (0: the caller's).
+// Dump reads the interfaces of the namespace netnsFD (0: the caller's). The
+// socket is opened on a thread that internal/netns.Do switches into the
+// namespace; it stays there, and the thread does not.
 func Dump(netnsFD int) (*Table, error) {
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: netnsFD})
+	var h *netlink.Handle
+	err := netns.Do(netnsFD, func() error {
+		var err error
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("links: dial rtnetlink: %w", err)
 	}
-	defer c.Close()
-	// struct ifinfomsg: family, pad, type, index, flags, change (16 bytes).
-	req := netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
-		Data:   make([]byte, unix.SizeofIfInfomsg),
-	}
-	msgs, err := c.Execute(req)
-	if err != nil {
-		return nil, fmt.Errorf("links: dump links: %w", err)
-	}
-	return parse(msgs)
-}
-
-func parse(msgs []netlink.Message) (*Table, error) {
-	t := &Table{byIndex: map[int32]string{}, byName: map[string]int32{}}
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg {
+	defer h.Close()
+	var ls []netlink.Link
+	for attempt := 1; ; attempt++ {
+		ls, err = h.LinkList()
+		if errors.Is(err, netlink.ErrDumpInterrupted) && attempt < maxDumpAttempts {
 			continue
 		}
-		idx := int32(binary.NativeEndian.Uint32(m.Data[4:8]))
-		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:])
-		if err != nil {
-			return nil, fmt.Errorf("links: decode link %d: %w", idx, err)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return nil, fmt.Errorf("links: dump links: %w", err)
 		}
-		for ad.Next() {
-			if ad.Type() == unix.IFLA_IFNAME {
-				name := ad.String()
-				t.byIndex[idx] = name
-				t.byName[name] = idx
-			}
-		}
-		if err := ad.Err(); err != nil {
-			return nil, fmt.Errorf("links: decode link %d: %w", idx, err)
-		}
+		break
+	}
+	t := &Table{byIndex: map[int32]string{}, byName: map[string]int32{}}
+	for _, l := range ls {
+		a := l.Attrs()
+		t.byIndex[int32(a.Index)] = a.Name
+		t.byName[a.Name] = int32(a.Index)
 	}
 	return t, nil
 }

@@ -3,47 +3,104 @@
 package links
 
 import (
-	"encoding/binary"
+	"os"
+	"runtime"
 	"testing"
 
-	"github.com/mdlayher/netlink"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
 
-func linkMsg(t *testing.T, index int32, name string) netlink.Message {
+// newNetns returns an fd of a fresh, unnamed network namespace, closed by
+// t.Cleanup (the namespace and its links go with it). The namespace is made
+// by a locked thread that never unlocks, so it ends with its goroutine and
+// no thread returns to the scheduler inside it. Without privilege the test
+// is skipped, and under CI=true it fails.
+func newNetns(t *testing.T) int {
 	t.Helper()
-	hdr := make([]byte, unix.SizeofIfInfomsg)
-	binary.NativeEndian.PutUint32(hdr[4:8], uint32(index))
-	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
-		{Type: unix.IFLA_MTU, Data: []byte{0, 5, 0, 0}},
-		{Type: unix.IFLA_IFNAME, Data: append([]byte(name), 0)},
-	})
-	if err != nil {
-		t.Fatal(err)
+	type result struct {
+		fd  int
+		err error
 	}
-	return netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWLINK}, Data: append(hdr, attrs...)}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with us
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true: cannot create a network namespace: %v", r.err)
+		}
+		t.Skipf("cannot create a network namespace (needs CAP_SYS_ADMIN): %v", r.err)
+	}
+	t.Cleanup(func() { unix.Close(r.fd) })
+	return r.fd
 }
 
-func TestParse(t *testing.T) {
-	short := netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWLINK}, Data: []byte{1, 2}}
-	other := netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWADDR}, Data: make([]byte, 32)}
-	tab, err := parse([]netlink.Message{linkMsg(t, 1, "lo"), short, other, linkMsg(t, 12, "wwan0")})
+// TestDumpNamespace creates veth pairs in a fresh namespace and checks that
+// Dump maps their names and indexes both ways, there and only there.
+func TestDumpNamespace(t *testing.T) {
+	fd := newNetns(t)
+	var h *netlink.Handle
+	if err := netns.Do(fd, func() error {
+		var err error
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, p := range [][2]string{{"wlan0", "p0"}, {"wwan0", "pw0"}} {
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p[0]}, PeerName: p[1]}
+		if err := h.LinkAdd(v); err != nil {
+			t.Fatalf("add veth %s: %v", p[0], err)
+		}
+	}
+	want := map[string]int32{}
+	ls, err := h.LinkList()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab.Name(12) != "wwan0" || tab.Name(1) != "lo" || tab.Name(3) != "" {
-		t.Errorf("names: 12=%q 1=%q 3=%q", tab.Name(12), tab.Name(1), tab.Name(3))
+	for _, l := range ls {
+		want[l.Attrs().Name] = int32(l.Attrs().Index)
 	}
-	if i, ok := tab.Index("wwan0"); !ok || i != 12 {
-		t.Errorf("Index(wwan0) = %d, %v", i, ok)
+	if len(want) != 5 {
+		t.Fatalf("namespace has links %v, want lo and two veth pairs", want)
+	}
+
+	tab, err := Dump(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, index := range want {
+		if i, ok := tab.Index(name); !ok || i != index {
+			t.Errorf("Index(%s) = %d, %v; want %d", name, i, ok, index)
+		}
+		if n := tab.Name(index); n != name {
+			t.Errorf("Name(%d) = %q, want %q", index, n, name)
+		}
 	}
 	if _, ok := tab.Index("eth9"); ok {
 		t.Error("Index(eth9) found")
 	}
-	bad := linkMsg(t, 5, "x")
-	bad.Data = append(bad.Data[:unix.SizeofIfInfomsg], 0xff, 0xff, 0, 0) // attribute longer than the message
-	if _, err := parse([]netlink.Message{bad}); err == nil {
-		t.Error("malformed attributes: no error")
+	if n := tab.Name(4242); n != "" {
+		t.Errorf("Name(4242) = %q, want none", n)
+	}
+	// The caller's namespace is another one: no wwan0 there.
+	host, err := Dump(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, ok := host.Index("wwan0"); ok && i == want["wwan0"] && host.Name(want["pw0"]) == "pw0" {
+		t.Error("Dump(0) sees the test namespace's links")
 	}
 }
 

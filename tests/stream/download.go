@@ -435,7 +435,7 @@ const (
 	maxBehind  = 100 * time.Millisecond
 )
 
-// Serve answers the workloads of one connection (Download, ReqResp) until
+// Serve answers the workloads of one connection (Download, ReqResp, Bidir) until
 // the client closes it or a write fails, then closes c.
 func Serve(c net.Conn) error {
 	defer c.Close()
@@ -450,6 +450,16 @@ func Serve(c net.Conn) error {
 			return err
 		}
 		return serveDownload(c, binary.BigEndian.Uint64(req[7:]), binary.BigEndian.Uint64(req[15:]), binary.BigEndian.Uint64(req[23:]))
+	case magicBidir:
+		req := make([]byte, 31)
+		if _, err := io.ReadFull(c, req); err != nil {
+			return err
+		}
+		size := int(binary.BigEndian.Uint32(req[3:]))
+		if size < 8 || size > 64<<10-1 {
+			return fmt.Errorf("bidirectional: record size %d", size)
+		}
+		return serveBidir(c, size, binary.BigEndian.Uint64(req[7:]), binary.BigEndian.Uint64(req[23:]))
 	case magicRequest:
 		req := make([]byte, ReqSize)
 		req[0] = first[0]

@@ -61,25 +61,26 @@ func TestDownloadPaced(t *testing.T) {
 	defer cancel()
 	r := Download(ctx, c, DownloadOptions{Rate: 8_000_000, Idle: time.Second})
 	t.Logf("%v", r)
-	// 1 s at 8 Mbit/s is 1 MB; allow for the start and the timer's slack.
-	if r.Err != "" || r.Bytes < 800_000 || r.Bytes > 1_100_000 {
+	// 1 s at 8 Mbit/s is 1 MB: never more than the pace (and 100 ms of
+	// catching up) allows; less, on a loaded machine, within reason.
+	if r.Err != "" || r.Bytes < 500_000 || r.Bytes > 1_110_000 {
 		t.Fatalf("paced at 8 Mbit/s for 1 s: %v", r)
 	}
-	if g := r.Goodput(500 * time.Millisecond); g < 6e6 || g > 10e6 {
+	if g := r.Goodput(500 * time.Millisecond); g < 3e6 || g > 10e6 {
 		t.Fatalf("goodput after 500 ms: %.0f bit/s, want about 8e6", g)
 	}
-	if r.MaxGap > 200*time.Millisecond || r.Dead(300*time.Millisecond) {
-		t.Fatalf("a steady download: max gap %v, dead %v", r.MaxGap, r.Dead(300*time.Millisecond))
+	if r.MaxGap > 500*time.Millisecond || r.Dead(500*time.Millisecond) {
+		t.Fatalf("a steady download: max gap %v, dead %v", r.MaxGap, r.Dead(500*time.Millisecond))
 	}
 }
 
 func TestDownloadSizeThenIdle(t *testing.T) {
 	c := serveLoopback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	r := Download(ctx, c, DownloadOptions{Bulk: true, Size: 3<<20 + 5, Idle: 300 * time.Millisecond})
 	t.Logf("%v", r)
-	if r.Err != "" || r.Bytes != 3<<20+5 || r.Completed == 0 || r.Completed > 400*time.Millisecond {
+	if r.Err != "" || r.Bytes != 3<<20+5 || r.Completed == 0 || r.Completed > 700*time.Millisecond {
 		t.Fatalf("3 MiB bulk then idle: %v", r)
 	}
 	// The idle time after the download is a gap open at the end.
@@ -191,7 +192,7 @@ func TestReqResp(t *testing.T) {
 	defer cancel()
 	r := ReqResp(ctx, c, ReqRespOptions{Size: 100_000, Interval: 20 * time.Millisecond, Timeout: time.Second})
 	t.Logf("%v", r)
-	if r.Err != "" || r.Responses < 15 || r.Bytes != r.Responses*100_000 || r.MaxLatency <= 0 || r.MaxLatency > 200*time.Millisecond {
+	if r.Err != "" || r.Responses < 10 || r.Bytes != r.Responses*100_000 || r.MaxLatency <= 0 || r.MaxLatency > 400*time.Millisecond {
 		t.Fatalf("request/response over loopback: %v", r)
 	}
 }
@@ -212,5 +213,41 @@ func TestReqRespLate(t *testing.T) {
 	r := ReqResp(context.Background(), a, ReqRespOptions{Size: 100, Timeout: 200 * time.Millisecond})
 	if !strings.Contains(r.Err, "response 1: 10 of 100 bytes within 200ms") || r.Responses != 0 {
 		t.Fatalf("a late response: %v", r)
+	}
+}
+
+func TestBidir(t *testing.T) {
+	c := serveLoopback(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	dl, voice := Bidir(ctx, c, BidirOptions{Download: DownloadOptions{Rate: 8_000_000}, Interval: 5 * time.Millisecond})
+	t.Logf("download: %v; records: %v", dl, voice)
+	if dl.Err != "" || voice.Err != "" || dl.Bytes < 200_000 || dl.Bytes > 600_000 || voice.Sent < 40 || voice.Received != voice.Sent {
+		t.Fatalf("bidirectional over loopback: download %v; records %v", dl, voice)
+	}
+}
+
+// A peer that sends a download byte wrong: both results fail.
+func TestBidirDetectsCorruption(t *testing.T) {
+	a, b := net.Pipe()
+	go func() {
+		defer b.Close()
+		req := make([]byte, 32)
+		if _, err := io.ReadFull(b, req); err != nil {
+			return
+		}
+		go func() { _, _ = io.Copy(io.Discard, b) }()
+		out := make([]byte, 3+1000)
+		out[0], out[1], out[2] = frameDownload, 1000>>8, 1000&0xff
+		Pattern(out[3:], 3, 0)
+		out[3+777] ^= 0x80
+		_, _ = b.Write(out)
+		time.Sleep(time.Second)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	dl, voice := Bidir(ctx, a, BidirOptions{Download: DownloadOptions{Seed: 3}})
+	if !strings.Contains(dl.Err, "download byte 777:") || voice.Err != dl.Err {
+		t.Fatalf("a corrupt download byte: download %v; records %v", dl, voice)
 	}
 }

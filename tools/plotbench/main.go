@@ -59,6 +59,10 @@ func parse(r io.Reader) (*results, error) {
 		}
 		delete(raw, "runs")
 	}
+	// The download and jitter workloads' results (bench-handover.sh -w)
+	// are not drawn.
+	delete(raw, "download")
+	delete(raw, "jitter")
 	var keys []string
 	for _, im := range impairments {
 		if _, ok := raw[im.key]; ok {

@@ -12,7 +12,8 @@ import (
 
 // fixture is a small benchmark result in the shape
 // tests/bench_handover_test.go writes: keys in name order (as
-// json.MarshalIndent writes a map), a failed run, an unknown impairment.
+// json.MarshalIndent writes a map), a failed run, an unknown impairment,
+// the download and jitter workloads (not drawn).
 const fixture = `{
   "blackhole": [
     {"name": "kernel PM, cellular endpoint backup", "median_ms": 430, "ratio_to_kernel_backup": 1, "runs_ms": [434.4, 427.1, 430]},
@@ -23,9 +24,11 @@ const fixture = `{
     {"name": "kernel PM, cellular endpoint subflow (both active)", "median_ms": 213.5, "ratio_to_kernel_backup": 0.5, "runs_ms": [220.1, 212, 213.5]},
     {"name": "mptcp-pm handover", "median_ms": 11.5, "ratio_to_kernel_backup": 0.027, "runs_ms": [11.5, 10.9], "failed_runs": ["lost record 17 <&>"]}
   ],
+  "download": {"cut": [{"name": "mptcp-pm handover", "median_gap_ms": 302, "runs_gap_ms": [302]}]},
   "flap": [
     {"name": "mptcp-pm handover", "median_ms": 50, "ratio_to_kernel_backup": 0, "runs_ms": [50]}
   ],
+  "jitter": [{"name": "mptcp-pm handover", "median_handovers": 0, "runs": [{"handovers": 0}]}],
   "runs": 3
 }`
 

@@ -1,9 +1,14 @@
 // Command mptcp-stream is the test and benchmark peer of mptcp-pm: an MPTCP
 // echo server, and a client that streams sequence-numbered records and
-// prints what it saw as JSON (see package tests/stream).
+// prints what it saw as JSON (see package tests/stream). workloads serves
+// the download and request/response workloads, which download and reqresp
+// run and check (each prints its result as JSON).
 //
 //	mptcp-stream server -listen 0.0.0.0:5201
 //	mptcp-stream client -local 10.0.1.2 -remote 10.0.3.2:5201 -duration 8s
+//	mptcp-stream workloads -listen 0.0.0.0:5202
+//	mptcp-stream download -local 10.0.1.2 -remote 10.0.3.2:5202 -duration 8s [-rate 20000000 | -bulk] [-size BYTES]
+//	mptcp-stream reqresp -local 10.0.1.2 -remote 10.0.3.2:5202 -duration 8s [-size 65536] [-interval 50ms]
 package main
 
 import (
@@ -20,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mptcp-stream server|client [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mptcp-stream server|client|workloads|download|reqresp [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -29,8 +34,12 @@ func main() {
 		err = server(os.Args[2:])
 	case "client":
 		err = client(os.Args[2:])
+	case "workloads":
+		err = workloads(os.Args[2:])
+	case "download", "reqresp":
+		err = workload(os.Args[1], os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want server or client)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want server, client, workloads, download or reqresp)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mptcp-stream:", err)
@@ -98,6 +107,81 @@ func client(args []string) error {
 	}
 	if r.Err != "" {
 		return fmt.Errorf("stream failed: %s", r.Err)
+	}
+	return nil
+}
+
+func workloads(args []string) error {
+	fs := flag.NewFlagSet("workloads", flag.ExitOnError)
+	listen := fs.String("listen", "0.0.0.0:5202", "address to listen on")
+	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
+	_ = fs.Parse(args)
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(!*tcp)
+	ln, err := lc.Listen(context.Background(), "tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Println("listening", ln.Addr())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() { _ = stream.Serve(c) }()
+	}
+}
+
+// workload runs the download or reqresp workload against a workloads
+// server and prints the result as JSON.
+func workload(kind string, args []string) error {
+	fs := flag.NewFlagSet(kind, flag.ExitOnError)
+	local := fs.String("local", "", "local address to bind (default: any)")
+	remote := fs.String("remote", "", "workloads server address:port")
+	duration := fs.Duration("duration", 8*time.Second, "how long to run")
+	rate := fs.Uint64("rate", stream.DefaultRate, "download: bits per second")
+	bulk := fs.Bool("bulk", false, "download: unpaced")
+	size := fs.Uint64("size", 0, "download: bytes (0: until the end); reqresp: bytes per response (0: 64 KiB)")
+	interval := fs.Duration("interval", 50*time.Millisecond, "reqresp: time between requests")
+	timeout := fs.Duration("timeout", 10*time.Second, "reqresp: the longest a response may take")
+	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
+	_ = fs.Parse(args)
+	d := net.Dialer{Timeout: 5 * time.Second}
+	d.SetMultipathTCP(!*tcp)
+	if *local != "" {
+		ip := net.ParseIP(*local)
+		if ip == nil {
+			return fmt.Errorf("invalid -local %q", *local)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	c, err := d.Dial("tcp", *remote)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	mptcp, _ := c.(*net.TCPConn).MultipathTCP()
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	fmt.Fprintf(os.Stderr, "%s %s -> %s (mptcp %v)\n", kind, c.LocalAddr(), c.RemoteAddr(), mptcp)
+	var r stream.DownloadResult
+	if kind == "download" {
+		r = stream.Download(ctx, c, stream.DownloadOptions{Rate: *rate, Bulk: *bulk, Size: *size})
+	} else {
+		r = stream.ReqResp(ctx, c, stream.ReqRespOptions{Size: int(*size), Interval: *interval, Timeout: *timeout})
+	}
+	out := struct {
+		stream.DownloadResult
+		MaxGapMS float64 `json:"max_gap_ms"`
+		Mbps     float64 `json:"goodput_mbps"`
+		Local    string  `json:"local"`
+		MPTCP    bool    `json:"mptcp"`
+	}{r, r.MaxGapMS(), r.Goodput(0) / 1e6, c.LocalAddr().String(), mptcp}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		return err
+	}
+	if r.Err != "" {
+		return fmt.Errorf("%s failed: %s", kind, r.Err)
 	}
 	return nil
 }
