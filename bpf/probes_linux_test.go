@@ -22,12 +22,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -303,7 +303,7 @@ func (tb *testbed) dial(t *testing.T) *conn {
 		defer close(c.rDone)
 		io.Copy(io.Discard, c.srv)
 	}()
-	c.cliTok, c.srvTok = mptcpToken(t, c.cli), mptcpToken(t, c.srv)
+	c.cliTok, c.srvTok = testutil.MPTCPToken(t, c.cli), testutil.MPTCPToken(t, c.srv)
 	// The path manager adds the second subflow once the connection is
 	// fully established, which takes data from the client.
 	c.send(t, 64<<10)
@@ -375,32 +375,6 @@ func (c *conn) stopWriter() {
 		<-c.writerDone
 		c.cli.SetWriteDeadline(time.Time{})
 	})
-}
-
-// mptcpToken returns the local token of an MPTCP socket:
-// getsockopt(SOL_MPTCP, MPTCP_INFO), mptcpi_token at offset 12.
-func mptcpToken(t *testing.T, c net.Conn) uint32 {
-	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf [256]byte
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		n := uint32(len(buf))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_MPTCP, 1, // MPTCP_INFO
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
-		if e != 0 {
-			serr = e
-		} else if n < 16 {
-			serr = fmt.Errorf("mptcp_info of %d bytes", n)
-		}
-	})
-	if err = errors.Join(err, serr); err != nil {
-		t.Fatalf("getsockopt MPTCP_INFO: %v", err)
-	}
-	return binary.NativeEndian.Uint32(buf[12:])
 }
 
 // eventLog records the events of a Probes.

@@ -5,11 +5,11 @@ package sockdiag
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"io"
 	"net"
 	"net/netip"
@@ -17,10 +17,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -85,7 +83,7 @@ func TestIntegrationConnections(t *testing.T) {
 	}
 	t.Cleanup(func() { sd.Close() })
 
-	want := map[uint32]net.Conn{mptcpToken(t, client): client, mptcpToken(t, server): server}
+	want := map[uint32]net.Conn{testutil.MPTCPToken(t, client): client, testutil.MPTCPToken(t, server): server}
 	var conns []Conn
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -234,32 +232,6 @@ func inNetNS(nsFD int, fn func() error) error {
 		errc <- err
 	}()
 	return <-errc
-}
-
-// mptcpToken returns the local token of an MPTCP socket from
-// getsockopt(SOL_MPTCP, MPTCP_INFO): mptcpi_token is at offset 12.
-func mptcpToken(t *testing.T, c net.Conn) uint32 {
-	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf [256]byte
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		n := uint32(len(buf))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_MPTCP, 1, // MPTCP_INFO
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
-		if e != 0 {
-			serr = e
-		} else if n < 16 {
-			serr = fmt.Errorf("mptcp_info of %d bytes", n)
-		}
-	})
-	if err = errors.Join(err, serr); err != nil {
-		t.Fatalf("getsockopt MPTCP_INFO: %v", err)
-	}
-	return binary.NativeEndian.Uint32(buf[12:])
 }
 
 func clientSubflows(conns []Conn, want map[uint32]net.Conn, client net.Conn) int {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 	"golang.org/x/sys/unix"
@@ -180,7 +181,7 @@ func TestIntegrationDaemonFaultFlapStorm(t *testing.T) {
 			t.Parallel()
 			tb, d, _ := newDaemonBed(t, dmConfig(tc.mode, "hold_down: 1s"), nil)
 			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-			local := dmAddrPort(t, s.conn.LocalAddr())
+			local := testutil.AddrPort(t, s.conn.LocalAddr())
 			settled := func(kv map[string]string) bool {
 				if len(kv) != 1 {
 					return false
@@ -369,7 +370,7 @@ func TestIntegrationDaemonFaultAnnounceFlood(t *testing.T) {
 			t.Parallel()
 			tb, d, ms := newDaemonBed(t, tc.config, nil)
 			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-			local := dmAddrPort(t, s.conn.LocalAddr())
+			local := testutil.AddrPort(t, s.conn.LocalAddr())
 			stok := ms.expect(t, "ESTABLISHED", map[string]any{"dport": int(local.Port())}).str("token")
 			var token uint32
 			if _, err := fmt.Sscanf(stok, "%x", &token); err != nil {

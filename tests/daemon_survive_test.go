@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 	"golang.org/x/sys/unix"
@@ -195,7 +196,7 @@ func TestIntegrationDaemonSurviveChurn(t *testing.T) {
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	d.conn(s.conn.LocalAddr(), dmDaemonIs("wlan0"))
 	time.Sleep(200 * time.Millisecond)
-	w := svWatchConn(t, tb, dmAddrPort(t, s.conn.LocalAddr()))
+	w := svWatchConn(t, tb, testutil.AddrPort(t, s.conn.LocalAddr()))
 
 	r := svChurn(t, d, 50*time.Millisecond, "handover", "interactive", "aggregate", "single", "aggregate", "handover")
 	took := faultFlap(t, tb, "rwwan0", 16, 300*time.Millisecond)

@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -92,22 +93,12 @@ func (p *usPair) attach(t *testing.T, dial func() net.Conn) *usConn {
 	fc, fs := usMark(p.mc), usMark(p.ms)
 	c := dial()
 	echo(t, c, "hello")
-	uc := &usConn{c: c, local: usAddrPort(t, c.LocalAddr()), remote: usAddrPort(t, c.RemoteAddr())}
+	uc := &usConn{c: c, local: testutil.AddrPort(t, c.LocalAddr()), remote: testutil.AddrPort(t, c.RemoteAddr())}
 	ev := usAwait(t, p.mc, fc, "ESTABLISHED", map[string]any{"sport": int(uc.local.Port())})
 	uc.ctok = ev.str("token")
 	ev = usAwait(t, p.ms, fs, "ESTABLISHED", map[string]any{"dport": int(uc.local.Port())})
 	uc.stok = ev.str("token")
 	return uc
-}
-
-// usAddrPort returns a socket address with a v4-mapped address unmapped.
-func usAddrPort(t testing.TB, a net.Addr) netip.AddrPort {
-	t.Helper()
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		t.Fatalf("address %v: %v", a, err)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // usAbsent in a wanted event means the attribute must not be there.
@@ -998,7 +989,7 @@ func TestIntegrationUserspacePMErrors(t *testing.T) {
 	// Switching the namespace to the userspace PM afterwards does not
 	// change the PM of the existing connection.
 	sysctl(t, tb.Client, "net.mptcp.pm_type", "1")
-	local := usAddrPort(t, c.LocalAddr())
+	local := testutil.AddrPort(t, c.LocalAddr())
 	kernelTok := connectionOf(t, tb.Client, c.LocalAddr(), 1).Token
 	lport := strconv.Itoa(int(local.Port()))
 	port4 := strconv.Itoa(usPort4)
@@ -1061,7 +1052,7 @@ func usScript(t *testing.T, tb *testbed.Testbed, o usObserver) {
 		echo(t, c, "hello")
 	})
 	o.wait(t, srv, fs, "ESTABLISHED")
-	local := usAddrPort(t, c.LocalAddr())
+	local := testutil.AddrPort(t, c.LocalAddr())
 	ctok := connectionOf(t, cli, c.LocalAddr(), 1).Token
 	stok := usConnWhere(t, srv, "a connection from "+local.String(), func(c connJSON) bool { return c.Remote == local.String() }).Token
 	port4 := strconv.Itoa(usPort4)
