@@ -4,18 +4,16 @@ package sockdiag
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +32,7 @@ func TestIntegrationConnections(t *testing.T) {
 	watchdog := time.AfterFunc(60*time.Second, func() { panic("TestIntegrationConnections: watchdog expired") })
 	defer watchdog.Stop()
 
-	ns, nsFD := newNetNS(t)
+	ns, nsFD := testutil.NewNamedNetns(t, "sd")
 	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
 	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.1/32", "dev", "lo")
 	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.2/32", "dev", "lo")
@@ -45,7 +43,7 @@ func TestIntegrationConnections(t *testing.T) {
 		ln     net.Listener
 		client net.Conn
 	)
-	err := inNetNS(nsFD, func() error {
+	err := netns.Do(nsFD, func() error {
 		var lc net.ListenConfig
 		lc.SetMultipathTCP(true)
 		var err error
@@ -178,60 +176,11 @@ func requirePrivileges(t *testing.T) {
 	}
 }
 
-// newNetNS creates a named network namespace that is deleted when the test
-// ends, and returns its name and an open fd of it.
-func newNetNS(t *testing.T) (string, int) {
-	t.Helper()
-	name := fmt.Sprintf("sd-%d-%s", os.Getpid(), rand.Text()[:8])
-	ipCmd(t, "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("open netns: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return name, fd
-}
-
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
-}
-
-// inNetNS runs fn on a locked OS thread moved into the namespace nsFD. If
-// the thread cannot be moved back, it stays locked so that the runtime
-// ends it with the goroutine instead of reusing it.
-func inNetNS(nsFD int, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		err = fn()
-		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
-			errc <- errors.Join(err, fmt.Errorf("restore netns: %w", rerr))
-			return // the thread stays locked and dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
 }
 
 func clientSubflows(conns []Conn, want map[uint32]net.Conn, client net.Conn) int {

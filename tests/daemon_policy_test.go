@@ -671,15 +671,7 @@ func TestIntegrationDaemonReloadBadPolicy(t *testing.T) {
 func dpNetns(t *testing.T) string {
 	t.Helper()
 	testbed.RequirePrivileged(t)
-	name := "mptcp-pm-bad-" + strings.ToLower(rand.Text()[:8])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
+	name, _ := testutil.NewNamedNetns(t, "mptcp-pm-bad")
 	return name
 }
 
