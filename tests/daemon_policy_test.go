@@ -681,21 +681,11 @@ func dpRun(t *testing.T, args ...string) (result, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	r := runCmd(t, exec.CommandContext(ctx, binary, args...), "mptcp-pm "+strings.Join(args, " "))
 	took := time.Since(start)
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		t.Fatalf("mptcp-pm %s: still running after 10 s (stderr %q)", strings.Join(args, " "), r.stderr)
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("mptcp-pm %s: %v", strings.Join(args, " "), err)
 	}
 	return r, took
 }
@@ -820,18 +810,7 @@ func TestIntegrationDaemonControlPermissions(t *testing.T) {
 	}
 	as := func(args ...string) result {
 		t.Helper()
-		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("setpriv: %v", err)
-		}
-		return r
+		return runCmd(t, exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...), "setpriv")
 	}
 	check := func(what string, r result, want string) {
 		t.Helper()
