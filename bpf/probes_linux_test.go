@@ -143,21 +143,7 @@ func TestParseSeed(t *testing.T) {
 // namespaces and load BPF programs.
 func requirePrivileges(t *testing.T, tools ...string) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to create network namespaces and load BPF programs (euid %d)", os.Geteuid())
-	}
-	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
-		skip("kernel without MPTCP: %v", err)
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("needs %s: %v", tool, err)
-		}
-	}
+	testutil.RequireRoot(t, "create network namespaces and load BPF programs", tools...)
 }
 
 // loadProbes calls Load; ErrUnavailable skips the test (fails with CI=true).

@@ -28,7 +28,7 @@ import (
 // failure instead of a skip. SOCKDIAG_FIXTURES=1 logs the raw messages as
 // hex, to refresh the fixtures of the unit tests.
 func TestIntegrationConnections(t *testing.T) {
-	requirePrivileges(t)
+	testutil.RequireRoot(t, "create a network namespace")
 	watchdog := time.AfterFunc(60*time.Second, func() { panic("TestIntegrationConnections: watchdog expired") })
 	defer watchdog.Stop()
 
@@ -156,23 +156,6 @@ func TestIntegrationConnections(t *testing.T) {
 		if c.Info.SubflowsTotal != 2 || c.Info.BytesSent == 0 {
 			t.Errorf("client info: %+v", c.Info)
 		}
-	}
-}
-
-func requirePrivileges(t *testing.T) {
-	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to create a network namespace (euid %d)", os.Geteuid())
-	}
-	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
-		skip("kernel without MPTCP: %v", err)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		skip("needs ip(8) from iproute2: %v", err)
 	}
 }
 

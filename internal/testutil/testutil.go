@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -28,6 +29,33 @@ func SkipOrFail(t testing.TB, reason string) {
 		t.Fatal(reason)
 	}
 	t.Skip(reason)
+}
+
+// LookPath returns the path of the program name, and skips the test when
+// it is missing (fails it under CI=true, which installs them all).
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		SkipOrFail(t, fmt.Sprintf("%s is not installed: %v", name, err))
+	}
+	return p
+}
+
+// RequireRoot skips the test (fails it under CI=true) unless it runs as
+// root on a kernel with MPTCP (/proc/sys/net/mptcp/enabled) and finds
+// ip(8) and tools on PATH. why says what root is needed for.
+func RequireRoot(t testing.TB, why string, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		SkipOrFail(t, fmt.Sprintf("needs root to %s (euid %d)", why, os.Geteuid()))
+	}
+	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
+		SkipOrFail(t, fmt.Sprintf("kernel without MPTCP: %v", err))
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		LookPath(t, tool)
+	}
 }
 
 // BuildGo writes files (name → contents, go.mod among them) into the
