@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/stream"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -135,7 +136,7 @@ func dlSurvives(t *testing.T, config, shape string, active []string, wifi, cell,
 	tb, d := dlBed(t, config)
 	dl := startDownload(t, tb, wifi, netip.AddrPortFrom(server, workloadPort), stream.DownloadOptions{})
 	started := time.Now()
-	local := dmAddrPort(t, dl.conn.LocalAddr())
+	local := testutil.AddrPort(t, dl.conn.LocalAddr())
 	d.conn(dl.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs(shape)(c) && activeOn(active...)(c) })
 	time.Sleep(time.Until(started.Add(dlBreakAt)))
 
@@ -261,7 +262,7 @@ func TestIntegrationDownloadJitteryWifi(t *testing.T) {
 	tb, d := dlBed(t, handoverConfig, "--metrics", addr)
 	cells := watchSubflows(t, tb.Client, testbed.ClientCell4, testbed.ClientCell6)
 	dl := startDownload(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort), stream.DownloadOptions{})
-	local := dmAddrPort(t, dl.conn.LocalAddr())
+	local := testutil.AddrPort(t, dl.conn.LocalAddr())
 	d.conn(dl.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
 	time.Sleep(time.Second)
 
