@@ -13,6 +13,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -128,7 +129,7 @@ type Daemon struct {
 	peerAddrs peerAddrs
 	// kept are the capabilities left after DropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
-	kept *[]Capability
+	kept *[]caps.Capability
 }
 
 // New checks the configuration and the kernel and opens every socket the

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -46,7 +47,7 @@ func readCaps(t *testing.T, path string) capSets {
 	return s
 }
 
-func capMask(caps ...daemon.Capability) uint64 {
+func capMask(caps ...caps.Capability) uint64 {
 	var m uint64
 	for _, c := range caps {
 		m |= 1 << uint(c)
@@ -77,12 +78,12 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 	}
 }
 
-// What the daemon keeps with -n (see daemon.(*Daemon).Capabilities): with
+// What the daemon keeps with -n (see caps.For): with
 // plain policies, and with mptcpify and a port below 1024 to listen on.
 var (
-	plainCaps = capMask(daemon.CapNetAdmin, daemon.CapSysAdmin)
-	fullCaps  = capMask(daemon.CapNetAdmin, daemon.CapNetBindService, daemon.CapBPF, daemon.CapPerfmon,
-		daemon.CapDACOverride, daemon.CapSysAdmin)
+	plainCaps = capMask(caps.CapNetAdmin, caps.CapSysAdmin)
+	fullCaps  = capMask(caps.CapNetAdmin, caps.CapNetBindService, caps.CapBPF, caps.CapPerfmon,
+		caps.CapDACOverride, caps.CapSysAdmin)
 )
 
 // TestIntegrationDaemonCapabilities checks the capability sets of a
@@ -180,7 +181,7 @@ func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 			t.Fatalf("endpoint keeper did not start; log:\n%s", log)
 		}
 	}
-	checkProcCaps(t, cmd.Process.Pid, capMask(daemon.CapNetAdmin, daemon.CapSysAdmin))
+	checkProcCaps(t, cmd.Process.Pid, capMask(caps.CapNetAdmin, caps.CapSysAdmin))
 	// It still manages endpoints: the Wi-Fi address gets one.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if r := cli(t, tb.Client, "endpoint", "show"); strings.Contains(r.stdout, testbed.ClientWifi4.String()+" ") {

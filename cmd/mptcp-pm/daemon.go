@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
@@ -280,7 +281,7 @@ func runEndpointKeeper(e *env, log *slog.Logger, opts daemon.EndpointOptions) er
 		return err
 	}
 	defer k.Close()
-	drop, err := daemon.DropCapabilities(daemon.EndpointCapabilityList(opts))
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)))
 	if err != nil {
 		return err
 	}
