@@ -167,7 +167,7 @@ func New(opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.mon, err = ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: rules(set.Config), Logf: d.logf}); err != nil {
+	if d.mon, err = ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: set.Config.Rules(), Logf: d.logf}); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -190,14 +190,6 @@ func New(opts Options) (*Daemon, error) {
 }
 
 func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(format, args...)) }
-
-func rules(c *policy.Config) []ifmon.Rule {
-	out := make([]ifmon.Rule, 0, len(c.Interfaces))
-	for _, r := range c.Interfaces {
-		out = append(out, ifmon.Rule{Pattern: r.Name, Class: r.Class})
-	}
-	return out
-}
 
 // checkPMType makes sure the namespace runs the userspace path manager:
 // with the in-kernel one, the kernel ignores the commands the daemon sends.

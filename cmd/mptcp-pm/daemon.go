@@ -18,6 +18,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
+	"github.com/mptcp-pm/mptcp-pm/keeper"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
@@ -192,7 +193,7 @@ func runDaemon(e *env, args []string) error {
 		if control != "" || quality != "" || metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
@@ -275,8 +276,8 @@ func waitControl(ctx context.Context, d *daemon.Daemon, errc <-chan error) error
 }
 
 // runEndpointKeeper runs endpoint mode until the context ends.
-func runEndpointKeeper(e *env, log *slog.Logger, opts daemon.EndpointOptions) error {
-	k, err := daemon.NewEndpointKeeper(opts)
+func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keeper.Options) error {
+	k, err := keeper.New(conf, opts)
 	if err != nil {
 		return err
 	}
