@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -295,7 +295,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		t.Errorf("status took %v while bad clients were connected", took)
 	}
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 2 })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 2 })
 
 	reply := func(name string, c *net.UnixConn, within time.Duration) string {
 		t.Helper()
@@ -328,7 +328,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := daemon.Query(ctx, d.control, daemon.QueryStatus); err != nil {
+	if _, err := control.Query(ctx, d.control, control.QueryStatus); err != nil {
 		t.Errorf("status after the bad clients: %v", err)
 	}
 	s.wait(t)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -102,7 +102,7 @@ func connectionShow(e *env, args []string) error {
 		}
 		conns = keep
 	}
-	managed := map[string]daemon.ConnStatus{}
+	managed := map[string]control.ConnStatus{}
 	if e.daemonView != nil {
 		if st := e.daemonView(e); st != nil {
 			for _, c := range st.Connections {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/keeper"
@@ -122,10 +123,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 }
 
 func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality, metrics, evbuf, audit string
+	var cfg, socket, level, quality, metrics, evbuf, audit string
 	var setPM, endpoints bool
 	rest, err := parseFlags("daemon", args,
-		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics,
+		map[string]*string{"c": &cfg, "config": &cfg, "control": &socket, "log-level": &level, "quality": &quality, "metrics": &metrics,
 			"event-buffer": &evbuf, "audit-interval": &audit},
 		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
 	if err != nil {
@@ -190,7 +191,7 @@ func runDaemon(e *env, args []string) error {
 		debug.SetGCPercent(daemonGCPercent)
 	}
 	if kernelMode {
-		if control != "" || quality != "" || metrics != "" {
+		if socket != "" || quality != "" || metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
 		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
@@ -199,7 +200,7 @@ func runDaemon(e *env, args []string) error {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
 	}
 	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer,
+		SetPMType: setPM, ControlSocket: socket, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer,
 		AuditInterval: auditInterval, Logger: log})
 	if err != nil {
 		return err
@@ -321,9 +322,9 @@ func controlPath(e *env, flag string) string {
 }
 
 func runStatus(e *env, args []string) error {
-	var control string
+	var socket string
 	var brief bool
-	rest, err := parseFlags("status", args, map[string]*string{"control": &control}, map[string]*bool{"brief": &brief})
+	rest, err := parseFlags("status", args, map[string]*string{"control": &socket}, map[string]*bool{"brief": &brief})
 	if err != nil {
 		return err
 	}
@@ -332,7 +333,7 @@ func runStatus(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
-	r, err := daemon.Ask(ctx, controlPath(e, control), daemon.Request{Query: daemon.QueryStatus, Brief: brief})
+	r, err := control.Ask(ctx, controlPath(e, socket), control.Request{Query: control.QueryStatus, Brief: brief})
 	if err != nil {
 		return err
 	}
@@ -369,7 +370,7 @@ func runStatus(e *env, args []string) error {
 	return nil
 }
 
-func printDaemonConn(e *env, c daemon.ConnStatus) {
+func printDaemonConn(e *env, c control.ConnStatus) {
 	side := "client"
 	if c.ServerSide {
 		side = "server"
@@ -390,8 +391,8 @@ func printDaemonConn(e *env, c daemon.ConnStatus) {
 }
 
 func runReload(e *env, args []string) error {
-	var control string
-	rest, err := parseFlags("reload", args, map[string]*string{"control": &control}, nil)
+	var socket string
+	rest, err := parseFlags("reload", args, map[string]*string{"control": &socket}, nil)
 	if err != nil {
 		return err
 	}
@@ -400,7 +401,7 @@ func runReload(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
-	_, err = daemon.Query(ctx, controlPath(e, control), daemon.QueryReload)
+	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
 	return err
 }
 
