@@ -41,12 +41,13 @@ func (d *Daemon) controlPath() string {
 // beyond it are closed at once.
 const maxControlClients = 64
 
-// ServeControl serves the control socket until ctx ends. The socket is
+// serveControl serves the control socket until ctx ends, closing
+// listening once it is set up (bound, with its mode and group). The socket is
 // mode 0600 (0660 with the configured group); every connection's peer is
 // checked with SO_PEERCRED as well. A stale socket at the path (one that
 // no daemon serves) is replaced; anything else there is an error, and
-// only the socket ServeControl made is removed when it ends.
-func (d *Daemon) ServeControl(ctx context.Context) error {
+// only the socket serveControl made is removed when it ends.
+func (d *Daemon) serveControl(ctx context.Context, listening chan<- struct{}) error {
 	path := d.controlPath()
 	gid := -1
 	mode := os.FileMode(0o600)
@@ -66,6 +67,7 @@ func (d *Daemon) ServeControl(ctx context.Context) error {
 	}
 	defer ln.close()
 	d.log.Info("control socket", "path", path, "mode", mode.String())
+	close(listening)
 	go func() {
 		<-ctx.Done()
 		ln.Close()

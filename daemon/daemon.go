@@ -17,13 +17,13 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options are the daemon's command-line settings.
 type Options struct {
-	ConfigPath string
-	NetNS      int    // fd of the namespace to manage, 0 for the daemon's own
-	NetNSName  string // its name, for messages and the default control socket
+	NetNS     int    // fd of the namespace to manage, 0 for the daemon's own
+	NetNSName string // its name, for messages and the default control socket
 	// SetPMType sets net.mptcp.pm_type=1 at start (also when the
 	// configuration says so).
 	SetPMType bool
@@ -43,7 +43,11 @@ type Options struct {
 	// AuditInterval is how often, while it has connections, the daemon
 	// checks them against the kernel's (0: DefaultAuditInterval).
 	AuditInterval time.Duration
-	Logger        *slog.Logger
+	// DropCapabilities makes Run drop every capability but what
+	// Capabilities lists, once the control socket is set up (it may need
+	// CAP_CHOWN for the control group) and before the loop starts.
+	DropCapabilities bool
+	Logger           *slog.Logger
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -66,6 +70,11 @@ const resyncAgain = time.Second
 type Daemon struct {
 	opts Options
 	log  *slog.Logger
+	// path is the configuration file, which Reload reads again.
+	path string
+	// ready is closed once Run serves the control socket and its loop
+	// has started.
+	ready chan struct{}
 
 	set  *policy.Set
 	exec *executor
@@ -127,23 +136,22 @@ type Daemon struct {
 	// peerAddrs are the addresses the peers announced that may be
 	// followed: the engine has those the connection's policy takes.
 	peerAddrs peerAddrs
-	// kept are the capabilities left after DropCapabilities; nil if it
+	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]caps.Capability
 }
 
-// New checks the configuration and the kernel and opens every socket the
-// daemon needs; Run then starts it. The caller closes the Daemon.
-func New(opts Options) (*Daemon, error) {
+// New checks the kernel for set, the configuration and policies as
+// policy.Load read them (Reload reads set.Config.Source again), and opens
+// every socket the daemon needs; Run then starts it. The caller closes
+// the Daemon.
+func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+	d := &Daemon{opts: opts, log: opts.Logger, path: set.Config.Source, ready: make(chan struct{}),
+		reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
-	set, err := policy.Load(opts.ConfigPath)
-	if err != nil {
-		return nil, err
-	}
 	d.set = set
 	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
@@ -152,6 +160,7 @@ func New(opts Options) (*Daemon, error) {
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption
 	// dump that follows covers what happened before.
+	var err error
 	if d.events, err = genl.NewEvents(cfg); err != nil {
 		return nil, err
 	}
@@ -242,7 +251,7 @@ func (d *Daemon) Close() {
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
-	set, err := policy.Load(d.opts.ConfigPath)
+	set, err := policy.Load(d.path)
 	if err != nil {
 		d.log.Error("reload refused: the running policies stay", "err", err)
 		return err
@@ -306,10 +315,48 @@ type kernelEvent struct {
 	at  time.Time // when they were received
 }
 
-// Run runs the daemon until ctx ends. It returns nil on a clean stop.
+// Ready returns a channel closed once Run has set the control socket up
+// (it accepts connections, with its final mode and group), dropped the
+// capabilities (Options.DropCapabilities), read the interfaces and the
+// connections that exist, and started its loop: from then on a status
+// query is answered.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Run serves the control socket and runs the loop until ctx ends (it then
+// returns nil) or either fails; whichever fails first stops the other.
 func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	listening := make(chan struct{})
+	g.Go(func() error { return d.serveControl(ctx, listening) })
+	g.Go(func() error {
+		select {
+		case <-listening:
+		case <-ctx.Done():
+			return nil
+		}
+		if d.opts.DropCapabilities {
+			drop, err := d.dropCapabilities()
+			if err != nil {
+				return err
+			}
+			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+		}
+		return d.loop(ctx)
+	})
+	return g.Wait()
+}
+
+// inputs are the channels the loop reads besides its own.
+type inputs struct {
+	monErr, metricsErr <-chan error
+	samples            <-chan batch
+	free               chan<- batch // batches the loop is done with
+}
+
+// startInputs starts the goroutines that feed the loop: the interface
+// monitor, the kernel event pump, the command workers, the sampler and
+// the metrics listener.
+func (d *Daemon) startInputs(ctx context.Context) inputs {
 	monErr := make(chan error, 1)
 	go func() { monErr <- d.mon.Run(ctx) }()
 
@@ -318,7 +365,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.ctx = ctx
 	d.exec.run(ctx)
 	samples := make(chan batch, 1)
-	free := make(chan batch, 2) // batches the loop is done with
+	free := make(chan batch, 2)
 	d.skipc = make(chan []uint32, 16)
 	if d.quality != nil {
 		go sampler(ctx, d.quality, samples, free, d.skipc, d.log)
@@ -327,8 +374,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.metrics != nil {
 		go func() { metricsErr <- d.metrics.serve(ctx, d.opts.MetricsListen, d.log) }()
 	}
+	return inputs{monErr: monErr, metricsErr: metricsErr, samples: samples, free: free}
+}
 
-	// The interfaces, then the connections that exist.
+// begin builds the first view: the interfaces, then the connections that
+// exist; and the timers, before anything can ask for a wake-up.
+func (d *Daemon) begin() error {
 	first, err := d.mon.Snapshot()
 	if err != nil {
 		return fmt.Errorf("interfaces: %w", err)
@@ -340,7 +391,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
 		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
-	// The timer exists before anything can ask for a wake-up.
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
 	d.again = time.NewTimer(time.Hour)
@@ -348,6 +398,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.audit = time.NewTimer(time.Hour)
 	d.audit.Stop()
 	d.resync(time.Now(), "start")
+	return nil
+}
+
+// loop is the daemon's one goroutine: it owns the state, takes one input
+// at a time and hands it to the engine.
+//
+// Priority: kernel events first, since what they ask for is what the
+// daemon's latency is about: before each wait the loop takes up to
+// kernelFirstBatches batches of them that are already queued. Then every
+// input gets its turn in one select, where Go picks at random among the
+// ready ones (interface changes, kernel events, command results,
+// measurements, timers, reloads, status), so none starves. After each
+// input, results deferred while waiting for a worker are taken in, and
+// the audit timer is armed while there are connections.
+func (d *Daemon) loop(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := d.startInputs(ctx)
+	monErr, metricsErr, samples, free := in.monErr, in.metricsErr, in.samples, in.free
+	if err := d.begin(); err != nil {
+		return err
+	}
+	close(d.ready)
 	changes := d.mon.Changes()
 	for {
 		// Kernel events first: what they ask for is what the latency of
