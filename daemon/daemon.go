@@ -250,11 +250,11 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
 			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-d.kev:
-			if err := d.kernel(ke); err != nil {
+			if err := d.handleKernel(ke); err != nil {
 				return err
 			}
 		case r := <-d.exec.out:
-			d.finished(r)
+			d.handleResult(r)
 		case b := <-samples:
 			d.measured(b)
 			// Batches are reused, but not the ones a burst made large:
@@ -313,7 +313,7 @@ func (d *Daemon) kernelFirst(n int) error {
 	for range n {
 		select {
 		case ke := <-d.kev:
-			if err := d.kernel(ke); err != nil {
+			if err := d.handleKernel(ke); err != nil {
 				return err
 			}
 			d.drainDeferred()
@@ -330,7 +330,7 @@ func (d *Daemon) drainDeferred() {
 	for len(d.deferred) > 0 {
 		r := d.deferred[0]
 		d.deferred = d.deferred[1:]
-		d.finished(r)
+		d.handleResult(r)
 	}
 	d.deferred = nil
 }
@@ -365,10 +365,10 @@ func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
 	}
 }
 
-// kernel turns kernel events into engine events. An error other than an
+// handleKernel turns kernel events into engine events. An error other than an
 // overflow ends the daemon: without events it cannot manage anything (a
 // restart adopts the connections again).
-func (d *Daemon) kernel(ke kernelEvent) error {
+func (d *Daemon) handleKernel(ke kernelEvent) error {
 	if ke.err != nil {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
@@ -582,10 +582,10 @@ func (d *Daemon) step(ev policy.Event) {
 	}
 }
 
-// finished takes in a command's result: counted, logged, and told to the
+// handleResult takes in a command's result: counted, logged, and told to the
 // engine when it changes what the engine knows (a refusal; MP_PRIO, which
 // has no event of its own).
-func (d *Daemon) finished(r result) {
+func (d *Daemon) handleResult(r result) {
 	a := r.a
 	delete(d.inflight, keyOf(a))
 	d.commands++
