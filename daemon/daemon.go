@@ -561,7 +561,7 @@ const (
 )
 
 // step runs one event through the engine and sends the actions to the
-// workers; their results come back as events of their own (finished).
+// workers; their results come back as events of their own (handleResult).
 func (d *Daemon) step(ev policy.Event) {
 	actions, wake := d.state.Step(ev)
 	d.setWake(wake)
