@@ -578,7 +578,7 @@ func (d *Daemon) step(ev policy.Event) {
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
 		}
-		d.exec.submit(d.ctx, job{a: a, cause: d.cause}, &d.deferred)
+		d.deferred = append(d.deferred, d.exec.submit(d.ctx, job{a: a, cause: d.cause})...)
 	}
 }
 
