@@ -82,7 +82,7 @@ struct metrics {
 	__u8 state; // TCP state (TCP_ESTABLISHED = 1, ...)
 	__u8 local_id; // MPTCP local address ID (255: unknown)
 	__u8 remote_id; // MPTCP remote address ID
-	__u8 _pad;
+	__u8 hole; // segments wait beyond a hole (tcp_sock.out_of_order_queue not empty)
 };
 
 enum event_type {
@@ -185,6 +185,9 @@ static __always_inline void fill_metrics(struct metrics *m, struct tcp_sock *tp)
 	m->data_segs_in = tp->data_segs_in;
 	m->rcv_ooopack = tp->rcv_ooopack;
 	m->rcv_rtt_us = tp->rcv_rtt_est.rtt_us >> 3;
+	// At a PARSE_HDR_OPT callback the segment is not queued yet: this is
+	// the queue the segments before it left.
+	m->hole = tp->out_of_order_queue.rb_node != 0;
 	m->snd_cwnd = tp->snd_cwnd;
 	m->state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
 }

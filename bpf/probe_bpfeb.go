@@ -55,7 +55,7 @@ type probeMetrics struct {
 	State         uint8
 	LocalId       uint8
 	RemoteId      uint8
-	Pad           uint8
+	Hole          uint8
 	_             [4]byte
 }
 

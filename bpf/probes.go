@@ -73,6 +73,10 @@ type Metrics struct {
 	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
 	// only receives sends no data to measure SRTT with.
 	RcvRTT time.Duration
+	// Hole is true when segments wait beyond a hole in what was received
+	// (as of the segment before the last one): the peer has sent more than
+	// arrived, and is not done.
+	Hole bool
 	// Cwnd is the congestion window in segments.
 	Cwnd uint32
 	// State is the subflow's TCP state (1 = TCP_ESTABLISHED, ... as in

@@ -379,6 +379,7 @@ func convMetrics(m probeMetrics, monoToWall int64) Metrics {
 		DataSegsIn:    m.DataSegsIn,
 		OutOfOrder:    m.RcvOoopack,
 		RcvRTT:        time.Duration(m.RcvRttUs) * time.Microsecond,
+		Hole:          m.Hole != 0,
 		Cwnd:          m.SndCwnd,
 		State:         m.State,
 		LocID:         m.LocalId,

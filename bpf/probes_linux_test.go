@@ -22,12 +22,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -143,21 +143,7 @@ func TestParseSeed(t *testing.T) {
 // namespaces and load BPF programs.
 func requirePrivileges(t *testing.T, tools ...string) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to create network namespaces and load BPF programs (euid %d)", os.Geteuid())
-	}
-	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
-		skip("kernel without MPTCP: %v", err)
-	}
-	for _, tool := range append([]string{"ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("needs %s: %v", tool, err)
-		}
-	}
+	testutil.RequireRoot(t, "create network namespaces and load BPF programs", tools...)
 }
 
 // loadProbes calls Load; ErrUnavailable skips the test (fails with CI=true).
@@ -303,7 +289,7 @@ func (tb *testbed) dial(t *testing.T) *conn {
 		defer close(c.rDone)
 		io.Copy(io.Discard, c.srv)
 	}()
-	c.cliTok, c.srvTok = mptcpToken(t, c.cli), mptcpToken(t, c.srv)
+	c.cliTok, c.srvTok = testutil.MPTCPToken(t, c.cli), testutil.MPTCPToken(t, c.srv)
 	// The path manager adds the second subflow once the connection is
 	// fully established, which takes data from the client.
 	c.send(t, 64<<10)
@@ -375,32 +361,6 @@ func (c *conn) stopWriter() {
 		<-c.writerDone
 		c.cli.SetWriteDeadline(time.Time{})
 	})
-}
-
-// mptcpToken returns the local token of an MPTCP socket:
-// getsockopt(SOL_MPTCP, MPTCP_INFO), mptcpi_token at offset 12.
-func mptcpToken(t *testing.T, c net.Conn) uint32 {
-	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf [256]byte
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		n := uint32(len(buf))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_MPTCP, 1, // MPTCP_INFO
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
-		if e != 0 {
-			serr = e
-		} else if n < 16 {
-			serr = fmt.Errorf("mptcp_info of %d bytes", n)
-		}
-	})
-	if err = errors.Join(err, serr); err != nil {
-		t.Fatalf("getsockopt MPTCP_INFO: %v", err)
-	}
-	return binary.NativeEndian.Uint32(buf[12:])
 }
 
 // eventLog records the events of a Probes.

@@ -49,6 +49,7 @@ type sample struct {
 	BytesAcked      uint64        // progress: it grows with every new ACK
 	DataSegsIn      uint64        // segments with payload received (out of order too)
 	RcvRTT          time.Duration // the receiver's RTT estimate
+	Hole            bool          // segments wait beyond a hole (eBPF only)
 
 	// Set by the sampler's progressTracker.
 	InRow   int           // RTOs in a row
@@ -146,7 +147,7 @@ func (s *bpfSource) each(fn func(*sample)) (int, error) {
 		n++
 		smp = sample{Token: k.Token, Local: k.Local, Remote: k.Remote, SRTT: v.SRTT, ConsecutiveRTOs: -1,
 			RTOs: v.RTOs, RTTSamples: v.RTTSamples, SegsOut: uint64(v.SegsOut), Retrans: uint64(v.TotalRetrans),
-			BytesAcked: v.BytesAcked, DataSegsIn: uint64(v.DataSegsIn), RcvRTT: v.RcvRTT}
+			BytesAcked: v.BytesAcked, DataSegsIn: uint64(v.DataSegsIn), RcvRTT: v.RcvRTT, Hole: v.Hole}
 		fn(&smp)
 	})
 	return n, err
@@ -546,7 +547,7 @@ func (d *Daemon) measured(b batch) {
 		}
 		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
 			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
-			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT})
+			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT, Hole: s.Hole})
 	}
 	d.metrics.forget(b.gone)
 	if skip != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 // TestIntegrationMonitor runs a Monitor against a fresh namespace: the first
@@ -25,7 +27,7 @@ func TestIntegrationMonitor(t *testing.T) {
 
 	ns, fd := newNetns(t)
 	_, peerfd := newNetns(t)
-	f := fixture{t: t, h: nsHandle(t, fd)}
+	f := fixture{t: t, h: testutil.NetlinkHandle(t, fd)}
 	f.veth("wlan0", "p0", peerfd)
 	f.veth("wwan0", "pw0", peerfd)
 	f.veth("veth9", "pv9", 0)
@@ -40,7 +42,7 @@ func TestIntegrationMonitor(t *testing.T) {
 	f.defaultVia("wlan0", "10.1.0.1", 101, 0)
 	f.defaultVia("wwan0", "10.2.0.1", 0, 0)
 	f.defaultVia("wwan0", "2001:db8:2::1", 0, 0)
-	fixture{t: t, h: nsHandle(t, peerfd)}.up("p0", "pw0")
+	fixture{t: t, h: testutil.NetlinkHandle(t, peerfd)}.up("p0", "pw0")
 	waitOperUp(t, ns, "wlan0", "wwan0", "veth9", "pv9")
 
 	m, err := New(Config{NetNS: fd, Logf: t.Logf})
@@ -209,7 +211,7 @@ func TestIntegrationMonitor(t *testing.T) {
 func TestIntegrationOverflow(t *testing.T) {
 	requirePrivilege(t)
 	ns, fd := newNetns(t)
-	f := fixture{t: t, h: nsHandle(t, fd)}
+	f := fixture{t: t, h: testutil.NetlinkHandle(t, fd)}
 	f.veth("wwan0", "pw0", 0)
 	f.up("pw0", "wwan0")
 	f.addr("wwan0", "10.2.0.2/24", false, false)

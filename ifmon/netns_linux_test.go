@@ -3,20 +3,17 @@
 package ifmon
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 // Helpers for the privileged tests: fresh, uniquely named namespaces that
@@ -31,44 +28,20 @@ import (
 func requirePrivilege(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create network namespaces")
+		testutil.SkipOrFail(t, "needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create network namespaces")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		skipOrFail(t, "needs ip(8) from iproute2: "+err.Error())
+		testutil.SkipOrFail(t, "needs ip(8) from iproute2: "+err.Error())
 	}
 }
 
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(reason)
-	}
-	t.Skip(reason)
-}
-
-var nsSeq atomic.Int64
-
-// newNetns creates a named namespace with a name unique to this process and
-// test, brings its lo up, and returns the name and an open fd of it. The fd
-// is closed and the namespace deleted by t.Cleanup.
+// newNetns creates a fresh named namespace with its lo up and returns the
+// name and an open fd of it; both go at the end of the test.
 func newNetns(t *testing.T) (string, int) {
 	t.Helper()
-	name := fmt.Sprintf("ifmon-%d-%d-%04x", os.Getpid(), nsSeq.Add(1), rand.IntN(1<<16))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		skipOrFail(t, fmt.Sprintf("cannot create a network namespace: ip netns add: %v: %s", err, out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	name, fd := testutil.NewNamedNetns(t, "ifmon")
 	ipns(t, name, "link set lo up")
-	return name, int(f.Fd())
+	return name, fd
 }
 
 // ipns runs `ip -n ns ARGS` and fails the test on error.
@@ -106,22 +79,6 @@ func waitOperUp(t *testing.T, ns string, links ...string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-}
-
-// nsHandle returns a vishvananda/netlink handle whose socket lives in the
-// namespace fd, closed by t.Cleanup.
-func nsHandle(t *testing.T, fd int) *netlink.Handle {
-	t.Helper()
-	var h *netlink.Handle
-	if err := netns.Do(fd, func() error {
-		var err error
-		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
 }
 
 // fixture builds links, addresses and routes through handle h, failing the

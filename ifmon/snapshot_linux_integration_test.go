@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 // buildFixture builds, in a fresh namespace, links of every state and
@@ -21,7 +23,7 @@ func buildFixture(t *testing.T) int {
 	requirePrivilege(t)
 	ns, fd := newNetns(t)
 	_, peerfd := newNetns(t)
-	f := fixture{t: t, h: nsHandle(t, fd)}
+	f := fixture{t: t, h: testutil.NetlinkHandle(t, fd)}
 	f.veth("wlan0", "p0", peerfd)
 	f.veth("wwan0", "pw0", 0)
 	f.veth("veth9", "pv9", 0)
@@ -29,7 +31,7 @@ func buildFixture(t *testing.T) int {
 	// Keep 2001:db8:2::3 tentative for long: DAD sends its probe after
 	// retrans_time_ms, and only then can the address become valid.
 	f.must("retrans_time_ms", netns.WriteSysctl(fd, "net/ipv6/neigh/wwan0/retrans_time_ms", "60000"))
-	peer := fixture{t: t, h: nsHandle(t, peerfd)}
+	peer := fixture{t: t, h: testutil.NetlinkHandle(t, peerfd)}
 	peer.up("p0")
 	f.up("wlan0", "wwan0", "pw0", "veth9") // pv9 stays down: veth9 has no carrier
 	f.addr("wlan0", "10.1.0.2/24", false, false)

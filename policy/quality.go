@@ -44,6 +44,9 @@ type Quality struct {
 	// RcvRTT is the receiver's RTT estimate (tcpi_rcv_rtt): a host that
 	// only receives has no SRTT sample after the handshake.
 	RcvRTT time.Duration
+	// Hole: segments wait beyond a hole in what the subflow received; the
+	// peer has sent more than arrived.
+	Hole bool
 }
 
 const (

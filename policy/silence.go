@@ -29,6 +29,14 @@ import (
 //     probe costs a handshake on the suspected path, never on the backup
 //     path.
 //
+// A silence with a hole in what was received (segments wait beyond it) is
+// no pause: the peer sent more than arrived and must resend it. Held for
+// stallSRTTs RTTs (at least silenceMin), as long as the send side waits
+// before it calls a subflow with data outstanding stalled, it is the
+// receive side's stall, and the path is bad at once: no probe (a lossy
+// path lets a handshake through now and then, and would be taken for a
+// pausing peer).
+//
 // A broken path is handled like one that timed out (reason "silent"): the
 // connection moves to the next path, its subflow on the silent path is
 // closed and REMOVE_ADDR for it goes out over a working subflow, so that
@@ -103,11 +111,17 @@ func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.T
 	if ev.Silent >= silenceMin/2 {
 		q.quiet = true
 	}
-	if sus != nil || q.rxAt.IsZero() || q.segsIn-q.burstFrom < minBurst || sf.Backup || ev.Stalled > 0 ||
-		ev.Silent < q.threshold() || c.Policy.Handover.RTO == 0 {
+	if sus != nil || q.rxAt.IsZero() || q.segsIn-q.burstFrom < minBurst || sf.Backup || ev.Stalled > 0 || c.Policy.Handover.RTO == 0 {
 		return false
 	}
 	if _, bad := c.bad(k.link); bad {
+		return false
+	}
+	if ev.Hole && ev.Silent >= max(silenceMin, stallSRTTs*q.rtt()) {
+		c.setBad(k.link, "silent", now)
+		return true
+	}
+	if ev.Silent < q.threshold() {
 		return false
 	}
 	if c.silent == nil {

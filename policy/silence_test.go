@@ -216,3 +216,29 @@ func TestSilenceAfterShortAnswer(t *testing.T) {
 	)
 	run(t, ifaces(true, true), steps)
 }
+
+// A silence with a hole in what was received is the receive side's stall:
+// the path is bad at once, whatever pauses the peer took before.
+func TestSilenceWithAHoleIsAStall(t *testing.T) {
+	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	hole := func(d time.Duration, segs uint64, silent time.Duration) Event {
+		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
+			SegsIn: segs, Silent: silent, Hole: true}
+	}
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		// A pause first: probed, answered; the threshold doubles.
+		step{ev: rx(250*ms, initial, 500, 150*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		step{ev: sfUp(251*ms, probeSub, srv, 0, true), want: []string{"destroy 10.0.1.2:42000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(252 * ms), Token: tok, Subflow: Subflow{Local: probeSub, Remote: srv}}},
+		step{ev: rx(time.Second, initial, 900, 0)},
+		step{ev: hole(1050*ms, 900, 50*ms)},
+		// 100 ms with a hole: bad, moved.
+		step{ev: hole(1100*ms, 900, 100*ms),
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+	)
+	run(t, ifaces(true, true), steps)
+}

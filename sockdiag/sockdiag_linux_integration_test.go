@@ -4,23 +4,19 @@ package sockdiag
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -32,11 +28,11 @@ import (
 // failure instead of a skip. SOCKDIAG_FIXTURES=1 logs the raw messages as
 // hex, to refresh the fixtures of the unit tests.
 func TestIntegrationConnections(t *testing.T) {
-	requirePrivileges(t)
+	testutil.RequireRoot(t, "create a network namespace")
 	watchdog := time.AfterFunc(60*time.Second, func() { panic("TestIntegrationConnections: watchdog expired") })
 	defer watchdog.Stop()
 
-	ns, nsFD := newNetNS(t)
+	ns, nsFD := testutil.NewNamedNetns(t, "sd")
 	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
 	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.1/32", "dev", "lo")
 	ipCmd(t, "-n", ns, "addr", "add", "10.77.0.2/32", "dev", "lo")
@@ -47,7 +43,7 @@ func TestIntegrationConnections(t *testing.T) {
 		ln     net.Listener
 		client net.Conn
 	)
-	err := inNetNS(nsFD, func() error {
+	err := netns.Do(nsFD, func() error {
 		var lc net.ListenConfig
 		lc.SetMultipathTCP(true)
 		var err error
@@ -85,7 +81,7 @@ func TestIntegrationConnections(t *testing.T) {
 	}
 	t.Cleanup(func() { sd.Close() })
 
-	want := map[uint32]net.Conn{mptcpToken(t, client): client, mptcpToken(t, server): server}
+	want := map[uint32]net.Conn{testutil.MPTCPToken(t, client): client, testutil.MPTCPToken(t, server): server}
 	var conns []Conn
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -163,103 +159,11 @@ func TestIntegrationConnections(t *testing.T) {
 	}
 }
 
-func requirePrivileges(t *testing.T) {
-	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to create a network namespace (euid %d)", os.Geteuid())
-	}
-	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
-		skip("kernel without MPTCP: %v", err)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		skip("needs ip(8) from iproute2: %v", err)
-	}
-}
-
-// newNetNS creates a named network namespace that is deleted when the test
-// ends, and returns its name and an open fd of it.
-func newNetNS(t *testing.T) (string, int) {
-	t.Helper()
-	name := fmt.Sprintf("sd-%d-%s", os.Getpid(), rand.Text()[:8])
-	ipCmd(t, "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("open netns: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return name, fd
-}
-
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
-}
-
-// inNetNS runs fn on a locked OS thread moved into the namespace nsFD. If
-// the thread cannot be moved back, it stays locked so that the runtime
-// ends it with the goroutine instead of reusing it.
-func inNetNS(nsFD int, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		err = fn()
-		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
-			errc <- errors.Join(err, fmt.Errorf("restore netns: %w", rerr))
-			return // the thread stays locked and dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
-}
-
-// mptcpToken returns the local token of an MPTCP socket from
-// getsockopt(SOL_MPTCP, MPTCP_INFO): mptcpi_token is at offset 12.
-func mptcpToken(t *testing.T, c net.Conn) uint32 {
-	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf [256]byte
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		n := uint32(len(buf))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_MPTCP, 1, // MPTCP_INFO
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
-		if e != 0 {
-			serr = e
-		} else if n < 16 {
-			serr = fmt.Errorf("mptcp_info of %d bytes", n)
-		}
-	})
-	if err = errors.Join(err, serr); err != nil {
-		t.Fatalf("getsockopt MPTCP_INFO: %v", err)
-	}
-	return binary.NativeEndian.Uint32(buf[12:])
 }
 
 func clientSubflows(conns []Conn, want map[uint32]net.Conn, client net.Conn) int {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 	"golang.org/x/sys/unix"
@@ -121,6 +122,22 @@ func faultCreations(log, token string) int {
 // long the storm took.
 func faultFlap(t testing.TB, tb *testbed.Testbed, dev string, n int, period time.Duration) time.Duration {
 	t.Helper()
+	link := routerLinks(t, tb)
+	start := time.Now()
+	for i := range n {
+		link(dev, false)
+		time.Sleep(period / 2)
+		link(dev, true)
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * period)))
+	}
+	return time.Since(start)
+}
+
+// routerLinks returns a function that sets a link of the router's
+// namespace up or down with SIOCSIFFLAGS (ip(8) or impair.sh take tens to
+// hundreds of milliseconds).
+func routerLinks(t testing.TB, tb *testbed.Testbed) func(dev string, up bool) {
+	t.Helper()
 	var fd int
 	err := testbed.Do(tb.Router, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -129,37 +146,25 @@ func faultFlap(t testing.TB, tb *testbed.Testbed, dev string, n int, period time
 	if err != nil {
 		t.Fatalf("socket in %s: %v", tb.Router, err)
 	}
-	defer unix.Close(fd)
-	set := func(up bool) error {
+	t.Cleanup(func() { unix.Close(fd) })
+	return func(dev string, up bool) {
+		t.Helper()
 		ifr, err := unix.NewIfreq(dev)
+		if err == nil {
+			err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+		}
+		if err == nil {
+			flags := ifr.Uint16() &^ unix.IFF_UP
+			if up {
+				flags |= unix.IFF_UP
+			}
+			ifr.SetUint16(flags)
+			err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+		}
 		if err != nil {
-			return err
+			t.Fatalf("set %s up=%v: %v", dev, up, err)
 		}
-		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-			return fmt.Errorf("get flags of %s: %w", dev, err)
-		}
-		flags := ifr.Uint16() &^ unix.IFF_UP
-		if up {
-			flags |= unix.IFF_UP
-		}
-		ifr.SetUint16(flags)
-		if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-			return fmt.Errorf("set %s up=%v: %w", dev, up, err)
-		}
-		return nil
 	}
-	start := time.Now()
-	for i := range n {
-		if err := set(false); err != nil {
-			t.Fatalf("flap %d: %v", i, err)
-		}
-		time.Sleep(period / 2)
-		if err := set(true); err != nil {
-			t.Fatalf("flap %d: %v", i, err)
-		}
-		time.Sleep(time.Until(start.Add(time.Duration(i+1) * period)))
-	}
-	return time.Since(start)
 }
 
 // TestIntegrationDaemonFaultFlapStorm: the Wi-Fi link goes down and up 500
@@ -180,7 +185,7 @@ func TestIntegrationDaemonFaultFlapStorm(t *testing.T) {
 			t.Parallel()
 			tb, d, _ := newDaemonBed(t, dmConfig(tc.mode, "hold_down: 1s"), nil)
 			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-			local := dmAddrPort(t, s.conn.LocalAddr())
+			local := testutil.AddrPort(t, s.conn.LocalAddr())
 			settled := func(kv map[string]string) bool {
 				if len(kv) != 1 {
 					return false
@@ -369,7 +374,7 @@ func TestIntegrationDaemonFaultAnnounceFlood(t *testing.T) {
 			t.Parallel()
 			tb, d, ms := newDaemonBed(t, tc.config, nil)
 			s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-			local := dmAddrPort(t, s.conn.LocalAddr())
+			local := testutil.AddrPort(t, s.conn.LocalAddr())
 			stok := ms.expect(t, "ESTABLISHED", map[string]any{"dport": int(local.Port())}).str("token")
 			var token uint32
 			if _, err := fmt.Sscanf(stok, "%x", &token); err != nil {

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -496,7 +497,7 @@ func TestIntegrationDaemonAnnouncedLocal(t *testing.T) {
 	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5202))
 	both := []string{testbed.WifiDev, testbed.CellDev}
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5202))
-	local := dpLocal(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr()).String()
 	d.conn(s.conn.LocalAddr(), dpIs("accept", "aggregate", both...))
 	tok := dpServerToken(t, ms, uint16(s.conn.LocalAddr().(*net.TCPAddr).Port))
 
@@ -547,7 +548,7 @@ func TestIntegrationDaemonAnnouncementsFrom(t *testing.T) {
 	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5202))
 	both := []string{testbed.WifiDev, testbed.CellDev}
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5202))
-	local := dpLocal(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr()).String()
 	d.conn(s.conn.LocalAddr(), dpIs("accept", "aggregate", both...))
 	tok := dpServerToken(t, ms, uint16(s.conn.LocalAddr().(*net.TCPAddr).Port))
 

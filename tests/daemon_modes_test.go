@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -32,16 +32,6 @@ default:
 		c += "  handover: { " + handover + " }\n"
 	}
 	return c
-}
-
-// dmAddrPort is a socket address with a v4-mapped address unmapped.
-func dmAddrPort(t testing.TB, a net.Addr) netip.AddrPort {
-	t.Helper()
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		t.Fatalf("address %v: %v", a, err)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // dmSub is one subflow of `connection show -j`, reduced to what the tests
@@ -211,7 +201,7 @@ func TestIntegrationDaemonAddressRemoved(t *testing.T) {
 	t.Parallel()
 	tb, d, ms := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && c.Application == "default" && dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c)
 	})
@@ -278,7 +268,7 @@ func TestIntegrationDaemonAggregate(t *testing.T) {
 func dmEveryPath(t *testing.T, mode string) {
 	tb, d, _ := newDaemonBed(t, dmConfig(mode, ""), nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	both := testbed.ClientWifi4.String() + "," + testbed.ClientCell4.String()
 	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == mode && dmDaemonIs("wlan0,wwan0")(c) && (activeOn("wlan0", "wwan0")(c) || activeOn("wwan0", "wlan0")(c))
@@ -337,7 +327,7 @@ func TestIntegrationDaemonSingle(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, dmConfig("single", ""), nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "single" && c.Established && dmDaemonIs("wlan0")(c)
 	})
@@ -384,7 +374,7 @@ func TestIntegrationDaemonWarmStandby(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, dmConfig("handover", "hold_down: 1s, warm_standby: true"), nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return dmDaemonIs("wlan0,wwan0 backup")(c) && activeOn("wlan0")(c)
 	})
@@ -422,7 +412,7 @@ func TestIntegrationDaemonRestart(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), dmDaemonIs("wlan0"))
 	time.Sleep(200 * time.Millisecond)
 
@@ -483,7 +473,7 @@ func TestIntegrationDaemonHandoverIPv6(t *testing.T) {
 	// dual-stack AF_INET6 socket (Go listens on [::] for "tcp" and a
 	// wildcard address), which takes IPv6 connections as well.
 	s := startStream(t, tb, testbed.ClientWifi6, netip.AddrPortFrom(testbed.Server6, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c)
 	})
@@ -507,7 +497,7 @@ func TestIntegrationDaemonWifiFlap(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), dmDaemonIs("wlan0"))
 	time.Sleep(200 * time.Millisecond)
 
@@ -546,7 +536,7 @@ func TestIntegrationDaemonHandoverMakeBeforeBreak(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	local := dmAddrPort(t, s.conn.LocalAddr())
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	d.conn(s.conn.LocalAddr(), dmDaemonIs("wlan0"))
 	time.Sleep(200 * time.Millisecond)
 	tb.Impair(t, testbed.PathWifi, "cut")

@@ -27,6 +27,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -78,17 +79,6 @@ func dpIs(app, mode string, ifaces ...string) func(control.ConnStatus) bool {
 		}
 		return slices.Equal(active, want)
 	}
-}
-
-// dpLocal is a socket's local address with a v4-mapped address unmapped,
-// as the daemon and connection show print it.
-func dpLocal(t testing.TB, a net.Addr) string {
-	t.Helper()
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		t.Fatalf("address %v: %v", a, err)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 }
 
 // dpKernelSubflows returns the established subflows (local -> remote) of
@@ -231,10 +221,10 @@ func dpOtherConn(t *testing.T, d *daemonProc, skip []string, pred func(control.C
 func dpStillSingle(t *testing.T, tb *testbed.Testbed, d *daemonProc, local net.Addr) {
 	t.Helper()
 	d.conn(local, dpIs("default", "single", testbed.WifiDev))
-	dpKernelSubflowCount(t, tb.Client, dpLocal(t, local), 1, 500*time.Millisecond)
+	dpKernelSubflowCount(t, tb.Client, testutil.AddrPort(t, local).String(), 1, 500*time.Millisecond)
 	c := d.conn(local, func(control.ConnStatus) bool { return true })
 	if !dpIs("default", "single", testbed.WifiDev)(c) {
-		t.Fatalf("connection from %s changed: %+v", dpLocal(t, local), c)
+		t.Fatalf("connection from %s changed: %+v", testutil.AddrPort(t, local).String(), c)
 	}
 }
 
@@ -252,7 +242,7 @@ func TestIntegrationDaemonPolicyByPort(t *testing.T) {
 
 	voice := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	bulk := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5202))
-	vl, bl := dpLocal(t, voice.conn.LocalAddr()), dpLocal(t, bulk.conn.LocalAddr())
+	vl, bl := testutil.AddrPort(t, voice.conn.LocalAddr()).String(), testutil.AddrPort(t, bulk.conn.LocalAddr()).String()
 
 	b := d.conn(bulk.conn.LocalAddr(), dpIs("bulk", "aggregate", testbed.WifiDev, testbed.CellDev))
 	v := d.conn(voice.conn.LocalAddr(), dpIs("voice", "handover", testbed.WifiDev))
@@ -312,7 +302,7 @@ func TestIntegrationDaemonPolicyByUID(t *testing.T) {
 	})
 	remote := netip.AddrPortFrom(testbed.Server4, 5201)
 	root := startStream(t, tb, testbed.ClientWifi4, remote)
-	rl := dpLocal(t, root.conn.LocalAddr())
+	rl := testutil.AddrPort(t, root.conn.LocalAddr()).String()
 	d.conn(root.conn.LocalAddr(), dpIs("default", "single", testbed.WifiDev))
 
 	res := dpStreamAs(t, tb.Client, 65534, "", testbed.ClientWifi4, remote, 3*time.Second)
@@ -407,7 +397,7 @@ func TestIntegrationDaemonPolicyByCgroup(t *testing.T) {
 	})
 	remote := netip.AddrPortFrom(testbed.Server4, 5201)
 	root := startStream(t, tb, testbed.ClientWifi4, remote)
-	rl := dpLocal(t, root.conn.LocalAddr())
+	rl := testutil.AddrPort(t, root.conn.LocalAddr()).String()
 	d.conn(root.conn.LocalAddr(), dpIs("default", "single", testbed.WifiDev))
 
 	// `ip netns exec` mounts a fresh sysfs on /sys in its own mount
@@ -445,7 +435,7 @@ func TestIntegrationDaemonPolicyByPrefix(t *testing.T) {
 			t.Errorf("far: subflow to %s, want every subflow to 10.0.4.2:5201: %+v", sf.Remote, c.Subflows)
 		}
 	}
-	dpKernelSubflowCount(t, tb.Client, dpLocal(t, far.conn.LocalAddr()), 2, 0)
+	dpKernelSubflowCount(t, tb.Client, testutil.AddrPort(t, far.conn.LocalAddr()).String(), 2, 0)
 	dpStillSingle(t, tb, d, near.conn.LocalAddr())
 
 	for _, s := range []*streamer{far, near} {
@@ -505,12 +495,12 @@ func TestIntegrationDaemonAnnouncements(t *testing.T) {
 	both := []string{testbed.WifiDev, testbed.CellDev}
 
 	ignoring := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	il := dpLocal(t, ignoring.conn.LocalAddr())
+	il := testutil.AddrPort(t, ignoring.conn.LocalAddr()).String()
 	ic := d.conn(ignoring.conn.LocalAddr(), dpIs("default", "aggregate", both...))
 	itok := dpServerToken(t, ms, uint16(ignoring.conn.LocalAddr().(*net.TCPAddr).Port))
 
 	accepting := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5202))
-	al := dpLocal(t, accepting.conn.LocalAddr())
+	al := testutil.AddrPort(t, accepting.conn.LocalAddr()).String()
 	ac := d.conn(accepting.conn.LocalAddr(), dpIs("accept", "aggregate", both...))
 	atok := dpServerToken(t, ms, uint16(accepting.conn.LocalAddr().(*net.TCPAddr).Port))
 
@@ -681,15 +671,7 @@ func TestIntegrationDaemonReloadBadPolicy(t *testing.T) {
 func dpNetns(t *testing.T) string {
 	t.Helper()
 	testbed.RequirePrivileged(t)
-	name := "mptcp-pm-bad-" + strings.ToLower(rand.Text()[:8])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
+	name, _ := testutil.NewNamedNetns(t, "mptcp-pm-bad")
 	return name
 }
 
@@ -699,21 +681,11 @@ func dpRun(t *testing.T, args ...string) (result, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	r := runCmd(t, exec.CommandContext(ctx, binary, args...), "mptcp-pm "+strings.Join(args, " "))
 	took := time.Since(start)
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		t.Fatalf("mptcp-pm %s: still running after 10 s (stderr %q)", strings.Join(args, " "), r.stderr)
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("mptcp-pm %s: %v", strings.Join(args, " "), err)
 	}
 	return r, took
 }
@@ -838,18 +810,7 @@ func TestIntegrationDaemonControlPermissions(t *testing.T) {
 	}
 	as := func(args ...string) result {
 		t.Helper()
-		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("setpriv: %v", err)
-		}
-		return r
+		return runCmd(t, exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...), "setpriv")
 	}
 	check := func(what string, r result, want string) {
 		t.Helper()

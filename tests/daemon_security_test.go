@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -199,17 +198,7 @@ func asUser(t *testing.T, uid, gid uint32, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run as %d:%d: %v", uid, gid, err)
-	}
-	return r
+	return runCmd(t, cmd, fmt.Sprintf("run as %d:%d", uid, gid))
 }
 
 // TestIntegrationControlSocketSecurity: with a control group the socket

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
-	"golang.org/x/sys/unix"
 )
 
 // Issue 14: connections survive churn (they always have, or are getting,
@@ -147,40 +147,6 @@ func (w *svWatch) end() [2]int {
 	return <-w.done
 }
 
-// svRouterLinks returns a function that sets a link of the router's
-// namespace up or down with SIOCSIFFLAGS (ip(8) or impair.sh take tens to
-// hundreds of milliseconds).
-func svRouterLinks(t testing.TB, tb *testbed.Testbed) func(dev string, up bool) {
-	t.Helper()
-	var fd int
-	err := testbed.Do(tb.Router, func() (err error) {
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("socket in %s: %v", tb.Router, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return func(dev string, up bool) {
-		t.Helper()
-		ifr, err := unix.NewIfreq(dev)
-		if err == nil {
-			err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
-		}
-		if err == nil {
-			flags := ifr.Uint16() &^ unix.IFF_UP
-			if up {
-				flags |= unix.IFF_UP
-			}
-			ifr.SetUint16(flags)
-			err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-		}
-		if err != nil {
-			t.Fatalf("set %s up=%v: %v", dev, up, err)
-		}
-	}
-}
-
 // TestIntegrationDaemonSurviveChurn: the policy's mode changes and is
 // reloaded every 50 ms while cellular flaps 16 times; then Wi-Fi is cut
 // for a second, at a moment cellular is down too (for 300 ms). The stream
@@ -195,7 +161,7 @@ func TestIntegrationDaemonSurviveChurn(t *testing.T) {
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	d.conn(s.conn.LocalAddr(), dmDaemonIs("wlan0"))
 	time.Sleep(200 * time.Millisecond)
-	w := svWatchConn(t, tb, dmAddrPort(t, s.conn.LocalAddr()))
+	w := svWatchConn(t, tb, testutil.AddrPort(t, s.conn.LocalAddr()))
 
 	r := svChurn(t, d, 50*time.Millisecond, "handover", "interactive", "aggregate", "single", "aggregate", "handover")
 	took := faultFlap(t, tb, "rwwan0", 16, 300*time.Millisecond)
@@ -206,7 +172,7 @@ func TestIntegrationDaemonSurviveChurn(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	// As faultFlap does, and as fast: the router's side of the link
 	// down, the client's loses carrier.
-	link := svRouterLinks(t, tb)
+	link := routerLinks(t, tb)
 	link("rwwan0", false)
 	time.Sleep(50 * time.Millisecond)
 	cutAt := time.Now()

@@ -69,7 +69,13 @@ func cli(t testing.TB, ns string, args ...string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	return runCmd(t, exec.CommandContext(ctx, binary, args...), "mptcp-pm "+strings.Join(args, " "))
+}
+
+// runCmd runs cmd and returns its output and exit status; it fails the test
+// (naming the command what) only if cmd could not run at all.
+func runCmd(t testing.TB, cmd *exec.Cmd, what string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -79,7 +85,7 @@ func cli(t testing.TB, ns string, args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("mptcp-pm %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	return r
 }
@@ -238,24 +244,7 @@ func (m *monitor) waitFor(timeout time.Duration, pred func(event) bool) (event, 
 // test otherwise.
 func (m *monitor) expect(t testing.TB, typ string, want map[string]any) event {
 	t.Helper()
-	ev, ok := m.waitFor(5*time.Second, func(e event) bool {
-		if e.str("type") != typ {
-			return false
-		}
-		for k, v := range want {
-			switch v := v.(type) {
-			case int:
-				if n, ok := e.num(k); !ok || n != v {
-					return false
-				}
-			default:
-				if e[k] != v {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	ev, ok := m.waitFor(5*time.Second, func(e event) bool { return matchEvent(e, typ, want) })
 	if !ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -268,6 +257,38 @@ func (m *monitor) expect(t testing.TB, typ string, want map[string]any) event {
 		t.Fatalf("monitor in %s: no %s event with %v within 5s; seen:\n%s", m.ns, typ, want, b.String())
 	}
 	return ev
+}
+
+// absent in a wanted event means the attribute must not be there.
+type absentT struct{}
+
+var absent = absentT{}
+
+func (absentT) String() string { return "<absent>" }
+
+// matchEvent reports whether e has type typ and the fields of want (numbers
+// as int, strings, booleans, or absent).
+func matchEvent(e event, typ string, want map[string]any) bool {
+	if e.str("type") != typ {
+		return false
+	}
+	for k, v := range want {
+		switch v := v.(type) {
+		case int:
+			if n, ok := e.num(k); !ok || n != v {
+				return false
+			}
+		case absentT:
+			if _, ok := e[k]; ok {
+				return false
+			}
+		default:
+			if e[k] != v {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // listenMPTCP opens an MPTCP listener in ns, closed at cleanup.

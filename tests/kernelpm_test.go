@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -33,15 +34,7 @@ import (
 func newNS(t *testing.T) string {
 	t.Helper()
 	testbed.RequirePrivileged(t)
-	name := "kpm-" + strings.ToLower(rand.Text()[:10])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
+	name, _ := testutil.NewNamedNetns(t, "kpm")
 	ip(t, name, "link", "set", "lo", "up")
 	return name
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -194,12 +195,7 @@ func verdict(t *testing.T, ch <-chan bool) bool {
 // HTTP server with plain TCP, and with MPTCP through LD_PRELOAD under run.
 func TestIntegrationRunCurl(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl not installed (apt-get install curl)")
-		}
-		t.Skip("curl not installed (apt-get install curl)")
-	}
+	testutil.LookPath(t, "curl")
 	tb := testbed.New(t)
 	addr := netip.AddrPortFrom(testbed.Server4, 8080)
 	verdicts := slowHTTPServer(t, tb.Server, addr)

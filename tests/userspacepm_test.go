@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -92,54 +93,12 @@ func (p *usPair) attach(t *testing.T, dial func() net.Conn) *usConn {
 	fc, fs := usMark(p.mc), usMark(p.ms)
 	c := dial()
 	echo(t, c, "hello")
-	uc := &usConn{c: c, local: usAddrPort(t, c.LocalAddr()), remote: usAddrPort(t, c.RemoteAddr())}
+	uc := &usConn{c: c, local: testutil.AddrPort(t, c.LocalAddr()), remote: testutil.AddrPort(t, c.RemoteAddr())}
 	ev := usAwait(t, p.mc, fc, "ESTABLISHED", map[string]any{"sport": int(uc.local.Port())})
 	uc.ctok = ev.str("token")
 	ev = usAwait(t, p.ms, fs, "ESTABLISHED", map[string]any{"dport": int(uc.local.Port())})
 	uc.stok = ev.str("token")
 	return uc
-}
-
-// usAddrPort returns a socket address with a v4-mapped address unmapped.
-func usAddrPort(t testing.TB, a net.Addr) netip.AddrPort {
-	t.Helper()
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		t.Fatalf("address %v: %v", a, err)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// usAbsent in a wanted event means the attribute must not be there.
-type usAbsentT struct{}
-
-var usAbsent = usAbsentT{}
-
-func (usAbsentT) String() string { return "<absent>" }
-
-// usMatch reports whether e has type typ and the fields of want (numbers
-// as int, strings, booleans, or usAbsent).
-func usMatch(e event, typ string, want map[string]any) bool {
-	if e.str("type") != typ {
-		return false
-	}
-	for k, v := range want {
-		switch v := v.(type) {
-		case int:
-			if n, ok := e.num(k); !ok || n != v {
-				return false
-			}
-		case usAbsentT:
-			if _, ok := e[k]; ok {
-				return false
-			}
-		default:
-			if e[k] != v {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // usMark returns the position in m.seen after the events so far, for
@@ -176,7 +135,7 @@ func usAwait(t testing.TB, m *monitor, from int, typ string, want map[string]any
 		evs := slices.Clone(m.seen[from:])
 		m.mu.Unlock()
 		for _, e := range evs {
-			if usMatch(e, typ, want) {
+			if matchEvent(e, typ, want) {
 				return e
 			}
 		}
@@ -196,7 +155,7 @@ func usNone(t testing.TB, m *monitor, from int, d time.Duration, typ string, wan
 	evs := slices.Clone(m.seen[from:])
 	m.mu.Unlock()
 	for _, e := range evs {
-		if usMatch(e, typ, want) {
+		if matchEvent(e, typ, want) {
 			j, _ := json.Marshal(e)
 			t.Fatalf("monitor in %s: want no %s event with %v; got %s", m.ns, typ, want, j)
 		}
@@ -403,7 +362,7 @@ func TestIntegrationUserspacePMConnectionEvents(t *testing.T) {
 				ev := usAwait(t, p.mc, fc, typ, map[string]any{
 					"token": uc.ctok, "family": tc.family, "locid": 0, "remid": 0,
 					"saddr" + tc.sfx: uc.local.Addr().String(), "daddr" + tc.sfx: uc.remote.Addr().String(),
-					"sport": int(uc.local.Port()), "dport": int(uc.remote.Port()), "server_side": usAbsent,
+					"sport": int(uc.local.Port()), "dport": int(uc.remote.Port()), "server_side": absent,
 				})
 				if f := usFlags(ev); f&2 != 0 {
 					t.Errorf("client %s: flags=%#x has the server-side bit 0x2", typ, f)
@@ -626,7 +585,7 @@ func TestIntegrationUserspacePMSubflow(t *testing.T) {
 		mustCLI(t, cli, "subflow", "add", "token", uc.ctok, "local", "10.0.2.2", "id", "23", "remote", "10.0.3.2", "port", port4)
 		ev := usAwait(t, p.mc, fc, "SF_ESTABLISHED", map[string]any{
 			"token": uc.ctok, "family": unix.AF_INET, "saddr4": "10.0.2.2", "daddr4": "10.0.3.2", "dport": usPort4,
-			"locid": 23, "remid": 0, "backup": false, "ifindex": usAbsent, "error": usAbsent,
+			"locid": 23, "remid": 0, "backup": false, "ifindex": absent, "error": absent,
 		})
 		sport, _ := ev.num("sport")
 		sfLocal = netip.AddrPortFrom(testbed.ClientCell4, uint16(sport))
@@ -653,7 +612,7 @@ func TestIntegrationUserspacePMSubflow(t *testing.T) {
 		mustCLI(t, cli, del...)
 		usAwait(t, p.mc, fc, "SF_CLOSED", map[string]any{
 			"token": uc.ctok, "saddr4": "10.0.2.2", "sport": int(sfLocal.Port()), "daddr4": "10.0.3.2", "dport": usPort4,
-			"locid": 23, "remid": 0, "error": usAbsent,
+			"locid": 23, "remid": 0, "error": absent,
 		})
 		usAwait(t, p.ms, fs, "SF_CLOSED", map[string]any{
 			"token": uc.stok, "saddr4": "10.0.3.2", "daddr4": "10.0.2.2", "dport": int(sfLocal.Port()), "locid": 0, "remid": 23,
@@ -998,7 +957,7 @@ func TestIntegrationUserspacePMErrors(t *testing.T) {
 	// Switching the namespace to the userspace PM afterwards does not
 	// change the PM of the existing connection.
 	sysctl(t, tb.Client, "net.mptcp.pm_type", "1")
-	local := usAddrPort(t, c.LocalAddr())
+	local := testutil.AddrPort(t, c.LocalAddr())
 	kernelTok := connectionOf(t, tb.Client, c.LocalAddr(), 1).Token
 	lport := strconv.Itoa(int(local.Port()))
 	port4 := strconv.Itoa(usPort4)
@@ -1061,7 +1020,7 @@ func usScript(t *testing.T, tb *testbed.Testbed, o usObserver) {
 		echo(t, c, "hello")
 	})
 	o.wait(t, srv, fs, "ESTABLISHED")
-	local := usAddrPort(t, c.LocalAddr())
+	local := testutil.AddrPort(t, c.LocalAddr())
 	ctok := connectionOf(t, cli, c.LocalAddr(), 1).Token
 	stok := usConnWhere(t, srv, "a connection from "+local.String(), func(c connJSON) bool { return c.Remote == local.String() }).Token
 	port4 := strconv.Itoa(usPort4)

@@ -196,6 +196,12 @@ struct inet_connection_sock {
 	void *icsk_ulp_data;
 };
 
+/* include/linux/rbtree_types.h */
+struct rb_node;
+struct rb_root {
+	struct rb_node *rb_node;
+};
+
 /* include/linux/tcp.h. is_mptcp was a 1-bit field before it became a bool;
  * declaring it as a bitfield and reading it with BPF_CORE_READ_BITFIELD
  * works with both. */
@@ -214,6 +220,7 @@ struct tcp_sock {
 	struct {
 		__u32 rtt_us;	/* the receiver's RTT estimate, µs << 3 */
 	} rcv_rtt_est;
+	struct rb_root out_of_order_queue;	/* segments received beyond a hole */
 	__u8 bpf_sock_ops_cb_flags;
 	__u8 is_mptcp:1;
 };

@@ -11,22 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
-
-// tool finds an external program a test needs. It skips the test when the
-// program is missing, except in CI (CI=true), which installs them all.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (CI must install it): %v", name, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return p
-}
 
 // cli runs one command line against fakes and returns its output.
 func cli(t *testing.T, line ...string) string {
@@ -80,7 +67,7 @@ func TestManPage(t *testing.T) {
 		}
 	}
 
-	groff := tool(t, "groff")
+	groff := testutil.LookPath(t, "groff")
 	var out, errb bytes.Buffer
 	c := exec.Command(groff, "-man", "-Tutf8", "-ww")
 	c.Stdin = strings.NewReader(man)
@@ -355,7 +342,7 @@ func checkCandidates(t *testing.T, words []string, got string, want []string) {
 }
 
 func TestBashCompletion(t *testing.T) {
-	bash := tool(t, "bash")
+	bash := testutil.LookPath(t, "bash")
 	p := script(t, "bash")
 	runScript(t, "", bash, "-n", p)
 	dir := policyDir(t)
@@ -380,7 +367,7 @@ printf '%s\n' "${COMPREPLY[@]}"`, "bash", p)
 }
 
 func TestZshCompletion(t *testing.T) {
-	zsh := tool(t, "zsh")
+	zsh := testutil.LookPath(t, "zsh")
 	p := script(t, "zsh")
 	runScript(t, "", zsh, "-n", p)
 	// The function that computes the candidates (the one bash uses too),
@@ -403,7 +390,7 @@ _mptcp_pm_candidates `+strconv.Itoa(len(c.words))+" "+strings.Join(q, " "), "zsh
 }
 
 func TestFishCompletion(t *testing.T) {
-	fish := tool(t, "fish")
+	fish := testutil.LookPath(t, "fish")
 	p := script(t, "fish")
 	runScript(t, "", fish, "-n", p)
 	dir := policyDir(t)
@@ -422,7 +409,7 @@ func TestFishCompletion(t *testing.T) {
 // tree, that a second install keeps the configuration, and that uninstall
 // leaves only the configuration.
 func TestMakeInstall(t *testing.T) {
-	mk := tool(t, "make")
+	mk := testutil.LookPath(t, "make")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/mptcpize"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 // runCmd calls runRun (not through run, so the test does not depend on
@@ -95,12 +96,8 @@ func TestRunPreload(t *testing.T) {
 // dialers and listeners default to MPTCP.
 func buildGoProbe(t *testing.T) string {
 	t.Helper()
-	gocmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
 	dir := t.TempDir()
-	for name, body := range map[string]string{
+	return testutil.BuildGo(t, dir, filepath.Join(dir, "probe"), map[string]string{
 		"go.mod": "module probe\n\ngo 1.24\n",
 		"main.go": `package main
 
@@ -116,19 +113,7 @@ func main() {
 	fmt.Printf("GODEBUG=%s dial=%v listen=%v\n", os.Getenv("GODEBUG"), d.MultipathTCP(), lc.MultipathTCP())
 }
 `,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "probe")
-	cmd := exec.Command(gocmd, "build", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	return bin
+	})
 }
 
 // TestRunGoDebug checks what the Go runtime itself makes of the setting:

@@ -3,61 +3,18 @@
 package links
 
 import (
-	"os"
-	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
-	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
-
-// newNetns returns an fd of a fresh, unnamed network namespace, closed by
-// t.Cleanup (the namespace and its links go with it). The namespace is made
-// by a locked thread that never unlocks, so it ends with its goroutine and
-// no thread returns to the scheduler inside it. Without privilege the test
-// is skipped, and under CI=true it fails.
-func newNetns(t *testing.T) int {
-	t.Helper()
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with us
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true: cannot create a network namespace: %v", r.err)
-		}
-		t.Skipf("cannot create a network namespace (needs CAP_SYS_ADMIN): %v", r.err)
-	}
-	t.Cleanup(func() { unix.Close(r.fd) })
-	return r.fd
-}
 
 // TestDumpNamespace creates veth pairs in a fresh namespace and checks that
 // Dump maps their names and indexes both ways, there and only there.
 func TestDumpNamespace(t *testing.T) {
-	fd := newNetns(t)
-	var h *netlink.Handle
-	if err := netns.Do(fd, func() error {
-		var err error
-		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	fd := testutil.NewNetns(t)
+	h := testutil.NetlinkHandle(t, fd)
 	for _, p := range [][2]string{{"wlan0", "p0"}, {"wwan0", "pw0"}} {
 		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p[0]}, PeerName: p[1]}
 		if err := h.LinkAdd(v); err != nil {

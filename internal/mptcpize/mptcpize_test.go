@@ -6,12 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 func TestDecide(t *testing.T) {
@@ -140,30 +141,10 @@ func staticELF(t *testing.T, dir string) string {
 // executable).
 func goBinary(t *testing.T, dir string) string {
 	t.Helper()
-	gocmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build a test program")
-	}
-	src := filepath.Join(dir, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{
+	return testutil.BuildGo(t, filepath.Join(dir, "src"), filepath.Join(dir, "hello"), map[string]string{
 		"go.mod":  "module hello\n\ngo 1.24\n",
 		"main.go": "package main\n\nfunc main() { println(\"hello\") }\n",
-	} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := filepath.Join(dir, "hello")
-	cmd := exec.Command(gocmd, "build", "-o", out, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	return out
+	})
 }
 
 func TestInspect(t *testing.T) {

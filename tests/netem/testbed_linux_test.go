@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/netem"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -31,14 +32,8 @@ const runDir = "/run/mptcp-pm-testbed" // impair.sh's pid files
 // it when CI=true, like testbed.RequirePrivileged).
 func requireIptables(t *testing.T) {
 	t.Helper()
-	for _, cmd := range []string{"iptables", "ip6tables"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not found (apt-get install iptables); CI=true: failing instead of skipping", cmd)
-			}
-			t.Skipf("%s not found (apt-get install iptables)", cmd)
-		}
-	}
+	testutil.LookPath(t, "iptables")
+	testutil.LookPath(t, "ip6tables")
 }
 
 // buildNetem builds tests/cmd/mptcp-netem into a temporary directory and
