@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -45,7 +46,7 @@ func readCaps(t *testing.T, path string) capSets {
 	return s
 }
 
-func capMask(caps ...daemon.Capability) uint64 {
+func capMask(caps ...caps.Capability) uint64 {
 	var m uint64
 	for _, c := range caps {
 		m |= 1 << uint(c)
@@ -76,12 +77,12 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 	}
 }
 
-// What the daemon keeps with -n (see daemon.(*Daemon).Capabilities): with
+// What the daemon keeps with -n (see caps.For): with
 // plain policies, and with mptcpify and a port below 1024 to listen on.
 var (
-	plainCaps = capMask(daemon.CapNetAdmin, daemon.CapSysAdmin)
-	fullCaps  = capMask(daemon.CapNetAdmin, daemon.CapNetBindService, daemon.CapBPF, daemon.CapPerfmon,
-		daemon.CapDACOverride, daemon.CapSysAdmin)
+	plainCaps = capMask(caps.CapNetAdmin, caps.CapSysAdmin)
+	fullCaps  = capMask(caps.CapNetAdmin, caps.CapNetBindService, caps.CapBPF, caps.CapPerfmon,
+		caps.CapDACOverride, caps.CapSysAdmin)
 )
 
 // TestIntegrationDaemonCapabilities checks the capability sets of a
@@ -179,7 +180,7 @@ func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 			t.Fatalf("endpoint keeper did not start; log:\n%s", log)
 		}
 	}
-	checkProcCaps(t, cmd.Process.Pid, capMask(daemon.CapNetAdmin, daemon.CapSysAdmin))
+	checkProcCaps(t, cmd.Process.Pid, capMask(caps.CapNetAdmin, caps.CapSysAdmin))
 	// It still manages endpoints: the Wi-Fi address gets one.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if r := cli(t, tb.Client, "endpoint", "show"); strings.Contains(r.stdout, testbed.ClientWifi4.String()+" ") {
@@ -283,7 +284,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		t.Errorf("status took %v while bad clients were connected", took)
 	}
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 2 })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 2 })
 
 	reply := func(name string, c *net.UnixConn, within time.Duration) string {
 		t.Helper()
@@ -316,7 +317,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := daemon.Query(ctx, d.control, daemon.QueryStatus); err != nil {
+	if _, err := control.Query(ctx, d.control, control.QueryStatus); err != nil {
 		t.Errorf("status after the bad clients: %v", err)
 	}
 	s.wait(t)

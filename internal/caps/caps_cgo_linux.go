@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package daemon
+package caps
 
 /*
 #include <errno.h>

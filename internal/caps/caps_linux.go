@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package caps
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DropCapabilities reduces the capabilities of every thread of the process
+// Drop reduces the capabilities of every thread of the process
 // to keep: permitted = effective = keep (those of keep the process has),
 // inheritable and ambient empty, and the bounding set keep, so that no
 // exec can get any other back. Capabilities are per thread and a Go
@@ -21,11 +21,11 @@ import (
 // syscall.AllThreadsSyscall, or with a signal to each thread when cgo is
 // linked in) and then checked in /proc/self/task/*/status. A process
 // without capabilities is left as it is, with no error.
-func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
+func Drop(keep []Capability) (Dropped, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return CapabilityDrop{}, fmt.Errorf("drop capabilities: capget: %w", err)
+		return Dropped{}, fmt.Errorf("drop capabilities: capget: %w", err)
 	}
 	permitted := uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
 	effective := uint64(data[0].Effective) | uint64(data[1].Effective)<<32
@@ -36,7 +36,7 @@ func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
 	want &= permitted
 	last, err := lastCap()
 	if err != nil {
-		return CapabilityDrop{}, err
+		return Dropped{}, err
 	}
 	var bounding uint64
 	for c := 0; c <= last; c++ {
@@ -44,7 +44,7 @@ func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
 			bounding |= 1 << uint(c)
 		}
 	}
-	res := CapabilityDrop{Bounding: effective&(1<<unix.CAP_SETPCAP) != 0}
+	res := Dropped{Bounding: effective&(1<<unix.CAP_SETPCAP) != 0}
 	for c := 0; c <= last; c++ {
 		if want&(1<<uint(c)) != 0 {
 			res.Kept = append(res.Kept, Capability(c))
