@@ -23,8 +23,9 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
-// capSets are a thread's capability sets from /proc/PID/task/TID/status.
-type capSets struct{ Inh, Prm, Eff, Bnd, Amb uint64 }
+// capSets are a thread's capability sets and no_new_privs flag from
+// /proc/PID/task/TID/status.
+type capSets struct{ Inh, Prm, Eff, Bnd, Amb, NNP uint64 }
 
 func readCaps(t *testing.T, path string) capSets {
 	t.Helper()
@@ -35,7 +36,7 @@ func readCaps(t *testing.T, path string) capSets {
 	var s capSets
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
-		p := map[string]*uint64{"CapInh": &s.Inh, "CapPrm": &s.Prm, "CapEff": &s.Eff, "CapBnd": &s.Bnd, "CapAmb": &s.Amb}[k]
+		p := map[string]*uint64{"CapInh": &s.Inh, "CapPrm": &s.Prm, "CapEff": &s.Eff, "CapBnd": &s.Bnd, "CapAmb": &s.Amb, "NoNewPrivs": &s.NNP}[k]
 		if p == nil {
 			continue
 		}
@@ -55,12 +56,12 @@ func capMask(caps ...caps.Capability) uint64 {
 }
 
 // checkProcCaps checks that every thread of pid has permitted = effective
-// = bounding = want (limited to what this test process may hold), and
-// empty inheritable and ambient sets.
+// = bounding = want (limited to what this test process may hold), empty
+// inheritable and ambient sets, and no_new_privs set.
 func checkProcCaps(t *testing.T, pid int, want uint64) {
 	t.Helper()
 	want &= readCaps(t, "/proc/self/status").Prm
-	exp := capSets{Prm: want, Eff: want, Bnd: want}
+	exp := capSets{Prm: want, Eff: want, Bnd: want, NNP: 1}
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +72,8 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 			continue // the thread ended
 		}
 		if got := readCaps(t, path); got != exp {
-			t.Errorf("%s: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x; want %016x %016x %016x %016x %016x",
-				path, got.Inh, got.Prm, got.Eff, got.Bnd, got.Amb, exp.Inh, exp.Prm, exp.Eff, exp.Bnd, exp.Amb)
+			t.Errorf("%s: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d; want %016x %016x %016x %016x %016x %d",
+				path, got.Inh, got.Prm, got.Eff, got.Bnd, got.Amb, got.NNP, exp.Inh, exp.Prm, exp.Eff, exp.Bnd, exp.Amb, exp.NNP)
 		}
 	}
 }

@@ -69,11 +69,13 @@ func Drop(keep []Capability) (Dropped, error) {
 	return res, nil
 }
 
-// capSets are a thread's capability sets, from /proc/.../status.
-type capSets struct{ inh, prm, eff, bnd, amb uint64 }
+// capSets are a thread's capability sets, from /proc/.../status, and its
+// no_new_privs flag: set with the drop, so that nothing the daemon might
+// run gains privileges through a file's capabilities or set-user-ID bit.
+type capSets struct{ inh, prm, eff, bnd, amb, nnp uint64 }
 
 func (s capSets) is(want, bounding uint64) bool {
-	return s.inh == 0 && s.amb == 0 && s.prm == want && s.eff == want && s.bnd == bounding
+	return s.inh == 0 && s.amb == 0 && s.prm == want && s.eff == want && s.bnd == bounding && s.nnp == 1
 }
 
 // checkAllThreads waits up to a second for every thread to have the sets
@@ -97,7 +99,7 @@ func checkAllThreads(want, bounding, dropBounding uint64) error {
 				continue // the thread ended
 			}
 			if !s.is(want, bounding) {
-				bad = append(bad, fmt.Sprintf("thread %d: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x", tid, s.inh, s.prm, s.eff, s.bnd, s.amb))
+				bad = append(bad, fmt.Sprintf("thread %d: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d", tid, s.inh, s.prm, s.eff, s.bnd, s.amb, s.nnp))
 				retry(tid, dropBounding, want)
 			}
 		}
@@ -117,7 +119,7 @@ func readCapSets(path string) (capSets, error) {
 		return capSets{}, err
 	}
 	var s capSets
-	fields := map[string]*uint64{"CapInh": &s.inh, "CapPrm": &s.prm, "CapEff": &s.eff, "CapBnd": &s.bnd, "CapAmb": &s.amb}
+	fields := map[string]*uint64{"CapInh": &s.inh, "CapPrm": &s.prm, "CapEff": &s.eff, "CapBnd": &s.bnd, "CapAmb": &s.amb, "NoNewPrivs": &s.nnp}
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -129,7 +131,7 @@ func readCapSets(path string) (capSets, error) {
 		}
 	}
 	if n != len(fields) {
-		return capSets{}, fmt.Errorf("%s: %d of the 5 Cap* lines", path, n)
+		return capSets{}, fmt.Errorf("%s: %d of the 5 Cap* lines and NoNewPrivs", path, n)
 	}
 	return s, nil
 }

@@ -98,7 +98,7 @@ func dropChild() {
 		if err != nil {
 			continue
 		}
-		if s.prm != want || s.eff != want || s.inh != 0 || s.amb != 0 || (res.Bounding && s.bnd != want) {
+		if s.prm != want || s.eff != want || s.inh != 0 || s.amb != 0 || s.nnp != 1 || (res.Bounding && s.bnd != want) {
 			fmt.Printf("thread %s: %+v, want %016x\n", task.Name(), s, want)
 			os.Exit(1)
 		}
