@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,35 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"golang.org/x/sys/unix"
 )
 
-// The control socket speaks one JSON object per line each way: a request
-// {"query": "status"} (with "brief": true, the connections are counted,
-// not listed) or {"query": "reload"}, and a Reply.
-
-// Request is one control request.
-type Request struct {
-	Query string `json:"query"`
-	Brief bool   `json:"brief,omitempty"`
-}
-
-// Reply is the answer to one Request.
-type Reply struct {
-	Status *Status `json:"status,omitempty"`
-	Error  string  `json:"error,omitempty"`
-}
-
-// Queries and who may send them: read-only ones to root and the control
-// group, changes to root only.
 const (
-	QueryStatus = "status"
-	QueryReload = "reload"
-)
-
-const (
-	maxRequest     = 4096
-	requestTimeout = 2 * time.Second
+	maxRequest     = control.MaxRequest
+	requestTimeout = control.Timeout
 )
 
 // controlPath is the socket this daemon serves: --control, else the
@@ -64,12 +41,13 @@ func (d *Daemon) controlPath() string {
 // beyond it are closed at once.
 const maxControlClients = 64
 
-// ServeControl serves the control socket until ctx ends. The socket is
+// serveControl serves the control socket until ctx ends, closing
+// listening once it is set up (bound, with its mode and group). The socket is
 // mode 0600 (0660 with the configured group); every connection's peer is
 // checked with SO_PEERCRED as well. A stale socket at the path (one that
 // no daemon serves) is replaced; anything else there is an error, and
-// only the socket ServeControl made is removed when it ends.
-func (d *Daemon) ServeControl(ctx context.Context) error {
+// only the socket serveControl made is removed when it ends.
+func (d *Daemon) serveControl(ctx context.Context, listening chan<- struct{}) error {
 	path := d.controlPath()
 	gid := -1
 	mode := os.FileMode(0o600)
@@ -89,6 +67,7 @@ func (d *Daemon) ServeControl(ctx context.Context) error {
 	}
 	defer ln.close()
 	d.log.Info("control socket", "path", path, "mode", mode.String())
+	close(listening)
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -130,7 +109,7 @@ func (d *Daemon) ServeControl(ctx context.Context) error {
 		default:
 			// The reply fits the socket's empty buffer: it never waits.
 			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
-			_ = json.NewEncoder(c).Encode(Reply{Error: fmt.Sprintf("busy: %d clients are being served; try again", maxControlClients)})
+			_ = json.NewEncoder(c).Encode(control.Reply{Error: fmt.Sprintf("busy: %d clients are being served; try again", maxControlClients)})
 			c.Close()
 			continue
 		}
@@ -312,7 +291,7 @@ func renameNoReplace(dirfd int, name, to string) error {
 func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
-	reply := func(r Reply) {
+	reply := func(r control.Reply) {
 		// A fresh deadline: the reply to a client that took the whole
 		// read timeout must still go out.
 		_ = c.SetWriteDeadline(time.Now().Add(requestTimeout))
@@ -320,19 +299,19 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	}
 	cred, err := peerCred(c)
 	if err != nil {
-		reply(Reply{Error: "cannot identify the peer: " + err.Error()})
+		reply(control.Reply{Error: "cannot identify the peer: " + err.Error()})
 		return
 	}
 	// One byte more than a request may have tells a long request from a
 	// client that closed after a short one.
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), maxRequest+1).ReadBytes('\n')
 	if len(line) > maxRequest || (err != nil && !(errors.Is(err, io.EOF) && len(line) > 0)) {
-		reply(Reply{Error: fmt.Sprintf("bad request: no complete line within %d bytes and %v", maxRequest, requestTimeout)})
+		reply(control.Reply{Error: fmt.Sprintf("bad request: no complete line within %d bytes and %v", maxRequest, requestTimeout)})
 		return
 	}
-	req, err := decodeRequest(line)
+	req, err := control.DecodeRequest(line)
 	if err != nil {
-		reply(Reply{Error: "bad request: " + err.Error()})
+		reply(control.Reply{Error: "bad request: " + err.Error()})
 		return
 	}
 	root := cred.Uid == 0
@@ -340,80 +319,30 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	qctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	switch req.Query {
-	case QueryStatus:
+	case control.QueryStatus:
 		if !root && !member {
-			reply(Reply{Error: "permission denied: status needs root or the control group"})
+			reply(control.Reply{Error: "permission denied: status needs root or the control group"})
 			return
 		}
 		st, err := d.status(qctx, req.Brief)
 		if err != nil {
-			reply(Reply{Error: err.Error()})
+			reply(control.Reply{Error: err.Error()})
 			return
 		}
-		reply(Reply{Status: st})
-	case QueryReload:
+		reply(control.Reply{Status: st})
+	case control.QueryReload:
 		if !root {
-			reply(Reply{Error: "permission denied: reload needs root"})
+			reply(control.Reply{Error: "permission denied: reload needs root"})
 			return
 		}
 		if err := d.Reload(qctx); err != nil {
-			reply(Reply{Error: err.Error()})
+			reply(control.Reply{Error: err.Error()})
 			return
 		}
-		reply(Reply{})
+		reply(control.Reply{})
 	default:
-		reply(Reply{Error: fmt.Sprintf("unknown query %q (want %s or %s)", req.Query, QueryStatus, QueryReload)})
+		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s or %s)", req.Query, control.QueryStatus, control.QueryReload)})
 	}
-}
-
-// requestKeys are the keys of a Request, exactly as they are spelled.
-var requestKeys = []string{"query", "brief"}
-
-// decodeRequest decodes one request strictly: encoding/json matches keys
-// without regard to case, so {"query":"status","Query":"reload"} would be
-// a reload. Here keys must be spelled exactly, each may appear once, and
-// an unknown key is an error naming it.
-func decodeRequest(line []byte) (Request, error) {
-	var req Request
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if t, err := dec.Token(); err != nil {
-		return req, err
-	} else if t != json.Delim('{') {
-		return req, fmt.Errorf("want a JSON object, got %v", t)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return req, err
-		}
-		key, _ := t.(string) // object keys are strings
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return req, err
-		}
-		switch {
-		case !slices.Contains(requestKeys, key):
-			return req, fmt.Errorf("unknown key %q (want %q or %q)", key, requestKeys[0], requestKeys[1])
-		case seen[key]:
-			return req, fmt.Errorf("key %q given twice", key)
-		}
-		seen[key] = true
-		var dst any = &req.Query
-		if key == "brief" {
-			dst = &req.Brief
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			return req, fmt.Errorf("key %q: %w", key, err)
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return req, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, errors.New("trailing data after the JSON object")
-	}
-	return req, nil
 }
 
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
@@ -447,33 +376,4 @@ func inGroup(cred *unix.Ucred, gid int) bool {
 		}
 	}
 	return false
-}
-
-// Query sends one request to the control socket at path.
-func Query(ctx context.Context, path, query string) (*Reply, error) {
-	return Ask(ctx, path, Request{Query: query})
-}
-
-// Ask sends req to the control socket at path.
-func Ask(ctx context.Context, path string, req Request) (*Reply, error) {
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w (is the daemon running?)", path, err)
-	}
-	defer c.Close()
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(d)
-	}
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	var r Reply
-	if err := json.NewDecoder(io.LimitReader(c, 64<<20)).Decode(&r); err != nil {
-		return nil, fmt.Errorf("control socket %s: reply: %w", path, err)
-	}
-	if r.Error != "" {
-		return &r, fmt.Errorf("daemon: %s", r.Error)
-	}
-	return &r, nil
 }

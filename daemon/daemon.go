@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,44 +12,11 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
-	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+	"golang.org/x/sync/errgroup"
 )
-
-// Options are the daemon's command-line settings.
-type Options struct {
-	ConfigPath string
-	NetNS      int    // fd of the namespace to manage, 0 for the daemon's own
-	NetNSName  string // its name, for messages and the default control socket
-	// SetPMType sets net.mptcp.pm_type=1 at start (also when the
-	// configuration says so).
-	SetPMType bool
-	// ControlSocket overrides the configuration's control socket path.
-	ControlSocket string
-	// Quality is how subflows are measured: QualityAuto (default: eBPF
-	// probes, else sock_diag polling), QualityBPF, QualitySockdiag or
-	// QualityOff.
-	Quality string
-	// MetricsListen, if set, is the address (host:port) of an HTTP
-	// listener serving Prometheus metrics on /metrics.
-	MetricsListen string
-	// EventBuffer is the kernel event socket's receive buffer in bytes
-	// (0: DefaultEventBuffer). When it overflows, the daemon rebuilds its
-	// view from a kernel dump.
-	EventBuffer int
-	// AuditInterval is how often, while it has connections, the daemon
-	// checks them against the kernel's (0: DefaultAuditInterval).
-	AuditInterval time.Duration
-	Logger        *slog.Logger
-}
-
-// DefaultEventBuffer is the event socket's receive buffer unless Options
-// say otherwise: 16 MiB, room for about 80,000 events (three per
-// connection: ten seconds of a host opening 2,500 connections a second
-// while the daemon is held up). The kernel takes the memory only for the
-// events queued.
-const DefaultEventBuffer = 16 << 20
 
 // maxReusedBatch is the largest batch of samples kept for reuse.
 const maxReusedBatch = 4096
@@ -65,6 +31,11 @@ const resyncAgain = time.Second
 type Daemon struct {
 	opts Options
 	log  *slog.Logger
+	// path is the configuration file, which Reload reads again.
+	path string
+	// ready is closed once Run serves the control socket and its loop
+	// has started.
+	ready chan struct{}
 
 	set  *policy.Set
 	exec *executor
@@ -130,184 +101,9 @@ type Daemon struct {
 	// peerAddrs are the addresses the peers announced that may be
 	// followed: the engine has those the connection's policy takes.
 	peerAddrs peerAddrs
-	// kept are the capabilities left after DropCapabilities; nil if it
+	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
-	kept *[]Capability
-}
-
-// New checks the configuration and the kernel and opens every socket the
-// daemon needs; Run then starts it. The caller closes the Daemon.
-func New(opts Options) (*Daemon, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
-	set, err := policy.Load(opts.ConfigPath)
-	if err != nil {
-		return nil, err
-	}
-	d.set = set
-	d.warnSkipped(set)
-	if err := d.checkPMType(); err != nil {
-		return nil, err
-	}
-	cfg := &genl.Config{NetNS: opts.NetNS}
-	// Events first: what happens from here on is seen, and the adoption
-	// dump that follows covers what happened before.
-	if d.events, err = genl.NewEvents(cfg); err != nil {
-		return nil, err
-	}
-	if err := d.events.SetReadBuffer(cmp.Or(opts.EventBuffer, DefaultEventBuffer)); err != nil {
-		d.log.Warn("event socket buffer not enlarged", "err", err)
-	}
-	if d.exec, err = newExecutor(cfg); err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.inflight = map[inflightKey]bool{}
-	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if d.mon, err = ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: rules(set.Config), Logf: d.logf}); err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.owners = newOwners(d.diag)
-	d.owners.setPolicies(set)
-	if d.quality, err = openQuality(opts.Quality, opts.NetNS, d.log); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if opts.MetricsListen != "" {
-		d.metrics = newMetrics(d.Status)
-	}
-	d.handovers = map[handoverKey]time.Time{}
-	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.mptcpify.sync(set, d.log)
-	return d, nil
-}
-
-func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(format, args...)) }
-
-func rules(c *policy.Config) []ifmon.Rule {
-	out := make([]ifmon.Rule, 0, len(c.Interfaces))
-	for _, r := range c.Interfaces {
-		out = append(out, ifmon.Rule{Pattern: r.Name, Class: r.Class})
-	}
-	return out
-}
-
-// checkPMType makes sure the namespace runs the userspace path manager:
-// with the in-kernel one, the kernel ignores the commands the daemon sends.
-func (d *Daemon) checkPMType() error {
-	where := "this namespace"
-	if d.opts.NetNSName != "" {
-		where = "namespace " + d.opts.NetNSName
-	}
-	v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
-	if err != nil {
-		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
-	}
-	if v == "1" {
-		return nil
-	}
-	if !d.opts.SetPMType && !d.set.Config.SetPMType {
-		return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
-			"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
-			v, where, d.set.Config.Source)
-	}
-	if err := netns.WriteSysctl(d.opts.NetNS, "net/mptcp/pm_type", "1"); err != nil {
-		return err
-	}
-	d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one", "netns", where, "was", v)
-	return nil
-}
-
-// Close closes every socket.
-func (d *Daemon) Close() {
-	if d.events != nil {
-		_ = d.events.Close()
-	}
-	if d.exec != nil {
-		d.exec.close()
-	}
-	if d.diag != nil {
-		_ = d.diag.Close()
-	}
-	if d.quality != nil {
-		_ = d.quality.close()
-	}
-	d.listeners.closeAll()
-	d.mptcpify.closeAll()
-}
-
-// Reload reads the configuration and policies again. A bad file changes
-// nothing: the error is returned and the running policies stay. Safe to
-// call from any goroutine while Run runs. The files are read on the
-// caller's goroutine: file I/O never holds up the loop.
-func (d *Daemon) Reload(ctx context.Context) error {
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	set, err := policy.Load(d.opts.ConfigPath)
-	if err != nil {
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
-	reply := make(chan error, 1)
-	select {
-	case d.reloadc <- reloadReq{set: set, reply: reply}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Status asks the loop for its current view. Safe to call from any
-// goroutine while Run runs; the loop builds the view between two events.
-func (d *Daemon) Status(ctx context.Context) (*Status, error) { return d.status(ctx, false) }
-
-// reloadReq hands the loop a set to apply.
-type reloadReq struct {
-	set   *policy.Set
-	reply chan error
-}
-
-// warnSkipped logs the files of the policy directory that Load skipped.
-func (d *Daemon) warnSkipped(set *policy.Set) {
-	for _, w := range set.Warnings {
-		d.log.Warn("policy file skipped", "err", w)
-	}
-}
-
-// statusReq asks the loop for its view.
-type statusReq struct {
-	brief bool
-	reply chan *Status
-}
-
-func (d *Daemon) status(ctx context.Context, brief bool) (*Status, error) {
-	reply := make(chan *Status, 1)
-	select {
-	case d.statusc <- statusReq{brief: brief, reply: reply}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case st := <-reply:
-		return st, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	kept *[]caps.Capability
 }
 
 // kernelEvent is what the event pump hands the loop.
@@ -317,10 +113,48 @@ type kernelEvent struct {
 	at  time.Time // when they were received
 }
 
-// Run runs the daemon until ctx ends. It returns nil on a clean stop.
+// Ready returns a channel closed once Run has set the control socket up
+// (it accepts connections, with its final mode and group), dropped the
+// capabilities (Options.DropCapabilities), read the interfaces and the
+// connections that exist, and started its loop: from then on a status
+// query is answered.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Run serves the control socket and runs the loop until ctx ends (it then
+// returns nil) or either fails; whichever fails first stops the other.
 func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	listening := make(chan struct{})
+	g.Go(func() error { return d.serveControl(ctx, listening) })
+	g.Go(func() error {
+		select {
+		case <-listening:
+		case <-ctx.Done():
+			return nil
+		}
+		if d.opts.DropCapabilities {
+			drop, err := d.dropCapabilities()
+			if err != nil {
+				return err
+			}
+			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+		}
+		return d.loop(ctx)
+	})
+	return g.Wait()
+}
+
+// inputs are the channels the loop reads besides its own.
+type inputs struct {
+	monErr, metricsErr <-chan error
+	samples            <-chan batch
+	free               chan<- batch // batches the loop is done with
+}
+
+// startInputs starts the goroutines that feed the loop: the interface
+// monitor, the kernel event pump, the command workers, the sampler and
+// the metrics listener.
+func (d *Daemon) startInputs(ctx context.Context) inputs {
 	monErr := make(chan error, 1)
 	go func() { monErr <- d.mon.Run(ctx) }()
 
@@ -329,7 +163,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.ctx = ctx
 	d.exec.run(ctx)
 	samples := make(chan batch, 1)
-	free := make(chan batch, 2) // batches the loop is done with
+	free := make(chan batch, 2)
 	d.skipc = make(chan []uint32, 16)
 	if d.quality != nil {
 		d.measurec = make(chan bool, 1)
@@ -339,8 +173,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.metrics != nil {
 		go func() { metricsErr <- d.metrics.serve(ctx, d.opts.MetricsListen, d.log) }()
 	}
+	return inputs{monErr: monErr, metricsErr: metricsErr, samples: samples, free: free}
+}
 
-	// The interfaces, then the connections that exist.
+// begin builds the first view: the interfaces, then the connections that
+// exist; and the timers, before anything can ask for a wake-up.
+func (d *Daemon) begin() error {
 	first, err := d.mon.Snapshot()
 	if err != nil {
 		return fmt.Errorf("interfaces: %w", err)
@@ -352,7 +190,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
 		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
-	// The timer exists before anything can ask for a wake-up.
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
 	d.again = time.NewTimer(time.Hour)
@@ -360,6 +197,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.audit = time.NewTimer(time.Hour)
 	d.audit.Stop()
 	d.resync(time.Now(), "start")
+	return nil
+}
+
+// loop is the daemon's one goroutine: it owns the state, takes one input
+// at a time and hands it to the engine.
+//
+// Priority: kernel events first, since what they ask for is what the
+// daemon's latency is about: before each wait the loop takes up to
+// kernelFirstBatches batches of them that are already queued. Then every
+// input gets its turn in one select, where Go picks at random among the
+// ready ones (interface changes, kernel events, command results,
+// measurements, timers, reloads, status), so none starves. After each
+// input, results deferred while waiting for a worker are taken in, and
+// the audit timer is armed while there are connections.
+func (d *Daemon) loop(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := d.startInputs(ctx)
+	monErr, metricsErr, samples, free := in.monErr, in.metricsErr, in.samples, in.free
+	if err := d.begin(); err != nil {
+		return err
+	}
+	close(d.ready)
 	changes := d.mon.Changes()
 	for {
 		// Kernel events first: what they ask for is what the latency of
@@ -395,11 +255,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
 			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-d.kev:
-			if err := d.kernel(ke); err != nil {
+			if err := d.handleKernel(ke); err != nil {
 				return err
 			}
 		case r := <-d.exec.out:
-			d.finished(r)
+			d.handleResult(r)
 		case b := <-samples:
 			d.measured(b)
 			// Batches are reused, but not the ones a burst made large:
@@ -458,7 +318,7 @@ func (d *Daemon) kernelFirst(n int) error {
 	for range n {
 		select {
 		case ke := <-d.kev:
-			if err := d.kernel(ke); err != nil {
+			if err := d.handleKernel(ke); err != nil {
 				return err
 			}
 			d.drainDeferred()
@@ -475,7 +335,7 @@ func (d *Daemon) drainDeferred() {
 	for len(d.deferred) > 0 {
 		r := d.deferred[0]
 		d.deferred = d.deferred[1:]
-		d.finished(r)
+		d.handleResult(r)
 	}
 	d.deferred = nil
 }
@@ -510,10 +370,10 @@ func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
 	}
 }
 
-// kernel turns kernel events into engine events. An error other than an
+// handleKernel turns kernel events into engine events. An error other than an
 // overflow ends the daemon: without events it cannot manage anything (a
 // restart adopts the connections again).
-func (d *Daemon) kernel(ke kernelEvent) error {
+func (d *Daemon) handleKernel(ke kernelEvent) error {
 	if ke.err != nil {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
@@ -706,7 +566,7 @@ const (
 )
 
 // step runs one event through the engine and sends the actions to the
-// workers; their results come back as events of their own (finished).
+// workers; their results come back as events of their own (handleResult).
 func (d *Daemon) step(ev policy.Event) {
 	actions, wake := d.stepEngine(ev)
 	d.setWake(wake)
@@ -723,14 +583,14 @@ func (d *Daemon) step(ev policy.Event) {
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
 		}
-		d.exec.submit(d.ctx, job{a: a, cause: d.cause}, &d.deferred)
+		d.deferred = append(d.deferred, d.exec.submit(d.ctx, job{a: a, cause: d.cause})...)
 	}
 }
 
-// finished takes in a command's result: counted, logged, and told to the
+// handleResult takes in a command's result: counted, logged, and told to the
 // engine when it changes what the engine knows (a refusal; MP_PRIO, which
 // has no event of its own).
-func (d *Daemon) finished(r result) {
+func (d *Daemon) handleResult(r result) {
 	a := r.a
 	delete(d.inflight, keyOf(a))
 	d.commands++
@@ -801,41 +661,6 @@ func mapped(ap netip.AddrPort, m bool) netip.AddrPort {
 		return ap
 	}
 	return netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
-}
-
-// reload applies set, the configuration read again, if the daemon can
-// run it, and matches every connection again.
-func (d *Daemon) reload(set *policy.Set) error {
-	d.warnSkipped(set)
-	if miss := d.missingCaps(set); miss != "" {
-		err := fmt.Errorf("%s: %s", set.Config.Source, miss)
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
-	if err := d.listeners.sync(announcedPorts(set), d.opts.NetNS, d.log); err != nil {
-		d.log.Error("reload refused: the running policies stay", "err", err)
-		return err
-	}
-	d.set = set
-	d.owners.setPolicies(set)
-	d.mptcpify.sync(set, d.log)
-	for tok, c := range d.state.Conns {
-		mi, ok := d.matched[tok]
-		if !ok {
-			mi = matchInfo{conn: policy.Conn{ServerSide: c.ServerSide, Local: c.Local, Remote: c.Remote}}
-		}
-		// The new policies may match on owner fields the old ones did
-		// not need: look them up now.
-		d.lookupOwner(tok, &mi)
-		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
-		if mi.owner {
-			d.matched[tok] = mi
-		}
-		p := set.Lookup(mi.conn)
-		d.repolicy(tok, c.Policy, p)
-	}
-	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
-	return nil
 }
 
 func tokenString(t uint32) string { return fmt.Sprintf("%08x", t) }

@@ -12,6 +12,13 @@
 // A unix control socket serves the daemon's view (Status) to root and to
 // an optional group, and reloads the policies for root only.
 //
+// Start-up is owned here, as in mdlayher/corerad: New(set, Options) takes
+// the configuration main read once and opens the sockets; Run serves the
+// control socket, drops the capabilities once it is set up, and runs the
+// loop; Ready is closed when the loop has its first view. The control
+// protocol and its client are package control, endpoint mode package
+// keeper, the capability sets internal/caps.
+//
 // Out of scope here: matching decisions (package policy), netlink
 // encoding (genl, sockdiag, ifmon).
 package daemon

@@ -98,16 +98,17 @@ func (e *executor) run(ctx context.Context) {
 // 1,024 commands waiting (a rebuild after an overflow can ask for
 // thousands at once), it waits, and meanwhile takes in the results the
 // workers send, to be handled later (deferred): a worker blocked on a full
-// result channel would otherwise never take the command.
-func (e *executor) submit(ctx context.Context, j job, deferred *[]result) {
+// result channel would otherwise never take the command. It returns those
+// results, for the loop to handle once it is done sending.
+func (e *executor) submit(ctx context.Context, j job) (deferred []result) {
 	for {
 		select {
 		case e.in[j.a.Token%workers] <- j:
-			return
+			return deferred
 		case r := <-e.out:
-			*deferred = append(*deferred, r)
+			deferred = append(deferred, r)
 		case <-ctx.Done():
-			return
+			return deferred
 		}
 	}
 }

@@ -36,7 +36,7 @@ func TestExecutorNoDeadlock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range n {
-			e.submit(ctx, job{a: policy.Action{Kind: policy.RemoveAddr, Token: 4, ID: uint8(i % 256)}}, &deferred)
+			deferred = append(deferred, e.submit(ctx, job{a: policy.Action{Kind: policy.RemoveAddr, Token: 4, ID: uint8(i % 256)}})...)
 		}
 		close(done)
 	}()

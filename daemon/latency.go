@@ -28,16 +28,6 @@ func (l *latencies) add(d time.Duration) {
 	l.count++
 }
 
-// LatencyStatus summarises the event-to-command latencies of the last
-// Window commands caused by kernel events.
-type LatencyStatus struct {
-	Count  int     `json:"count"`  // commands measured since start
-	Window int     `json:"window"` // of which the quantiles cover the last
-	P50    float64 `json:"p50_us"`
-	P99    float64 `json:"p99_us"`
-	Max    float64 `json:"max_us"`
-}
-
 func (l *latencies) summary() LatencyStatus {
 	n := min(l.count, latencyWindow)
 	s := LatencyStatus{Count: l.count, Window: n}
@@ -51,18 +41,6 @@ func (l *latencies) summary() LatencyStatus {
 	rank := func(q float64) uint32 { return v[max(int(math.Ceil(q*float64(n)))-1, 0)] }
 	s.P50, s.P99, s.Max = us(rank(0.50)), us(rank(0.99)), us(v[n-1])
 	return s
-}
-
-// RuntimeStatus is the daemon process's Go runtime at the time of the
-// status: what a leak would grow.
-type RuntimeStatus struct {
-	Goroutines     int    `json:"goroutines"`
-	HeapInuseBytes uint64 `json:"heap_inuse_bytes"` // garbage not collected yet included
-	HeapObjects    uint64 `json:"heap_objects"`
-	// HeapLiveBytes is the heap the last garbage collection found live:
-	// what a leak grows, without the garbage since.
-	HeapLiveBytes uint64 `json:"heap_live_bytes"`
-	GCCycles      uint64 `json:"gc_cycles"`
 }
 
 func runtimeStatus() RuntimeStatus {

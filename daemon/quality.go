@@ -414,7 +414,7 @@ const (
 // What a subflow receives is news at most every rxNews while it keeps
 // receiving (a download's counters change at every reading), and at every
 // reading while it has been silent for silentNews to silentNewsMax after
-// receiving: the engine's thresholds start at 100 ms, and a silence it has
+// receiving: the engine's thresholds start at 70 ms, and a silence it has
 // not acted on within seconds is a pause, not news.
 const (
 	rxNews        = 100 * time.Millisecond

@@ -7,80 +7,21 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-// Status is the daemon's view, as the control socket serves it.
-type Status struct {
-	PID         int               `json:"pid"`
-	NetNS       string            `json:"netns,omitempty"`
-	Config      string            `json:"config"`
-	Updated     time.Time         `json:"updated"`
-	Policies    []PolicyStatus    `json:"policies"`
-	Interfaces  []InterfaceStatus `json:"interfaces"`
-	Connections []ConnStatus      `json:"connections"`
-	Quality     string            `json:"quality"`  // what subflows are measured with: ebpf, sockdiag, none
-	Commands    int               `json:"commands"` // actions sent to the kernel
-	Refused     int               `json:"refused"`  // of which the kernel refused
-	Resyncs     int               `json:"resyncs"`  // rebuilds of the view from a kernel dump
-	// ConnectionCount and SubflowCount count what Connections lists (also
-	// in a brief status, which leaves the list out).
-	ConnectionCount int `json:"connection_count"`
-	SubflowCount    int `json:"subflow_count"`
-	// Latency is the event-to-command latency: for each command a kernel
-	// event caused, from the event's receipt to the command's sending.
-	// CommandTime is, for the same commands, from their sending to the
-	// kernel's acknowledgement (the kernel's work, which on a veth
-	// testbed includes handing the new subflow's SYN through the peers).
-	Latency     LatencyStatus `json:"latency"`
-	CommandTime LatencyStatus `json:"command_time"`
-	Runtime     RuntimeStatus `json:"runtime"`
-}
-
-// PolicyStatus is one loaded policy.
-type PolicyStatus struct {
-	Name   string `json:"name"`
-	Source string `json:"source"`
-	Mode   string `json:"mode"`
-	// Mptcpify is "ebpf" when the policy's cgroup has its sockets made
-	// MPTCP, "unavailable: …" when the kernel refused, "" when not asked.
-	Mptcpify string `json:"mptcpify,omitempty"`
-}
-
-// InterfaceStatus is one interface as the daemon classified it.
-type InterfaceStatus struct {
-	Name  string   `json:"name"`
-	Index int32    `json:"index"`
-	Class string   `json:"class"`
-	Up    bool     `json:"up"`
-	Addrs []string `json:"addrs"`
-}
-
-// ConnStatus is one connection and what the daemon does with it.
-type ConnStatus struct {
-	Token       string   `json:"token"`
-	Application string   `json:"application"`
-	Mode        string   `json:"mode"`
-	Local       string   `json:"local"`
-	Remote      string   `json:"remote"`
-	ServerSide  bool     `json:"server_side"`
-	Established bool     `json:"established"`
-	Active      []string `json:"active"` // interfaces of the non-backup subflows
-	// Bad are the paths measured bad for this connection: interface name
-	// -> rto, loss or rtt.
-	Bad      map[string]string `json:"bad,omitempty"`
-	Subflows []SubflowStatus   `json:"subflows"`
-}
-
-// SubflowStatus is one subflow in the daemon's model.
-type SubflowStatus struct {
-	Local     string `json:"local"`
-	Remote    string `json:"remote"`
-	LocID     uint8  `json:"locid"`
-	RemID     uint8  `json:"remid"`
-	Backup    bool   `json:"backup"`
-	Interface string `json:"interface,omitempty"`
-}
+// The status types are package control's: the daemon builds them, the
+// command line and the tests decode them.
+type (
+	Status          = control.Status
+	PolicyStatus    = control.PolicyStatus
+	InterfaceStatus = control.InterfaceStatus
+	ConnStatus      = control.ConnStatus
+	SubflowStatus   = control.SubflowStatus
+	LatencyStatus   = control.LatencyStatus
+	RuntimeStatus   = control.RuntimeStatus
+)
 
 // snapshot builds the Status from the loop's state; only the loop calls it.
 // With brief, the connections are counted, not listed.

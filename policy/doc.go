@@ -22,8 +22,8 @@
 //   - policyfile.go: the schema of a policy file (ParsePolicy), also used
 //     for the default policy of the configuration file.
 //   - configfile.go: the schema of the configuration file (ParseConfig).
-//   - endpoints.go: endpoint mode (PM, EndpointConfig, DesiredEndpoints,
-//     DiffEndpoints).
+//   - endpoints.go: endpoint mode's configuration (PM, EndpointConfig);
+//     its plan and reconciler are package keeper.
 //
 // engine.go, quality.go and silence.go hold the decision engine (State,
 // its Events and Actions), which is to move to a package of its own.
@@ -62,14 +62,14 @@
 // path manager: the kernel's own one (net.mptcp.pm_type=0) runs the
 // connections, the policies are not used, and the daemon keeps the
 // kernel's endpoints in line with the interfaces, as NetworkManager does.
-// DesiredEndpoints gives one endpoint per usable address (no link-local,
+// keeper.Desired gives one endpoint per usable address (no link-local,
 // no tentative IPv6) of every allowed interface that is up, with the dev
 // of its interface, the configured flags, backup for the classes of
-// endpoints.backup, and the ID left to the kernel. DiffEndpoints compares
+// endpoints.backup, and the ID left to the kernel. keeper.Diff compares
 // that with the kernel's endpoints by address: in-place changes of backup
 // and fullmesh, delete and add for anything else. Both are pure.
 //
-// Which endpoints are the daemon's (EndpointConfig.Manages): those whose
+// Which endpoints are the daemon's (keeper.Manages): those whose
 // address is on an allowed interface, whoever added them; those whose
 // address is gone and whose dev is an allowed interface or one that no
 // longer exists, so that no stale endpoint outlives its address, even

@@ -32,6 +32,23 @@ const maxFileSize = 1 << 20
 // an *Error naming file:line:column, or a *fs.PathError for a file that
 // cannot be read; on error the Set is nil.
 func Load(path string) (*Set, error) {
+	return load(path, func(*Config) bool { return true }, false)
+}
+
+// LoadFor is Load when the caller needs the policies only for some
+// configurations: it reads the configuration file once and, if
+// wantPolicies says so for it, the policy directory as Load does.
+// Otherwise the Set has no policies and the Config is as LoadConfig
+// returns it (PolicyDir as written). A configuration file with mistakes
+// is reported alone, as LoadConfig does.
+func LoadFor(path string, wantPolicies func(*Config) bool) (*Set, error) {
+	return load(path, wantPolicies, true)
+}
+
+// load reads path and, when wantPolicies says so, its policy directory;
+// with configFirst, the configuration's mistakes stop it before the
+// policies are read.
+func load(path string, wantPolicies func(*Config) bool, configFirst bool) (*Set, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -39,6 +56,12 @@ func Load(path string) (*Set, error) {
 	cfg, dirNode, errs := parseConfig(data, path)
 	if cfg == nil {
 		return nil, join(errs)
+	}
+	if (configFirst && len(errs) > 0) || !wantPolicies(cfg) {
+		if len(errs) > 0 {
+			return nil, join(errs)
+		}
+		return &Set{Config: cfg}, nil
 	}
 	dir := cfg.PolicyDir
 	if !filepath.IsAbs(dir) {

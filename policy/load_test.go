@@ -409,3 +409,27 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("LoadConfig(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
+
+// LoadFor reads the policy directory only when asked to.
+func TestLoadFor(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(file, []byte("pm: kernel\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kernel := func(c *Config) bool { return c.PM != PMKernel }
+	set, err := LoadFor(file, kernel)
+	if err != nil || set.Config.PM != PMKernel || set.Policies != nil || set.Config.PolicyDir != defaultPolicyDir {
+		t.Errorf("LoadFor(pm: kernel, no policy directory) = %+v, %v", set, err)
+	}
+	// A configuration that wants policies needs its directory, as Load.
+	if _, err := LoadFor(file, func(*Config) bool { return true }); err == nil || !strings.Contains(err.Error(), "policy directory") {
+		t.Errorf("LoadFor(policies, no policy directory) = %v, want the missing directory named", err)
+	}
+	if err := os.WriteFile(file, []byte("pm: bogus\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFor(file, kernel); err == nil {
+		t.Errorf("LoadFor(bad configuration) = nil error")
+	}
+}

@@ -31,7 +31,7 @@ import (
 //
 // A silence with a hole in what was received (segments wait beyond it) is
 // no pause: the peer sent more than arrived and must resend it. Held for
-// stallSRTTs RTTs (at least silenceMin), as long as the send side waits
+// stallSRTTs RTTs (at least silenceMin), about as long as the send side waits
 // before it calls a subflow with data outstanding stalled, it is the
 // receive side's stall, and the path is bad at once: no probe (a lossy
 // path lets a handshake through now and then, and would be taken for a
@@ -52,10 +52,10 @@ import (
 // the threshold is past its pauses (about log2(pause/silenceMin)
 // handshakes), and never a subflow on the backup path.
 const (
-	silenceMin   = 100 * time.Millisecond
+	silenceMin   = 70 * time.Millisecond
 	silenceSRTTs = 4
 	silenceMax   = 5 * time.Second
-	proveMin     = 50 * time.Millisecond
+	proveMin     = 30 * time.Millisecond
 	proveSRTTs   = 3
 	minBurst     = 8
 )
@@ -78,10 +78,18 @@ func (q *sfQuality) proveWindow() time.Duration {
 	return max(proveMin, proveSRTTs*q.rtt())
 }
 
-// rtt is the path's round-trip time as best known: the sender's SRTT, or
-// the receiver's estimate where that is larger (a host that only receives
-// measured SRTT in the handshake alone).
-func (q *sfQuality) rtt() time.Duration { return max(q.srtt, q.rcvRTT) }
+// rtt is the path's round-trip time as best known: the sender's SRTT
+// while the host sends on the subflow (it has fresh samples), else the
+// receiver's estimate where that is larger (a host that only receives
+// measured SRTT in the handshake alone). The receiver's estimate of a
+// stream the peer sends at its own pace (voice) is the time a window takes
+// to arrive, not an RTT: it is not used while SRTT is fresh.
+func (q *sfQuality) rtt() time.Duration {
+	if n := len(q.samples); n >= 2 && q.samples[n-1].segs > q.samples[0].segs {
+		return q.srtt
+	}
+	return max(q.srtt, q.rcvRTT)
+}
 
 // receiving takes in what subflow i of c received (from a Quality event on
 // path k); it reports whether the connection's wanted subflows may have

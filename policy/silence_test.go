@@ -24,15 +24,15 @@ func TestSilenceHandoverBlackhole(t *testing.T) {
 		step{ev: rx(100*ms, initial, 500, 0)},
 		step{ev: rx(200*ms, initial, 900, 0)},
 		// Silent, but not for silenceMin yet.
-		step{ev: rx(275*ms, initial, 900, 75*ms)},
+		step{ev: rx(260*ms, initial, 900, 60*ms)},
 		// Suspected: a probe from the same address, nothing on cellular.
-		step{ev: rx(300*ms, initial, 900, 100*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 350 * ms},
+		step{ev: rx(300*ms, initial, 900, 100*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: 330 * ms},
 		step{ev: rx(325*ms, initial, 900, 125*ms)},
 		// No answer in time: the path is broken. Its subflow, the
 		// connection's last, is closed once cellular is up (survive.go).
-		step{ev: Tick{EventBase: at(350 * ms)},
+		step{ev: Tick{EventBase: at(330 * ms)},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
-		step{ev: sfUp(352*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
+		step{ev: sfUp(332*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
 	)
 	run(t, ifaces(true, true), steps)
 }
@@ -52,10 +52,10 @@ func TestSilencePauseCostsOneProbe(t *testing.T) {
 		step{ev: sfUp(251*ms, probeSub, srv, 0, true), want: []string{"destroy 10.0.1.2:42000 -> 10.0.3.2:5201"}},
 		step{ev: SubflowDown{EventBase: at(252 * ms), Token: tok, Subflow: Subflow{Local: probeSub, Remote: srv}}},
 		step{ev: Tick{EventBase: at(400 * ms)}},
-		// The next burst, and the same pause again: not suspected (the
-		// threshold doubled to 200 ms).
+		// The next burst, and about the same pause again: not suspected
+		// (the threshold doubled to 140 ms).
 		step{ev: rx(2*time.Second, initial, 900, 0)},
-		step{ev: rx(2150*ms, initial, 900, 150*ms)},
+		step{ev: rx(2130*ms, initial, 900, 130*ms)},
 		// A longer one is, once.
 		step{ev: rx(2250*ms, initial, 900, 250*ms), want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
 		step{ev: rx(2275*ms, initial, 900, 275*ms)},

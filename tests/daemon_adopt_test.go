@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -40,7 +40,7 @@ interfaces:
 default:
   mode: single
 `, map[string]string{"nobody.yaml": "name: nobody\nmatch: { uids: [65534] }\nmode: aggregate\n"}))
-	c := d.conn(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(local)), func(c daemon.ConnStatus) bool {
+	c := d.conn(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(local)), func(c control.ConnStatus) bool {
 		return c.Application == "nobody" && len(c.Subflows) == 2
 	})
 	t.Logf("adopted: %+v", c)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -65,7 +65,7 @@ default:
 		t.Errorf("the server daemon does not list the connection under policy srv: %+v", server.status().Connections)
 	}
 	// The client daemon's view has the six subflows too, none backup.
-	c := client.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 6 })
+	c := client.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 6 })
 	for _, sf := range c.Subflows {
 		if sf.Backup {
 			t.Errorf("aggregate mode made a backup subflow: %+v", sf)

@@ -36,7 +36,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/stream"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
@@ -137,7 +137,7 @@ func dlSurvives(t *testing.T, config, shape string, active []string, wifi, cell,
 	dl := startDownload(t, tb, wifi, netip.AddrPortFrom(server, workloadPort), stream.DownloadOptions{})
 	started := time.Now()
 	local := testutil.AddrPort(t, dl.conn.LocalAddr())
-	d.conn(dl.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs(shape)(c) && activeOn(active...)(c) })
+	d.conn(dl.conn.LocalAddr(), func(c control.ConnStatus) bool { return dmDaemonIs(shape)(c) && activeOn(active...)(c) })
 	time.Sleep(time.Until(started.Add(dlBreakAt)))
 
 	brk := time.Now()
@@ -208,7 +208,7 @@ func TestIntegrationReqRespBlackhole(t *testing.T) {
 	w := startReqResp(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort),
 		stream.ReqRespOptions{Size: 64 << 10, Interval: 50 * time.Millisecond, Timeout: 5 * time.Second})
 	started := time.Now()
-	d.conn(w.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
+	d.conn(w.conn.LocalAddr(), func(c control.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
 	time.Sleep(time.Until(started.Add(dlBreakAt)))
 	brk := time.Now()
 	tb.Impair(t, testbed.PathWifi, "blackhole")
@@ -238,7 +238,7 @@ func TestIntegrationBidirBlackhole(t *testing.T) {
 	tb, d := dlBed(t, handoverConfig)
 	w := startBidir(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort), stream.BidirOptions{})
 	started := time.Now()
-	d.conn(w.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
+	d.conn(w.conn.LocalAddr(), func(c control.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
 	time.Sleep(time.Until(started.Add(dlBreakAt)))
 	brk := time.Now()
 	tb.Impair(t, testbed.PathWifi, "blackhole")
@@ -263,7 +263,7 @@ func TestIntegrationDownloadJitteryWifi(t *testing.T) {
 	cells := watchSubflows(t, tb.Client, testbed.ClientCell4, testbed.ClientCell6)
 	dl := startDownload(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort), stream.DownloadOptions{})
 	local := testutil.AddrPort(t, dl.conn.LocalAddr())
-	d.conn(dl.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
+	d.conn(dl.conn.LocalAddr(), func(c control.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
 	time.Sleep(time.Second)
 
 	tcp := countTCP(t, tb.Client, testbed.CellDev)
@@ -348,7 +348,7 @@ func TestIntegrationDownloadIdleWitness(t *testing.T) {
 	// 2.5 MB at 20 Mbit/s: about a second.
 	const size = 2_500_000
 	dl := startDownload(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, workloadPort), stream.DownloadOptions{Size: size})
-	d.conn(dl.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
+	d.conn(dl.conn.LocalAddr(), func(c control.ConnStatus) bool { return dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c) })
 	tcp := countTCP(t, tb.Client, testbed.CellDev)
 	time.Sleep(time.Second + dlIdleFor + 500*time.Millisecond)
 	tcpRx, tcpTx := tcp.bytes()

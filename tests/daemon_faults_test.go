@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/policy"
@@ -69,7 +69,7 @@ func faultKernelView(t testing.TB, ns string) map[string]string {
 }
 
 // faultDaemonView is the daemon's view in the same form.
-func faultDaemonView(st *daemon.Status) map[string]string {
+func faultDaemonView(st *control.Status) map[string]string {
 	out := map[string]string{}
 	for _, c := range st.Connections {
 		var pairs [][2]string
@@ -226,7 +226,7 @@ func TestIntegrationDaemonFaultFlapStorm(t *testing.T) {
 				t.Errorf("%d subflow creations for connection %s in %v: the per-connection limit allows %d", creations, token,
 					elapsed.Round(time.Millisecond), limit)
 			}
-			dmCheckDaemon(t, d, local, "the connection's subflows as the policy wants", func(c daemon.ConnStatus) bool {
+			dmCheckDaemon(t, d, local, "the connection's subflows as the policy wants", func(c control.ConnStatus) bool {
 				return len(c.Subflows) == strings.Count(tc.want, ",")+1
 			})
 			dmGap(t, s, 100)

@@ -28,7 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -59,7 +59,7 @@ func statusWithin(d *daemonProc, timeout time.Duration) error {
 	var err error
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err = daemon.Query(ctx, d.control, daemon.QueryStatus)
+		_, err = control.Query(ctx, d.control, control.QueryStatus)
 		cancel()
 		if err == nil {
 			return nil
@@ -476,7 +476,7 @@ func TestIntegrationControlStrictKeys(t *testing.T) {
 	if _, err := conn.Write([]byte(`{"query":"status","brief":true}` + "\n")); err != nil {
 		t.Fatal(err)
 	}
-	var r daemon.Reply
+	var r control.Reply
 	if err := json.NewDecoder(conn).Decode(&r); err != nil || r.Error != "" || r.Status == nil {
 		t.Errorf("exact keys: %+v, %v", r, err)
 	}
@@ -505,7 +505,7 @@ func TestIntegrationDaemonAnnouncedLocal(t *testing.T) {
 	mustCLI(t, tb.Server, "announce", testbed.ClientCell4.String(), "id", "7", "token", tok)
 	mustCLI(t, tb.Server, "announce", testbed.Server4b.String(), "id", "5", "token", tok)
 	want := []string{"wlan0 -> 10.0.3.2:5202", "wlan0 -> 10.0.4.2:5202", "wwan0 -> 10.0.3.2:5202", "wwan0 -> 10.0.4.2:5202"}
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == strings.Join(want, ",") })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == strings.Join(want, ",") })
 	time.Sleep(300 * time.Millisecond)
 	bad := []string{"-> 127.0.0.1:", "-> " + testbed.ClientCell4.String() + ":"}
 	sfs, _ := dpKernelSubflows(t, tb.Client, local)
@@ -576,11 +576,11 @@ func TestIntegrationDaemonAnnouncementsFrom(t *testing.T) {
 	}
 	reload("10.0.4.0/24")
 	all := "wlan0 -> 10.0.3.2:5202,wlan0 -> 10.0.4.2:5202,wwan0 -> 10.0.3.2:5202,wwan0 -> 10.0.4.2:5202"
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == all })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == all })
 	dpKernelSubflowCount(t, tb.Client, local, 4, 300*time.Millisecond)
 
 	reload("10.0.9.0/24")
 	first := "wlan0 -> 10.0.3.2:5202,wwan0 -> 10.0.3.2:5202"
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == first })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return strings.Join(dpRemotes(c), ",") == first })
 	t.Logf("stream: %v", s.wait(t))
 }

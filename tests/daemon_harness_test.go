@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/stream"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -104,7 +104,7 @@ func (d *daemonProc) start() {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := daemon.Query(ctx, d.control, daemon.QueryStatus)
+		_, err := control.Query(ctx, d.control, control.QueryStatus)
 		cancel()
 		if err == nil {
 			return
@@ -159,11 +159,11 @@ func (d *daemonProc) hup() {
 }
 
 // status asks the daemon for its view.
-func (d *daemonProc) status() *daemon.Status {
+func (d *daemonProc) status() *control.Status {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := daemon.Query(ctx, d.control, daemon.QueryStatus)
+	r, err := control.Query(ctx, d.control, control.QueryStatus)
 	if err != nil {
 		d.t.Fatalf("status: %v", err)
 	}
@@ -182,11 +182,11 @@ func (d *daemonProc) waitLog(s string, timeout time.Duration) bool {
 
 // conn returns the daemon's view of the connection whose local address is
 // local, waiting up to 5 s for pred to hold.
-func (d *daemonProc) conn(local net.Addr, pred func(daemon.ConnStatus) bool) daemon.ConnStatus {
+func (d *daemonProc) conn(local net.Addr, pred func(control.ConnStatus) bool) control.ConnStatus {
 	d.t.Helper()
 	want := netip.MustParseAddrPort(local.String())
 	want = netip.AddrPortFrom(want.Addr().Unmap(), want.Port())
-	var last daemon.ConnStatus
+	var last control.ConnStatus
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, c := range d.status().Connections {
 			if c.Local == want.String() {
@@ -203,9 +203,9 @@ func (d *daemonProc) conn(local net.Addr, pred func(daemon.ConnStatus) bool) dae
 
 // activeOn is a condition for conn: the non-backup subflows are exactly on
 // the interfaces given, in any order.
-func activeOn(ifaces ...string) func(daemon.ConnStatus) bool {
+func activeOn(ifaces ...string) func(control.ConnStatus) bool {
 	want := slices.Sorted(slices.Values(ifaces))
-	return func(c daemon.ConnStatus) bool {
+	return func(c control.ConnStatus) bool {
 		return slices.Equal(slices.Sorted(slices.Values(c.Active)), want)
 	}
 }

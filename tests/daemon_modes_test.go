@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -129,9 +129,9 @@ func dmCheckConn(t testing.TB, ns string, match func(connJSON) bool, want string
 
 // dmCheckDaemon polls the daemon's view of the connection from local for
 // up to 5 s until ok holds, and marks the test failed otherwise.
-func dmCheckDaemon(t testing.TB, d *daemonProc, local netip.AddrPort, want string, ok func(daemon.ConnStatus) bool) {
+func dmCheckDaemon(t testing.TB, d *daemonProc, local netip.AddrPort, want string, ok func(control.ConnStatus) bool) {
 	t.Helper()
-	var last []daemon.ConnStatus
+	var last []control.ConnStatus
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		last = last[:0]
 		for _, c := range d.status().Connections {
@@ -164,7 +164,7 @@ func dmEstabShape(shape string) func(connJSON) bool {
 
 // dmDaemonShape describes the daemon's view of a connection's subflows
 // like dmShape: "INTERFACE[ backup]", sorted, comma-separated.
-func dmDaemonShape(c daemon.ConnStatus) string {
+func dmDaemonShape(c control.ConnStatus) string {
 	var parts []string
 	for _, sf := range c.Subflows {
 		p := sf.Interface
@@ -182,8 +182,8 @@ func dmDaemonShape(c daemon.ConnStatus) string {
 
 // dmDaemonIs is a condition for daemonProc.conn: the daemon's subflows of
 // the connection are exactly shape (see dmDaemonShape).
-func dmDaemonIs(shape string) func(daemon.ConnStatus) bool {
-	return func(c daemon.ConnStatus) bool { return dmDaemonShape(c) == shape }
+func dmDaemonIs(shape string) func(control.ConnStatus) bool {
+	return func(c control.ConnStatus) bool { return dmDaemonShape(c) == shape }
 }
 
 // dmGap logs the stream's result and fails the test if it is too short to
@@ -202,7 +202,7 @@ func TestIntegrationDaemonAddressRemoved(t *testing.T) {
 	tb, d, ms := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	local := testutil.AddrPort(t, s.conn.LocalAddr())
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && c.Application == "default" && dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c)
 	})
 	stok := ms.expect(t, "ESTABLISHED", map[string]any{"dport": int(local.Port())}).str("token")
@@ -235,7 +235,7 @@ func TestIntegrationDaemonAddressRemoved(t *testing.T) {
 func dmStatusCLI(t testing.TB, d *daemonProc, local netip.AddrPort) {
 	t.Helper()
 	out := mustCLI(t, "", "-j", "status", "--control", d.control)
-	var st daemon.Status
+	var st control.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("mptcp-pm -j status --control %s: not JSON (%v): %q", d.control, err, out)
 	}
@@ -270,7 +270,7 @@ func dmEveryPath(t *testing.T, mode string) {
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	local := testutil.AddrPort(t, s.conn.LocalAddr())
 	both := testbed.ClientWifi4.String() + "," + testbed.ClientCell4.String()
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == mode && dmDaemonIs("wlan0,wwan0")(c) && (activeOn("wlan0", "wwan0")(c) || activeOn("wwan0", "wlan0")(c))
 	})
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "two established subflows, from "+both+", neither backup", dmEstabShape(both))
@@ -278,7 +278,7 @@ func dmEveryPath(t *testing.T, mode string) {
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "cut")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "only the subflow from "+testbed.ClientCell4.String()+" established",
 		dmEstabShape(testbed.ClientCell4.String()))
 	time.Sleep(300 * time.Millisecond)
@@ -313,7 +313,7 @@ func dmCheckCounts(t *testing.T, d *daemonProc) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := daemon.Ask(ctx, d.control, daemon.Request{Query: daemon.QueryStatus, Brief: true})
+	r, err := control.Ask(ctx, d.control, control.Request{Query: control.QueryStatus, Brief: true})
 	if err != nil {
 		t.Fatalf("brief status: %v", err)
 	}
@@ -328,7 +328,7 @@ func TestIntegrationDaemonSingle(t *testing.T) {
 	tb, d, _ := newDaemonBed(t, dmConfig("single", ""), nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	local := testutil.AddrPort(t, s.conn.LocalAddr())
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "single" && c.Established && dmDaemonIs("wlan0")(c)
 	})
 	// Over 1.5 s, with the cellular link cut and back in the middle, the
@@ -375,7 +375,7 @@ func TestIntegrationDaemonWarmStandby(t *testing.T) {
 	tb, d, _ := newDaemonBed(t, dmConfig("handover", "hold_down: 1s, warm_standby: true"), nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	local := testutil.AddrPort(t, s.conn.LocalAddr())
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return dmDaemonIs("wlan0,wwan0 backup")(c) && activeOn("wlan0")(c)
 	})
 	standby := testbed.ClientWifi4.String() + "," + testbed.ClientCell4.String() + " backup"
@@ -392,7 +392,7 @@ func TestIntegrationDaemonWarmStandby(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "cut")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "the standby promoted: only "+testbed.ClientCell4.String()+" established, not backup",
 		dmEstabShape(testbed.ClientCell4.String()))
 	dmWaitConn(t, tb.Server, dmRemoteIs(local), "on the server, the subflow to "+testbed.ClientCell4.String()+" established, no longer backup_remote",
@@ -428,11 +428,11 @@ func TestIntegrationDaemonRestart(t *testing.T) {
 	}
 	// It manages the connection again.
 	tb.Impair(t, testbed.PathWifi, "cut")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "only "+testbed.ClientCell4.String()+" established after the cut",
 		dmEstabShape(testbed.ClientCell4.String()))
 	tb.Impair(t, testbed.PathWifi, "clear")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "back on "+testbed.ClientWifi4.String()+" only after the hold-down",
 		dmEstabShape(testbed.ClientWifi4.String()))
 
@@ -446,7 +446,7 @@ func TestIntegrationDaemonRestart(t *testing.T) {
 	// A crash that misses the cut altogether: the new daemon finds the
 	// subflow on a link that is down in the kernel's dump.
 	tb.Impair(t, testbed.PathWifi, "clear")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "back on "+testbed.ClientWifi4.String()+" only after the hold-down",
 		dmEstabShape(testbed.ClientWifi4.String()))
 	d.kill9()
@@ -461,7 +461,7 @@ func TestIntegrationDaemonRestart(t *testing.T) {
 // that the connection from local runs on cellular alone.
 func dmConvergedOnCell(t *testing.T, tb *testbed.Testbed, d *daemonProc, s *streamer, local netip.AddrPort, when string) {
 	t.Helper()
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), when+", exactly one established subflow, from "+testbed.ClientCell4.String()+", not backup",
 		dmEstabShape(testbed.ClientCell4.String()))
 }
@@ -474,19 +474,19 @@ func TestIntegrationDaemonHandoverIPv6(t *testing.T) {
 	// wildcard address), which takes IPv6 connections as well.
 	s := startStream(t, tb, testbed.ClientWifi6, netip.AddrPortFrom(testbed.Server6, 5201))
 	local := testutil.AddrPort(t, s.conn.LocalAddr())
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && dmDaemonIs("wlan0")(c) && activeOn("wlan0")(c)
 	})
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "cut")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && dmDaemonIs("wwan0")(c) })
 	dmWaitConn(t, tb.Client, dmLocalIs(local), "only "+testbed.ClientCell6.String()+" established after the cut",
 		dmEstabShape(testbed.ClientCell6.String()))
 	time.Sleep(300 * time.Millisecond)
 
 	tb.Impair(t, testbed.PathWifi, "clear")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
 	time.Sleep(300 * time.Millisecond)
 	dmGap(t, s, 100)
 	dmCheckConn(t, tb.Client, dmLocalIs(local), "back on Wi-Fi after the hold-down: exactly one established subflow, from "+
@@ -512,7 +512,7 @@ func TestIntegrationDaemonWifiFlap(t *testing.T) {
 	t.Logf("20 cut/clear cycles in %v", time.Since(start).Round(time.Millisecond))
 
 	// After the hold-down: back on Wi-Fi, nothing left over.
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
 	time.Sleep(200 * time.Millisecond)
 	dmGap(t, s, 200)
 	dmCheckConn(t, tb.Client, dmLocalIs(local), "exactly one subflow, from "+testbed.ClientWifi4.String()+
@@ -552,7 +552,7 @@ func TestIntegrationDaemonHandoverMakeBeforeBreak(t *testing.T) {
 		})
 
 	tb.Impair(t, testbed.PathWifi, "clear")
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wlan0")(c) && dmDaemonIs("wlan0")(c) })
 	time.Sleep(200 * time.Millisecond)
 	dmGap(t, s, 200)
 }

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
@@ -50,7 +50,7 @@ func dpPolicy(name, match, mode, extra string) string {
 }
 
 // dpIfaces returns the interfaces of c's subflows, sorted.
-func dpIfaces(c daemon.ConnStatus) []string {
+func dpIfaces(c control.ConnStatus) []string {
 	var out []string
 	for _, sf := range c.Subflows {
 		out = append(out, sf.Interface)
@@ -62,10 +62,10 @@ func dpIfaces(c daemon.ConnStatus) []string {
 // dpIs is a condition for daemonProc.conn: the connection is matched to
 // application app in mode, is established, and has exactly the subflows
 // on ifaces (in any order), none of them backup unless mode is handover.
-func dpIs(app, mode string, ifaces ...string) func(daemon.ConnStatus) bool {
+func dpIs(app, mode string, ifaces ...string) func(control.ConnStatus) bool {
 	want := slices.Clone(ifaces)
 	slices.Sort(want)
-	return func(c daemon.ConnStatus) bool {
+	return func(c control.ConnStatus) bool {
 		if c.Application != app || c.Mode != mode || !c.Established || c.ServerSide {
 			return false
 		}
@@ -193,11 +193,11 @@ func dpStreamResult(t *testing.T, ch <-chan map[string]any) string {
 // dpOtherConn waits up to 5 s for a client connection in the daemon's
 // view whose local address is not one of skip and that meets pred; it
 // fails the test with the daemon's view otherwise.
-func dpOtherConn(t *testing.T, d *daemonProc, skip []string, pred func(daemon.ConnStatus) bool) daemon.ConnStatus {
+func dpOtherConn(t *testing.T, d *daemonProc, skip []string, pred func(control.ConnStatus) bool) control.ConnStatus {
 	t.Helper()
-	var last []daemon.ConnStatus // the last non-empty view, for the failure message
+	var last []control.ConnStatus // the last non-empty view, for the failure message
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		var cur []daemon.ConnStatus
+		var cur []control.ConnStatus
 		for _, c := range d.status().Connections {
 			if c.ServerSide || slices.Contains(skip, c.Local) {
 				continue
@@ -212,7 +212,7 @@ func dpOtherConn(t *testing.T, d *daemonProc, skip []string, pred func(daemon.Co
 		}
 	}
 	t.Fatalf("no other connection than %v met the condition within 5 s; the daemon had %+v", skip, last)
-	return daemon.ConnStatus{}
+	return control.ConnStatus{}
 }
 
 // dpStillSingle checks that the connection from local stays matched to
@@ -222,7 +222,7 @@ func dpStillSingle(t *testing.T, tb *testbed.Testbed, d *daemonProc, local net.A
 	t.Helper()
 	d.conn(local, dpIs("default", "single", testbed.WifiDev))
 	dpKernelSubflowCount(t, tb.Client, testutil.AddrPort(t, local).String(), 1, 500*time.Millisecond)
-	c := d.conn(local, func(daemon.ConnStatus) bool { return true })
+	c := d.conn(local, func(control.ConnStatus) bool { return true })
 	if !dpIs("default", "single", testbed.WifiDev)(c) {
 		t.Fatalf("connection from %s changed: %+v", testutil.AddrPort(t, local).String(), c)
 	}
@@ -259,7 +259,7 @@ func TestIntegrationDaemonPolicyByPort(t *testing.T) {
 		t.Errorf("kernel: bulk subflows %q, want the initial one %s and one from %s", sfs, initial, testbed.ClientCell4)
 	}
 	dpKernelSubflowCount(t, tb.Client, vl, 1, 500*time.Millisecond)
-	if c := d.conn(voice.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true }); !dpIs("voice", "handover", testbed.WifiDev)(c) {
+	if c := d.conn(voice.conn.LocalAddr(), func(control.ConnStatus) bool { return true }); !dpIs("voice", "handover", testbed.WifiDev)(c) {
 		t.Errorf("voice changed: %+v", c)
 	}
 
@@ -350,7 +350,7 @@ func TestIntegrationDaemonPolicyReloadRematchesOwner(t *testing.T) {
 		}
 	}
 	reload(dpPolicy("nobody", "{ uids: [65534] }", "aggregate", ""))
-	if x := d.conn(dpAddr(c.Local), func(daemon.ConnStatus) bool { return true }); x.Application != "nobody" || x.Mode != "aggregate" {
+	if x := d.conn(dpAddr(c.Local), func(control.ConnStatus) bool { return true }); x.Application != "nobody" || x.Mode != "aggregate" {
 		t.Errorf("after a reload with a policy for uid 65534, the connection of uid 65534 is matched to %s/%s, want nobody/aggregate", x.Application, x.Mode)
 	} else {
 		d.conn(dpAddr(c.Local), dpIs("nobody", "aggregate", testbed.WifiDev, testbed.CellDev))
@@ -465,7 +465,7 @@ func dpServerToken(t *testing.T, m *monitor, port uint16) string {
 
 // dpRemotes returns the subflows of a daemon connection as "iface ->
 // remote".
-func dpRemotes(c daemon.ConnStatus) []string {
+func dpRemotes(c control.ConnStatus) []string {
 	var out []string
 	for _, sf := range c.Subflows {
 		out = append(out, sf.Interface+" -> "+sf.Remote)
@@ -532,7 +532,7 @@ func TestIntegrationDaemonAnnouncements(t *testing.T) {
 				t.Fatalf("kernel: connection from %s has %d subflows, want its 2: %q", il, len(sfs), sfs)
 			}
 		}
-		c := d.conn(ignoring.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+		c := d.conn(ignoring.conn.LocalAddr(), func(control.ConnStatus) bool { return true })
 		if !dpIs("default", "aggregate", both...)(c) {
 			t.Errorf("daemon: connection changed after an ignored announcement: %+v", c)
 		}
@@ -541,7 +541,7 @@ func TestIntegrationDaemonAnnouncements(t *testing.T) {
 	t.Run("accepted", func(t *testing.T) {
 		mustCLI(t, tb.Server, "announce", testbed.Server4b.String(), "id", "5", "token", atok)
 		want := []string{"wlan0 -> 10.0.3.2:5202", "wlan0 -> 10.0.4.2:5202", "wwan0 -> 10.0.3.2:5202", "wwan0 -> 10.0.4.2:5202"}
-		c := d.conn(accepting.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return slices.Equal(dpRemotes(c), want) })
+		c := d.conn(accepting.conn.LocalAddr(), func(c control.ConnStatus) bool { return slices.Equal(dpRemotes(c), want) })
 		t.Logf("after the announcement: %q", dpRemotes(c))
 		dpKernelSubflowCount(t, tb.Client, al, 4, 300*time.Millisecond)
 		sfs, _ := dpKernelSubflows(t, tb.Client, al)
@@ -559,7 +559,7 @@ func TestIntegrationDaemonAnnouncements(t *testing.T) {
 
 		mustCLI(t, tb.Server, "remove", "id", "5", "token", atok)
 		want = []string{"wlan0 -> 10.0.3.2:5202", "wwan0 -> 10.0.3.2:5202"}
-		c = d.conn(accepting.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return slices.Equal(dpRemotes(c), want) })
+		c = d.conn(accepting.conn.LocalAddr(), func(c control.ConnStatus) bool { return slices.Equal(dpRemotes(c), want) })
 		t.Logf("after the removal: %q", dpRemotes(c))
 		dpKernelSubflowCount(t, tb.Client, al, 2, 700*time.Millisecond)
 		sfs, _ = dpKernelSubflows(t, tb.Client, al)

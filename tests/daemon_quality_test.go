@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -32,7 +32,7 @@ func TestIntegrationDaemonBlackhole(t *testing.T) {
 
 			t.Logf("blackhole at %s", time.Now().Format("15:04:05.000"))
 			tb.Impair(t, testbed.PathWifi, "blackhole")
-			c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+			c := d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 				return activeOn("wwan0")(c) && (c.Bad["wlan0"] == "rto" || c.Bad["wlan0"] == "stall")
 			})
 			t.Logf("after the blackhole: %+v", c)
@@ -81,12 +81,12 @@ func TestIntegrationDaemonLoss(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 
 			tb.Impair(t, testbed.PathWifi, "loss", "30")
-			c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return activeOn("wwan0")(c) && c.Bad["wlan0"] != "" })
+			c := d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return activeOn("wwan0")(c) && c.Bad["wlan0"] != "" })
 			t.Logf("30%% loss on Wi-Fi: %+v", c.Bad)
 			time.Sleep(500 * time.Millisecond)
 			tb.Impair(t, testbed.PathWifi, "clear")
 			waitFor(t, 10*time.Second, "back on wlan0 after the loss is cleared", func() bool {
-				c := d.conn(s.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+				c := d.conn(s.conn.LocalAddr(), func(control.ConnStatus) bool { return true })
 				return activeOn("wlan0")(c) && len(c.Bad) == 0 && len(c.Subflows) == 1
 			})
 			t.Logf("stream: %v", s.wait(t))
@@ -116,7 +116,7 @@ default:
 	// echoes the peer sends over Wi-Fi: 300 ms more is longer than a
 	// probe of the path gets to answer, and then the path is closed, not
 	// only demoted.
-	c := d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	c := d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return activeOn("wwan0")(c) && (c.Bad["wlan0"] == "rtt" || c.Bad["wlan0"] == "loss" || c.Bad["wlan0"] == "silent")
 	})
 	t.Logf("300 ms on Wi-Fi: %+v", c)
@@ -129,7 +129,7 @@ default:
 	time.Sleep(500 * time.Millisecond)
 	tb.Impair(t, testbed.PathWifi, "clear")
 	waitFor(t, 10*time.Second, "Wi-Fi promoted again after the delay is gone", func() bool {
-		c := d.conn(s.conn.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+		c := d.conn(s.conn.LocalAddr(), func(control.ConnStatus) bool { return true })
 		return activeOn("wlan0", "wwan0")(c) && len(c.Bad) == 0
 	})
 	t.Logf("stream: %v", s.wait(t))

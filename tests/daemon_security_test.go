@@ -18,12 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
-// capSets are a thread's capability sets from /proc/PID/task/TID/status.
-type capSets struct{ Inh, Prm, Eff, Bnd, Amb uint64 }
+// capSets are a thread's capability sets and no_new_privs flag from
+// /proc/PID/task/TID/status.
+type capSets struct{ Inh, Prm, Eff, Bnd, Amb, NNP uint64 }
 
 func readCaps(t *testing.T, path string) capSets {
 	t.Helper()
@@ -34,7 +36,7 @@ func readCaps(t *testing.T, path string) capSets {
 	var s capSets
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
-		p := map[string]*uint64{"CapInh": &s.Inh, "CapPrm": &s.Prm, "CapEff": &s.Eff, "CapBnd": &s.Bnd, "CapAmb": &s.Amb}[k]
+		p := map[string]*uint64{"CapInh": &s.Inh, "CapPrm": &s.Prm, "CapEff": &s.Eff, "CapBnd": &s.Bnd, "CapAmb": &s.Amb, "NoNewPrivs": &s.NNP}[k]
 		if p == nil {
 			continue
 		}
@@ -45,7 +47,7 @@ func readCaps(t *testing.T, path string) capSets {
 	return s
 }
 
-func capMask(caps ...daemon.Capability) uint64 {
+func capMask(caps ...caps.Capability) uint64 {
 	var m uint64
 	for _, c := range caps {
 		m |= 1 << uint(c)
@@ -54,12 +56,12 @@ func capMask(caps ...daemon.Capability) uint64 {
 }
 
 // checkProcCaps checks that every thread of pid has permitted = effective
-// = bounding = want (limited to what this test process may hold), and
-// empty inheritable and ambient sets.
+// = bounding = want (limited to what this test process may hold), empty
+// inheritable and ambient sets, and no_new_privs set.
 func checkProcCaps(t *testing.T, pid int, want uint64) {
 	t.Helper()
 	want &= readCaps(t, "/proc/self/status").Prm
-	exp := capSets{Prm: want, Eff: want, Bnd: want}
+	exp := capSets{Prm: want, Eff: want, Bnd: want, NNP: 1}
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -70,18 +72,18 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 			continue // the thread ended
 		}
 		if got := readCaps(t, path); got != exp {
-			t.Errorf("%s: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x; want %016x %016x %016x %016x %016x",
-				path, got.Inh, got.Prm, got.Eff, got.Bnd, got.Amb, exp.Inh, exp.Prm, exp.Eff, exp.Bnd, exp.Amb)
+			t.Errorf("%s: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d; want %016x %016x %016x %016x %016x %d",
+				path, got.Inh, got.Prm, got.Eff, got.Bnd, got.Amb, got.NNP, exp.Inh, exp.Prm, exp.Eff, exp.Bnd, exp.Amb, exp.NNP)
 		}
 	}
 }
 
-// What the daemon keeps with -n (see daemon.(*Daemon).Capabilities): with
+// What the daemon keeps with -n (see caps.For): with
 // plain policies, and with mptcpify and a port below 1024 to listen on.
 var (
-	plainCaps = capMask(daemon.CapNetAdmin, daemon.CapSysAdmin)
-	fullCaps  = capMask(daemon.CapNetAdmin, daemon.CapNetBindService, daemon.CapBPF, daemon.CapPerfmon,
-		daemon.CapDACOverride, daemon.CapSysAdmin)
+	plainCaps = capMask(caps.CapNetAdmin, caps.CapSysAdmin)
+	fullCaps  = capMask(caps.CapNetAdmin, caps.CapNetBindService, caps.CapBPF, caps.CapPerfmon,
+		caps.CapDACOverride, caps.CapSysAdmin)
 )
 
 // TestIntegrationDaemonCapabilities checks the capability sets of a
@@ -179,7 +181,7 @@ func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 			t.Fatalf("endpoint keeper did not start; log:\n%s", log)
 		}
 	}
-	checkProcCaps(t, cmd.Process.Pid, capMask(daemon.CapNetAdmin, daemon.CapSysAdmin))
+	checkProcCaps(t, cmd.Process.Pid, capMask(caps.CapNetAdmin, caps.CapSysAdmin))
 	// It still manages endpoints: the Wi-Fi address gets one.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if r := cli(t, tb.Client, "endpoint", "show"); strings.Contains(r.stdout, testbed.ClientWifi4.String()+" ") {
@@ -283,7 +285,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		t.Errorf("status took %v while bad clients were connected", took)
 	}
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 2 })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 2 })
 
 	reply := func(name string, c *net.UnixConn, within time.Duration) string {
 		t.Helper()
@@ -316,7 +318,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := daemon.Query(ctx, d.control, daemon.QueryStatus); err != nil {
+	if _, err := control.Query(ctx, d.control, control.QueryStatus); err != nil {
 		t.Errorf("status after the bad clients: %v", err)
 	}
 	s.wait(t)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
@@ -281,7 +281,7 @@ func TestIntegrationDaemonGhostConnections(t *testing.T) {
 
 	// And it still manages new connections.
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 2 })
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 2 })
 	time.Sleep(300 * time.Millisecond)
 	dmGap(t, s, 10)
 }
@@ -300,14 +300,14 @@ func TestIntegrationDaemonAdoptsBeforeFullyEstablished(t *testing.T) {
 	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
 	c := dialMPTCP(t, tb.Client, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	d := startDaemon(t, tb.Client, writeConfig(t, svConfig("aggregate"), nil))
-	d.conn(c.LocalAddr(), func(daemon.ConnStatus) bool { return true })
+	d.conn(c.LocalAddr(), func(control.ConnStatus) bool { return true })
 	time.Sleep(1500 * time.Millisecond)
 	if st := d.status(); st.Refused > 0 {
 		t.Errorf("before any data: %d commands refused, want none (the connection is not fully established)", st.Refused)
 	}
 	start := time.Now()
 	echo(t, c, "x")
-	d.conn(c.LocalAddr(), func(c daemon.ConnStatus) bool { return len(c.Subflows) == 2 })
+	d.conn(c.LocalAddr(), func(c control.ConnStatus) bool { return len(c.Subflows) == 2 })
 	took := time.Since(start)
 	t.Logf("second subflow %v after the first data", took.Round(time.Millisecond))
 	if took > 400*time.Millisecond {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -43,7 +43,7 @@ func TestIntegrationDaemonHandoverLinkDown(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, handoverConfig, nil)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && c.Application == "default" && len(c.Subflows) == 1 && activeOn("wlan0")(c)
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -63,7 +63,7 @@ func TestIntegrationDaemonHandoverLinkDown(t *testing.T) {
 
 	tb.Impair(t, testbed.PathWifi, "clear")
 	// Back on Wi-Fi after the hold-down (1 s), with the cellular subflow gone.
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return activeOn("wlan0")(c) && len(c.Subflows) == 1
 	})
 	time.Sleep(300 * time.Millisecond)

@@ -24,9 +24,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/keeper"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
@@ -40,7 +40,7 @@ type fakeKernel struct {
 	refuse   map[netip.Addr]error
 }
 
-var _ daemon.EndpointClient = (*fakeKernel)(nil)
+var _ keeper.Client = (*fakeKernel)(nil)
 
 func (f *fakeKernel) Endpoints() ([]genl.Endpoint, error) {
 	f.mu.Lock()
@@ -126,7 +126,7 @@ func TestEndpointsKeeperFakeKernel(t *testing.T) {
 	f := &fakeKernel{eps: []genl.Endpoint{foreign, stale}, refuse: map[netip.Addr]error{}}
 	logs := &lockedLog{}
 	changes := make(chan ifmon.Delta, 1)
-	k := daemon.NewEndpointKeeperWith(f, cfg, changes, slog.New(slog.NewTextHandler(logs, nil)))
+	k := keeper.NewWith(f, cfg, changes, slog.New(slog.NewTextHandler(logs, nil)))
 
 	// Reconcile alone: the stale endpoint goes, the addresses come, and a
 	// second reconcile of the same snapshot sends nothing.

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
@@ -98,7 +98,7 @@ func TestIntegrationDaemonMetrics(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	tb, d, _ := newDaemonBedWith(t, handoverConfig, nil, "--metrics", addr)
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c daemon.ConnStatus) bool {
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
 		return c.Mode == "handover" && c.Application == "default" && len(c.Subflows) == 1 && activeOn("wlan0")(c)
 	})
 	// Wi-Fi is measured (a baseline and growth) before the cut.

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
@@ -58,7 +58,7 @@ type env struct {
 	dumpConns  func(e *env) ([]connection, error)
 	// daemonView returns the running daemon's view, or nil when no daemon
 	// answers.
-	daemonView func(e *env) *daemon.Status
+	daemonView func(e *env) *control.Status
 }
 
 // command is an object of the grammar (`endpoint`, `limits`, …) or one of

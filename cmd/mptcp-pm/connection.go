@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -102,7 +102,7 @@ func connectionShow(e *env, args []string) error {
 		}
 		conns = keep
 	}
-	managed := map[string]daemon.ConnStatus{}
+	managed := map[string]control.ConnStatus{}
 	if e.daemonView != nil {
 		if st := e.daemonView(e); st != nil {
 			for _, c := range st.Connections {
@@ -126,28 +126,41 @@ func connectionShow(e *env, args []string) error {
 		return "if" + strconv.Itoa(int(idx))
 	}
 	if e.json {
-		out := make([]connectionJSON, 0, len(conns))
-		for _, c := range conns {
-			cj := connectionJSON{
-				Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
-				State: stateName(c.State), UID: c.UID, Inode: c.Inode, Subflows: []subflowJSON{},
-			}
-			if m, ok := managed[cj.Token]; ok {
-				cj.Application, cj.Mode, cj.Active = m.Application, m.Mode, m.Active
-			}
-			for _, sf := range c.Subflows {
-				cj.Subflows = append(cj.Subflows, subflowJSON{
-					Local: sf.Local.String(), Remote: sf.Remote.String(), State: stateName(sf.State),
-					LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup, BackupRemote: sf.BackupRemote,
-					Dev: dev(sf.IfIndex), RTTus: sf.RTT.Microseconds(), RTTVarUs: sf.RTTVar.Microseconds(),
-					RTOms: sf.RTO.Milliseconds(), Retransmits: sf.Retransmits, TotalRetrans: sf.TotalRetrans,
-					Lost: sf.Lost, Cwnd: sf.SndCwnd, BytesAcked: sf.BytesAcked, BytesRetrans: sf.BytesRetrans,
-				})
-			}
-			out = append(out, cj)
-		}
-		return printJSON(e.stdout, out)
+		return printConnsJSON(e, conns, managed, dev)
 	}
+	printConns(e, conns, managed, dev)
+	return nil
+}
+
+// printConnsJSON prints conns as a JSON list, with what the daemon does
+// with those it manages; dev names an interface index.
+func printConnsJSON(e *env, conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) error {
+	out := make([]connectionJSON, 0, len(conns))
+	for _, c := range conns {
+		cj := connectionJSON{
+			Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
+			State: stateName(c.State), UID: c.UID, Inode: c.Inode, Subflows: []subflowJSON{},
+		}
+		if m, ok := managed[cj.Token]; ok {
+			cj.Application, cj.Mode, cj.Active = m.Application, m.Mode, m.Active
+		}
+		for _, sf := range c.Subflows {
+			cj.Subflows = append(cj.Subflows, subflowJSON{
+				Local: sf.Local.String(), Remote: sf.Remote.String(), State: stateName(sf.State),
+				LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup, BackupRemote: sf.BackupRemote,
+				Dev: dev(sf.IfIndex), RTTus: sf.RTT.Microseconds(), RTTVarUs: sf.RTTVar.Microseconds(),
+				RTOms: sf.RTO.Milliseconds(), Retransmits: sf.Retransmits, TotalRetrans: sf.TotalRetrans,
+				Lost: sf.Lost, Cwnd: sf.SndCwnd, BytesAcked: sf.BytesAcked, BytesRetrans: sf.BytesRetrans,
+			})
+		}
+		out = append(out, cj)
+	}
+	return printJSON(e.stdout, out)
+}
+
+// printConns prints conns one line each, then their subflows, as ss(8)
+// would.
+func printConns(e *env, conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) {
 	for _, c := range conns {
 		fmt.Fprintf(e.stdout, "token %08x %s -> %s %s uid %d subflows %d",
 			c.Token, c.Local, c.Remote, stateName(c.State), c.UID, len(c.Subflows))
@@ -172,7 +185,6 @@ func connectionShow(e *env, args []string) error {
 			fmt.Fprintln(e.stdout, b.String())
 		}
 	}
-	return nil
 }
 
 // ms formats a duration in milliseconds with three decimals, as ss(8) does.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
+	"github.com/mptcp-pm/mptcp-pm/keeper"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
@@ -119,96 +123,126 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 	return rest, nil
 }
 
-func runDaemon(e *env, args []string) error {
-	var cfg, control, level, quality, metrics, evbuf, audit string
-	var setPM, endpoints bool
+// daemonFlags are the settings of `mptcp-pm daemon`, checked.
+type daemonFlags struct {
+	config, socket, level, quality, metrics string
+	setPM, endpoints                        bool
+	eventBuffer                             int
+	auditInterval                           time.Duration
+}
+
+// parseDaemonFlags reads and checks the arguments of `mptcp-pm daemon`.
+func parseDaemonFlags(args []string) (daemonFlags, error) {
+	var f daemonFlags
+	var evbuf, audit string
 	rest, err := parseFlags("daemon", args,
-		map[string]*string{"c": &cfg, "config": &cfg, "control": &control, "log-level": &level, "quality": &quality, "metrics": &metrics,
-			"event-buffer": &evbuf, "audit-interval": &audit},
-		map[string]*bool{"set-pm-type": &setPM, "endpoints": &endpoints})
+		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
+			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit},
+		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints})
 	if err != nil {
-		return err
+		return f, err
 	}
 	if len(rest) > 0 {
-		return usagef("daemon: unexpected argument %q", rest[0])
+		return f, usagef("daemon: unexpected argument %q", rest[0])
 	}
-	if cfg == "" {
-		cfg = defaultConfig
+	if f.config == "" {
+		f.config = defaultConfig
 	}
-	eventBuffer := 0
 	if evbuf != "" {
 		n, err := strconv.Atoi(evbuf)
 		if err != nil || n < 4096 || n > 1<<30 {
-			return usagef("daemon: invalid --event-buffer %q (want a number of bytes from 4096 to 1073741824)", evbuf)
+			return f, usagef("daemon: invalid --event-buffer %q (want a number of bytes from 4096 to 1073741824)", evbuf)
 		}
-		eventBuffer = n
+		f.eventBuffer = n
 	}
-	var auditInterval time.Duration
 	if audit != "" {
 		d, err := time.ParseDuration(audit)
 		if err != nil || d < 100*time.Millisecond || d > time.Hour {
-			return usagef("daemon: invalid --audit-interval %q (want a duration from 100ms to 1h, e.g. 30s)", audit)
+			return f, usagef("daemon: invalid --audit-interval %q (want a duration from 100ms to 1h, e.g. 30s)", audit)
 		}
-		auditInterval = d
+		f.auditInterval = d
 	}
-	if metrics != "" {
-		if _, _, err := net.SplitHostPort(metrics); err != nil {
-			return usagef("daemon: invalid --metrics %q (want HOST:PORT, e.g. 127.0.0.1:9464)", metrics)
+	if f.metrics != "" {
+		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
+			return f, usagef("daemon: invalid --metrics %q (want HOST:PORT, e.g. 127.0.0.1:9464)", f.metrics)
 		}
 	}
-	switch quality {
+	switch f.quality {
 	case "", daemon.QualityAuto, daemon.QualityBPF, daemon.QualitySockdiag, daemon.QualityOff:
 	default:
-		return usagef("daemon: invalid --quality %q (want %s, %s, %s or %s)", quality,
+		return f, usagef("daemon: invalid --quality %q (want %s, %s, %s or %s)", f.quality,
 			daemon.QualityAuto, daemon.QualityBPF, daemon.QualitySockdiag, daemon.QualityOff)
 	}
-	// Check the configuration before anything else, to name its mistakes.
-	conf, err := policy.LoadConfig(cfg)
+	return f, nil
+}
+
+func runDaemon(e *env, args []string) error {
+	f, err := parseDaemonFlags(args)
 	if err != nil {
 		return err
 	}
-	kernelMode := endpoints || conf.PM == policy.PMKernel
-	if !kernelMode {
-		if _, err := policy.Load(cfg); err != nil { // the policies too
-			return err
+	// Check the configuration before anything else, to name its mistakes.
+	// It is read once, with the policies unless in endpoint mode.
+	kernelMode := func(c *policy.Config) bool { return f.endpoints || c.PM == policy.PMKernel }
+	set, err := policy.LoadFor(f.config, func(c *policy.Config) bool { return !kernelMode(c) })
+	if err != nil {
+		return err
+	}
+	conf := set.Config
+	log, err := daemonLogger(e, cmp.Or(f.level, conf.LogLevel))
+	if err != nil {
+		return err
+	}
+	if kernelMode(conf) {
+		if f.socket != "" || f.quality != "" || f.metrics != "" {
+			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
+		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
 	}
-	if level == "" {
-		level = conf.LogLevel
+	if conf.HasEndpoints {
+		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
 	}
+	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
+		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
+		AuditInterval: f.auditInterval, DropCapabilities: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return runUserspace(e, log, d)
+}
+
+// daemonLogger is the daemon's logger at level, which also sets the
+// garbage collector's pace.
+func daemonLogger(e *env, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return usagef("daemon: invalid log level %q (want debug, info, warn or error)", level)
+		return nil, usagef("daemon: invalid log level %q (want debug, info, warn or error)", level)
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv}))
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly long-lived per-connection state: collecting
 		// at 1.5 times it instead of twice keeps 10,000 connections
 		// under 40 MiB of RSS for little CPU (see docs/scale.md).
 		debug.SetGCPercent(daemonGCPercent)
 	}
-	if kernelMode {
-		if control != "" || quality != "" || metrics != "" {
-			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
-		}
-		return runEndpointKeeper(e, log, daemon.EndpointOptions{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns, SetPMType: setPM, Logger: log})
-	}
-	if conf.HasEndpoints {
-		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", cfg)
-	}
-	d, err := daemon.New(daemon.Options{ConfigPath: cfg, NetNS: e.nsfd, NetNSName: e.netns,
-		SetPMType: setPM, ControlSocket: control, Quality: quality, MetricsListen: metrics, EventBuffer: eventBuffer,
-		AuditInterval: auditInterval, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer d.Close()
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// runUserspace runs d until the context ends, reloading on SIGHUP once it
+// is ready. d drops the capabilities it does not need once its control
+// socket is set up (see daemon.Options.DropCapabilities).
+func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
+		select {
+		case <-d.Ready():
+		case <-ctx.Done():
+			return
+		}
 		for {
 			select {
 			case <-hup:
@@ -219,29 +253,7 @@ func runDaemon(e *env, args []string) error {
 			}
 		}
 	}()
-	errc := make(chan error, 2)
-	go func() { errc <- d.ServeControl(ctx) }()
-	// The sockets are open, the probes loaded and the sysctls written:
-	// once the control socket has its group (CAP_CHOWN), drop every
-	// capability the loop does not need.
-	if err := waitControl(ctx, d, errc); err != nil {
-		if errors.Is(err, context.Canceled) {
-			log.Info("stopped")
-			return nil
-		}
-		return err
-	}
-	drop, err := d.DropCapabilities()
-	if err != nil {
-		return err
-	}
-	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
-	go func() { errc <- d.Run(ctx) }()
-	err = <-errc
-	cancel()
-	if err == nil {
-		err = <-errc
-	}
+	err := d.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
 		log.Info("stopped")
 		return nil
@@ -249,38 +261,14 @@ func runDaemon(e *env, args []string) error {
 	return err
 }
 
-// waitControl waits up to 5 s for the control socket to be set up, or for
-// ServeControl to fail (its error is returned).
-func waitControl(ctx context.Context, d *daemon.Daemon, errc <-chan error) error {
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !d.ControlReady() {
-		select {
-		case err := <-errc:
-			if err == nil {
-				err = ctx.Err()
-			}
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return errors.New("control socket: not set up within 5 s")
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
 // runEndpointKeeper runs endpoint mode until the context ends.
-func runEndpointKeeper(e *env, log *slog.Logger, opts daemon.EndpointOptions) error {
-	k, err := daemon.NewEndpointKeeper(opts)
+func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keeper.Options) error {
+	k, err := keeper.New(conf, opts)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	drop, err := daemon.DropCapabilities(daemon.EndpointCapabilityList(opts))
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)))
 	if err != nil {
 		return err
 	}
@@ -319,9 +307,9 @@ func controlPath(e *env, flag string) string {
 }
 
 func runStatus(e *env, args []string) error {
-	var control string
+	var socket string
 	var brief bool
-	rest, err := parseFlags("status", args, map[string]*string{"control": &control}, map[string]*bool{"brief": &brief})
+	rest, err := parseFlags("status", args, map[string]*string{"control": &socket}, map[string]*bool{"brief": &brief})
 	if err != nil {
 		return err
 	}
@@ -330,7 +318,7 @@ func runStatus(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
-	r, err := daemon.Ask(ctx, controlPath(e, control), daemon.Request{Query: daemon.QueryStatus, Brief: brief})
+	r, err := control.Ask(ctx, controlPath(e, socket), control.Request{Query: control.QueryStatus, Brief: brief})
 	if err != nil {
 		return err
 	}
@@ -367,7 +355,7 @@ func runStatus(e *env, args []string) error {
 	return nil
 }
 
-func printDaemonConn(e *env, c daemon.ConnStatus) {
+func printDaemonConn(e *env, c control.ConnStatus) {
 	side := "client"
 	if c.ServerSide {
 		side = "server"
@@ -388,8 +376,8 @@ func printDaemonConn(e *env, c daemon.ConnStatus) {
 }
 
 func runReload(e *env, args []string) error {
-	var control string
-	rest, err := parseFlags("reload", args, map[string]*string{"control": &control}, nil)
+	var socket string
+	rest, err := parseFlags("reload", args, map[string]*string{"control": &socket}, nil)
 	if err != nil {
 		return err
 	}
@@ -398,7 +386,7 @@ func runReload(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
-	_, err = daemon.Query(ctx, controlPath(e, control), daemon.QueryReload)
+	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
 	return err
 }
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/bpf"
-	"github.com/mptcp-pm/mptcp-pm/daemon"
+	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/internal/links"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -47,14 +47,14 @@ func main() {
 			return c.Connections()
 		},
 	}
-	e.daemonView = func(e *env) *daemon.Status {
+	e.daemonView = func(e *env) *control.Status {
 		path := controlPath(e, "")
 		if _, err := os.Stat(path); err != nil {
 			return nil
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, time.Second)
 		defer cancel()
-		r, err := daemon.Query(ctx, path, daemon.QueryStatus)
+		r, err := control.Query(ctx, path, control.QueryStatus)
 		if err != nil {
 			return nil
 		}

@@ -53,10 +53,18 @@ var runExit = os.Exit
 // runSignals are forwarded to the command.
 var runSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM}
 
-func runRun(e *env, args []string) error {
-	method := mptcpize.Auto
-	quiet := false
-	var polName, cfg string
+// runFlags are the options of `mptcp-pm run`.
+type runFlags struct {
+	method       mptcpize.Method
+	quiet        bool
+	polName, cfg string
+	help         bool
+}
+
+// parseRunFlags reads the options before COMMAND and returns them with
+// COMMAND and its arguments.
+func parseRunFlags(args []string) (runFlags, []string, error) {
+	f := runFlags{method: mptcpize.Auto}
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" {
@@ -70,37 +78,49 @@ func runRun(e *env, args []string) error {
 		switch {
 		case a == "-m" || a == "-method" || a == "--method":
 			if len(args) == 0 {
-				return usagef("run: missing value after %q", a)
+				return f, nil, usagef("run: missing value after %q", a)
 			}
 			v := args[0]
 			args = args[1:]
 			var err error
-			if method, err = parseRunMethod(v); err != nil {
-				return err
+			if f.method, err = parseRunMethod(v); err != nil {
+				return f, nil, err
 			}
 		case strings.HasPrefix(a, "--method=") || strings.HasPrefix(a, "-method="):
 			var err error
-			if method, err = parseRunMethod(a[strings.Index(a, "=")+1:]); err != nil {
-				return err
+			if f.method, err = parseRunMethod(a[strings.Index(a, "=")+1:]); err != nil {
+				return f, nil, err
 			}
 		case a == "-q" || a == "-quiet" || a == "--quiet":
-			quiet = true
+			f.quiet = true
 		case a == "-p" || a == "-policy" || a == "--policy":
 			if len(args) == 0 {
-				return usagef("run: missing value after %q", a)
+				return f, nil, usagef("run: missing value after %q", a)
 			}
-			polName, args = args[0], args[1:]
+			f.polName, args = args[0], args[1:]
 		case a == "-c" || a == "-config" || a == "--config":
 			if len(args) == 0 {
-				return usagef("run: missing value after %q", a)
+				return f, nil, usagef("run: missing value after %q", a)
 			}
-			cfg, args = args[0], args[1:]
+			f.cfg, args = args[0], args[1:]
 		case isHelp(a):
-			fmt.Fprint(e.stdout, runUsage)
-			return nil
+			f.help = true
+			return f, nil, nil
 		default:
-			return usagef("run: unknown option %q (expected --method, --policy, --config, --quiet or --)", a)
+			return f, nil, usagef("run: unknown option %q (expected --method, --policy, --config, --quiet or --)", a)
 		}
+	}
+	return f, args, nil
+}
+
+func runRun(e *env, args []string) error {
+	f, args, err := parseRunFlags(args)
+	if err != nil {
+		return err
+	}
+	if f.help {
+		fmt.Fprint(e.stdout, runUsage)
+		return nil
 	}
 	if len(args) == 0 {
 		return usagef("run: missing COMMAND")
@@ -114,41 +134,69 @@ func runRun(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: %s: %w", name, err)
 	}
-
-	var (
-		scope  *mptcpize.Scope // the cgroup the command starts in, if any
-		plan   mptcpize.Plan
-		bpfErr error
-		how    string
-	)
+	scope, plan, how, err := chooseRunMethod(f, name, bin)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		if scope != nil {
 			scope.Close()
 		}
 	}()
-	if polName != "" {
-		if scope, err = policyCgroup(polName, cfg); err != nil {
-			return err
+	if !f.quiet {
+		fmt.Fprintf(e.stderr, "mptcp-pm: run: %s: MPTCP via %s\n", name, how)
+	}
+	code, err := runCommand(e, name, path, args, scope, plan)
+	if err != nil {
+		return err
+	}
+	if scope != nil {
+		if err := scope.Close(); err != nil {
+			fmt.Fprintf(e.stderr, "mptcp-pm: run: %s: cleanup: %s\n", name, err.Error())
+		}
+		scope = nil
+	}
+	if code != 0 {
+		runExit(code)
+	}
+	return nil
+}
+
+// chooseRunMethod makes COMMAND's sockets MPTCP the way f asks: it
+// returns the cgroup the command starts in (with the eBPF program, or of
+// --policy; nil if none), or else the plan for its environment, and how,
+// for the user. On an error the cgroup is closed.
+func chooseRunMethod(f runFlags, name string, bin mptcpize.Binary) (scope *mptcpize.Scope, plan mptcpize.Plan, how string, err error) {
+	defer func() {
+		if err != nil && scope != nil {
+			scope.Close()
+			scope = nil
+		}
+	}()
+	if f.polName != "" {
+		if scope, err = policyCgroup(f.polName, f.cfg); err != nil {
+			return scope, plan, "", err
 		}
 	}
-	if method == mptcpize.Auto || method == mptcpize.BPF {
+	var bpfErr error
+	if f.method == mptcpize.Auto || f.method == mptcpize.BPF {
 		if scope != nil {
 			bpfErr = scope.Attach()
 		} else {
 			scope, bpfErr = mptcpize.StartBPF()
 		}
-		if bpfErr != nil && method == mptcpize.BPF {
-			return fmt.Errorf("run: %s: %w", name, bpfErr)
+		if bpfErr != nil && f.method == mptcpize.BPF {
+			return scope, plan, "", fmt.Errorf("run: %s: %w", name, bpfErr)
 		}
 	}
 	if scope != nil && bpfErr == nil {
 		how = fmt.Sprintf("eBPF fmod_ret on %s (cgroup %s)", mptcpize.HookFunc, scope.Path)
 	} else {
-		if plan, err = mptcpize.Choose(method, bin, mptcpize.FindPreload); err != nil {
+		if plan, err = mptcpize.Choose(f.method, bin, mptcpize.FindPreload); err != nil {
 			if bpfErr != nil {
-				return fmt.Errorf("run: %s: %w (and %w)", name, err, bpfErr)
+				return scope, plan, "", fmt.Errorf("run: %s: %w (and %w)", name, err, bpfErr)
 			}
-			return fmt.Errorf("run: %s: %w", name, err)
+			return scope, plan, "", fmt.Errorf("run: %s: %w", name, err)
 		}
 		how = plan.Detail
 		if bpfErr != nil {
@@ -158,18 +206,21 @@ func runRun(e *env, args []string) error {
 	if bin.Script != "" {
 		how += fmt.Sprintf(" for interpreter %s", bin.Path)
 	}
-	if scope != nil && polName != "" {
-		how += fmt.Sprintf(", in cgroup %s of policy %s", scope.Path, polName)
+	if scope != nil && f.polName != "" {
+		how += fmt.Sprintf(", in cgroup %s of policy %s", scope.Path, f.polName)
 	}
-	if !quiet {
-		fmt.Fprintf(e.stderr, "mptcp-pm: run: %s: MPTCP via %s\n", name, how)
-	}
+	return scope, plan, how, nil
+}
 
+// runCommand runs COMMAND (args, found at path) with plan's environment
+// in scope's cgroup, forwarding runSignals to it, and returns the exit
+// status a shell would report.
+func runCommand(e *env, name, path string, args []string, scope *mptcpize.Scope, plan mptcpize.Plan) (int, error) {
 	argv := append([]string{path}, args[1:]...)
 	if e.netns != "" {
 		ipPath, err := exec.LookPath("ip")
 		if err != nil {
-			return fmt.Errorf("run: -n %s needs ip(8): %w", e.netns, err)
+			return 0, fmt.Errorf("run: -n %s needs ip(8): %w", e.netns, err)
 		}
 		argv = append([]string{ipPath, "netns", "exec", e.netns}, argv...)
 	}
@@ -189,7 +240,7 @@ func runRun(e *env, args []string) error {
 	signal.Notify(sigs, runSignals...)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run: %s: %w", name, err)
+		return 0, fmt.Errorf("run: %s: %w", name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -205,27 +256,16 @@ func runRun(e *env, args []string) error {
 			}
 		}
 	}()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	close(done)
-	code := 0
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
-		code = exitCode(ee.ProcessState)
+		return exitCode(ee.ProcessState), nil
 	case err != nil:
-		return fmt.Errorf("run: %s: %w", name, err)
+		return 0, fmt.Errorf("run: %s: %w", name, err)
 	}
-	if scope != nil {
-		if err := scope.Close(); err != nil {
-			fmt.Fprintf(e.stderr, "mptcp-pm: run: %s: cleanup: %s\n", name, err.Error())
-		}
-		scope = nil
-	}
-	if code != 0 {
-		signal.Stop(sigs)
-		runExit(code)
-	}
-	return nil
+	return 0, nil
 }
 
 func parseRunMethod(v string) (mptcpize.Method, error) {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package caps
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DropCapabilities reduces the capabilities of every thread of the process
+// Drop reduces the capabilities of every thread of the process
 // to keep: permitted = effective = keep (those of keep the process has),
 // inheritable and ambient empty, and the bounding set keep, so that no
 // exec can get any other back. Capabilities are per thread and a Go
@@ -21,11 +21,11 @@ import (
 // syscall.AllThreadsSyscall, or with a signal to each thread when cgo is
 // linked in) and then checked in /proc/self/task/*/status. A process
 // without capabilities is left as it is, with no error.
-func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
+func Drop(keep []Capability) (Dropped, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return CapabilityDrop{}, fmt.Errorf("drop capabilities: capget: %w", err)
+		return Dropped{}, fmt.Errorf("drop capabilities: capget: %w", err)
 	}
 	permitted := uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
 	effective := uint64(data[0].Effective) | uint64(data[1].Effective)<<32
@@ -36,7 +36,7 @@ func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
 	want &= permitted
 	last, err := lastCap()
 	if err != nil {
-		return CapabilityDrop{}, err
+		return Dropped{}, err
 	}
 	var bounding uint64
 	for c := 0; c <= last; c++ {
@@ -44,7 +44,7 @@ func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
 			bounding |= 1 << uint(c)
 		}
 	}
-	res := CapabilityDrop{Bounding: effective&(1<<unix.CAP_SETPCAP) != 0}
+	res := Dropped{Bounding: effective&(1<<unix.CAP_SETPCAP) != 0}
 	for c := 0; c <= last; c++ {
 		if want&(1<<uint(c)) != 0 {
 			res.Kept = append(res.Kept, Capability(c))
@@ -69,11 +69,13 @@ func DropCapabilities(keep []Capability) (CapabilityDrop, error) {
 	return res, nil
 }
 
-// capSets are a thread's capability sets, from /proc/.../status.
-type capSets struct{ inh, prm, eff, bnd, amb uint64 }
+// capSets are a thread's capability sets, from /proc/.../status, and its
+// no_new_privs flag: set with the drop, so that nothing the daemon might
+// run gains privileges through a file's capabilities or set-user-ID bit.
+type capSets struct{ inh, prm, eff, bnd, amb, nnp uint64 }
 
 func (s capSets) is(want, bounding uint64) bool {
-	return s.inh == 0 && s.amb == 0 && s.prm == want && s.eff == want && s.bnd == bounding
+	return s.inh == 0 && s.amb == 0 && s.prm == want && s.eff == want && s.bnd == bounding && s.nnp == 1
 }
 
 // checkAllThreads waits up to a second for every thread to have the sets
@@ -97,7 +99,7 @@ func checkAllThreads(want, bounding, dropBounding uint64) error {
 				continue // the thread ended
 			}
 			if !s.is(want, bounding) {
-				bad = append(bad, fmt.Sprintf("thread %d: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x", tid, s.inh, s.prm, s.eff, s.bnd, s.amb))
+				bad = append(bad, fmt.Sprintf("thread %d: CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d", tid, s.inh, s.prm, s.eff, s.bnd, s.amb, s.nnp))
 				retry(tid, dropBounding, want)
 			}
 		}
@@ -117,7 +119,7 @@ func readCapSets(path string) (capSets, error) {
 		return capSets{}, err
 	}
 	var s capSets
-	fields := map[string]*uint64{"CapInh": &s.inh, "CapPrm": &s.prm, "CapEff": &s.eff, "CapBnd": &s.bnd, "CapAmb": &s.amb}
+	fields := map[string]*uint64{"CapInh": &s.inh, "CapPrm": &s.prm, "CapEff": &s.eff, "CapBnd": &s.bnd, "CapAmb": &s.amb, "NoNewPrivs": &s.nnp}
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -129,7 +131,7 @@ func readCapSets(path string) (capSets, error) {
 		}
 	}
 	if n != len(fields) {
-		return capSets{}, fmt.Errorf("%s: %d of the 5 Cap* lines", path, n)
+		return capSets{}, fmt.Errorf("%s: %d of the 5 Cap* lines and NoNewPrivs", path, n)
 	}
 	return s, nil
 }

@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package daemon
+package caps
 
 /*
 #include <errno.h>
@@ -23,6 +23,7 @@ static struct sigaction mptcppm_old;
 // /proc/self/task anyway.
 static void mptcppm_apply(void) {
 	int i;
+	syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (i = 0; i < 64; i++) {
 		if (mptcppm_drop_bounding & (1ULL << i)) {

@@ -1,4 +1,12 @@
-package daemon
+// Package keeper is endpoint mode (pm: kernel, or `mptcp-pm daemon
+// --endpoints`): the kernel's own path manager runs the connections and
+// the keeper keeps its endpoints in line with the interfaces, with a pure
+// plan (Desired, Manages, Diff) and a reconciler (Keeper) that alone
+// sends commands.
+//
+// Out of scope: connections and subflows (the kernel's path manager, or
+// package daemon with the userspace one) and a control socket.
+package keeper
 
 import (
 	"context"
@@ -14,9 +22,9 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-// EndpointClient is the part of the in-kernel path manager's API the
-// EndpointKeeper uses. *genl.Client implements it; tests use a fake.
-type EndpointClient interface {
+// Client is the part of the in-kernel path manager's API the
+// Keeper uses. *genl.Client implements it; tests use a fake.
+type Client interface {
 	Endpoints() ([]genl.Endpoint, error)
 	AddEndpoint(ep genl.Endpoint) error
 	DeleteEndpoint(id uint8, addr netip.Addr) error
@@ -24,27 +32,26 @@ type EndpointClient interface {
 	SetLimits(u genl.LimitsUpdate) error
 }
 
-var _ EndpointClient = (*genl.Client)(nil)
+var _ Client = (*genl.Client)(nil)
 
-// EndpointOptions are the command-line settings of endpoint mode.
-type EndpointOptions struct {
-	ConfigPath string
-	NetNS      int    // fd of the namespace to manage, 0 for the daemon's own
-	NetNSName  string // its name, for messages
+// Options are the command-line settings of endpoint mode.
+type Options struct {
+	NetNS     int    // fd of the namespace to manage, 0 for the daemon's own
+	NetNSName string // its name, for messages
 	// SetPMType sets net.mptcp.pm_type=0 at start (also when the
 	// configuration says set_pm_type: true).
 	SetPMType bool
 	Logger    *slog.Logger
 }
 
-// EndpointKeeper is endpoint mode (pm: kernel, or `mptcp-pm daemon
+// Keeper is endpoint mode (pm: kernel, or `mptcp-pm daemon
 // --endpoints`): the kernel's own path manager (net.mptcp.pm_type=0) runs
 // the connections, and the keeper keeps its endpoints in line with the
 // interfaces, as NetworkManager does. It sets the configured limits at
 // start, then after every change of the interfaces (and once at start) it
 // dumps the endpoints and adds, deletes and changes them to match
-// policy.DesiredEndpoints, touching only those policy.EndpointConfig.Manages
-// says are its own, plus those it added. Endpoints of addresses that went
+// Desired, touching only those Manages says are its own, plus those it
+// added. Endpoints of addresses that went
 // away are deleted (no stale endpoints); a link that goes down loses its
 // endpoints and gets them back when it comes up.
 //
@@ -59,27 +66,23 @@ type EndpointOptions struct {
 //
 // Concurrency: Run owns the keeper; Reconcile must not be called while Run
 // runs.
-type EndpointKeeper struct {
+type Keeper struct {
 	log     *slog.Logger
 	cfg     *policy.EndpointConfig
-	pm      EndpointClient
+	pm      Client
 	changes <-chan ifmon.Delta
-	run     func(context.Context) error // the monitor's Run, nil with NewEndpointKeeperWith
+	run     func(context.Context) error // the monitor's Run, nil with NewWith
 	closers []interface{ Close() error }
 	added   map[netip.Addr]bool // endpoints this keeper added and has not deleted
 }
 
-// NewEndpointKeeper reads the configuration, checks that the namespace runs
-// the in-kernel path manager (net.mptcp.pm_type=0; with opts.SetPMType or
-// set_pm_type: true it sets it), and opens the sockets. Run then starts
-// it; the caller closes the keeper.
-func NewEndpointKeeper(opts EndpointOptions) (*EndpointKeeper, error) {
+// New checks that the namespace runs the in-kernel path manager
+// (net.mptcp.pm_type=0; with opts.SetPMType or set_pm_type: true it sets
+// it) and opens the sockets for conf, the parsed configuration. Run then
+// starts it; the caller closes the keeper.
+func New(conf *policy.Config, opts Options) (*Keeper, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	conf, err := policy.LoadConfig(opts.ConfigPath)
-	if err != nil {
-		return nil, err
 	}
 	if err := checkKernelPMType(opts, conf, opts.Logger); err != nil {
 		return nil, err
@@ -88,33 +91,33 @@ func NewEndpointKeeper(opts EndpointOptions) (*EndpointKeeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	mon, err := ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: rules(conf),
+	mon, err := ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: conf.Rules(),
 		Logf: func(format string, args ...any) { opts.Logger.Debug(fmt.Sprintf(format, args...)) }})
 	if err != nil {
 		pm.Close()
 		return nil, err
 	}
-	k := NewEndpointKeeperWith(pm, conf.Endpoints, mon.Changes(), opts.Logger)
+	k := NewWith(pm, conf.Endpoints, mon.Changes(), opts.Logger)
 	k.run = mon.Run
 	k.closers = append(k.closers, pm)
 	return k, nil
 }
 
-// NewEndpointKeeperWith returns a keeper that sends its commands to pm and
+// NewWith returns a keeper that sends its commands to pm and
 // reconciles on every Delta of changes, until changes is closed or the
 // context of Run ends. A nil cfg is policy.DefaultEndpointConfig.
-func NewEndpointKeeperWith(pm EndpointClient, cfg *policy.EndpointConfig, changes <-chan ifmon.Delta, log *slog.Logger) *EndpointKeeper {
+func NewWith(pm Client, cfg *policy.EndpointConfig, changes <-chan ifmon.Delta, log *slog.Logger) *Keeper {
 	if cfg == nil {
 		cfg = policy.DefaultEndpointConfig()
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &EndpointKeeper{log: log, cfg: cfg, pm: pm, changes: changes, added: make(map[netip.Addr]bool)}
+	return &Keeper{log: log, cfg: cfg, pm: pm, changes: changes, added: make(map[netip.Addr]bool)}
 }
 
 // Close closes the keeper's sockets. It does not touch the endpoints.
-func (k *EndpointKeeper) Close() {
+func (k *Keeper) Close() {
 	for _, c := range k.closers {
 		_ = c.Close()
 	}
@@ -124,7 +127,7 @@ func (k *EndpointKeeper) Close() {
 // checkKernelPMType makes sure the namespace runs the in-kernel path
 // manager: with the userspace one (pm_type=1) the kernel keeps the
 // endpoints but never uses them.
-func checkKernelPMType(opts EndpointOptions, conf *policy.Config, log *slog.Logger) error {
+func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) error {
 	where := "this namespace"
 	if opts.NetNSName != "" {
 		where = "namespace " + opts.NetNSName
@@ -151,7 +154,7 @@ func checkKernelPMType(opts EndpointOptions, conf *policy.Config, log *slog.Logg
 // Run sets the configured limits, then reconciles the endpoints at start
 // and after every change of the interfaces until ctx is done (it then
 // returns nil) or the interface monitor fails.
-func (k *EndpointKeeper) Run(ctx context.Context) error {
+func (k *Keeper) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	monErr := make(chan error, 1)
@@ -183,7 +186,7 @@ func (k *EndpointKeeper) Run(ctx context.Context) error {
 	}
 }
 
-func (k *EndpointKeeper) setLimits() {
+func (k *Keeper) setLimits() {
 	u := k.cfg.Limits
 	if u.Subflows == nil && u.AddAddrAccepted == nil {
 		return
@@ -214,10 +217,10 @@ func kernelAttrs(err error) []any {
 
 // Reconcile brings the kernel's endpoints in line with snapshot snap once:
 // it dumps them, deletes, changes and adds (in that order, so that a
-// replacement's address is free) what policy.DiffEndpoints says, and logs
+// replacement's address is free) what Diff says, and logs
 // each command at info, or at warn with the kernel's message when it is
 // refused. It returns the failures, joined; they are already logged.
-func (k *EndpointKeeper) Reconcile(snap ifmon.Snapshot) error {
+func (k *Keeper) Reconcile(snap ifmon.Snapshot) error {
 	cur, err := k.pm.Endpoints()
 	if err != nil {
 		k.log.Warn("dump endpoints failed; retrying at the next change", "err", err)
@@ -226,12 +229,12 @@ func (k *EndpointKeeper) Reconcile(snap ifmon.Snapshot) error {
 	var mine []genl.Endpoint
 	for _, ep := range cur {
 		ep.Addr = ep.Addr.Unmap()
-		if ep.Flags&genl.FlagImplicit == 0 && (k.added[ep.Addr] || k.cfg.Manages(snap, ep)) {
+		if ep.Flags&genl.FlagImplicit == 0 && (k.added[ep.Addr] || Manages(k.cfg, snap, ep)) {
 			mine = append(mine, ep)
 		}
 	}
-	desired := policy.DesiredEndpoints(k.cfg, snap)
-	add, del, change := policy.DiffEndpoints(mine, desired)
+	desired := Desired(k.cfg, snap)
+	add, del, change := Diff(mine, desired)
 	var errs []error
 	for _, ep := range del {
 		attrs := []any{"addr", ep.Addr, "id", ep.ID, "flags", ep.Flags.String(), "dev", devName(snap, ep.IfIndex), "why", whyDelete(k.cfg, snap, ep, desired)}
@@ -291,7 +294,7 @@ func whyDelete(cfg *policy.EndpointConfig, snap ifmon.Snapshot, ep genl.Endpoint
 	switch {
 	case !ok:
 		return "address gone"
-	case !cfg.Allows(l):
+	case !Allows(cfg, l):
 		return "interface " + l.Name + " not allowed"
 	case !l.Up:
 		return "interface " + l.Name + " down"

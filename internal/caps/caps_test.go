@@ -1,4 +1,4 @@
-package daemon
+package caps
 
 import (
 	"net/netip"
@@ -15,7 +15,7 @@ import (
 // CAP_SETPCAP to shrink its bounding set) and has no capability it never
 // uses.
 func TestUnitFileCapabilities(t *testing.T) {
-	b, err := os.ReadFile("../dist/mptcp-pm.service")
+	b, err := os.ReadFile("../../dist/mptcp-pm.service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +33,10 @@ func TestUnitFileCapabilities(t *testing.T) {
 	// everything.
 	all := &policy.Set{Config: &policy.Config{Default: policy.Policy{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:443")}}},
 		Policies: []*policy.Policy{{Mptcpify: true, Match: policy.Match{Process: "app"}}}}
-	for _, n := range (&Daemon{}).capsFor(all) {
+	for _, n := range For(Config{Set: all}) {
 		want = append(want, n.Cap.String())
 	}
-	for _, n := range EndpointCapabilities(EndpointOptions{}) {
+	for _, n := range ForEndpoints(false) {
 		want = append(want, n.Cap.String())
 	}
 	slices.Sort(want)
@@ -57,48 +57,49 @@ func TestCapabilityNames(t *testing.T) {
 			t.Errorf("Capability(%d) = %q, want %q", int(c), got, want)
 		}
 	}
-	if got := capString(nil); got != "none" {
-		t.Errorf("capString(nil) = %q", got)
+	if got := Join(nil); got != "none" {
+		t.Errorf("Join(nil) = %q", got)
 	}
 }
 
 // What the daemon keeps follows its configuration.
 func TestCapabilitiesFollowConfig(t *testing.T) {
-	caps := func(d *Daemon, set *policy.Set) string { return capString(capList(d.capsFor(set))) }
+	caps := func(c Config, set *policy.Set) string { c.Set = set; return Join(List(For(c))) }
 	plain := &policy.Set{Config: &policy.Config{}}
 	for _, tt := range []struct {
 		name string
-		d    *Daemon
+		c    Config
 		set  *policy.Set
 		want string
 	}{
-		{"plain", &Daemon{}, plain, "cap_net_admin"},
-		{"-n", &Daemon{opts: Options{NetNS: 3}}, plain, "cap_net_admin,cap_sys_admin"},
-		{"metrics below 1024", &Daemon{opts: Options{MetricsListen: "127.0.0.1:99"}}, plain, "cap_net_admin,cap_net_bind_service"},
-		{"metrics above", &Daemon{opts: Options{MetricsListen: "127.0.0.1:9464"}}, plain, "cap_net_admin"},
-		{"announce 443", &Daemon{}, &policy.Set{Config: &policy.Config{},
+		{"plain", Config{}, plain, "cap_net_admin"},
+		{"-n", Config{NetNS: true}, plain, "cap_net_admin,cap_sys_admin"},
+		{"metrics below 1024", Config{MetricsListen: "127.0.0.1:99"}, plain, "cap_net_admin,cap_net_bind_service"},
+		{"metrics above", Config{MetricsListen: "127.0.0.1:9464"}, plain, "cap_net_admin"},
+		{"announce 443", Config{}, &policy.Set{Config: &policy.Config{},
 			Policies: []*policy.Policy{{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:443")}}}}, "cap_net_admin,cap_net_bind_service"},
-		{"announce 8443", &Daemon{}, &policy.Set{Config: &policy.Config{},
+		{"announce 8443", Config{}, &policy.Set{Config: &policy.Config{},
 			Policies: []*policy.Policy{{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:8443")}}}}, "cap_net_admin"},
-		{"mptcpify", &Daemon{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}},
+		{"mptcpify", Config{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}},
 			"cap_net_admin,cap_bpf,cap_perfmon,cap_dac_override"},
-		{"process", &Daemon{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Match: policy.Match{Process: "curl"}}}},
+		{"process", Config{}, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Match: policy.Match{Process: "curl"}}}},
 			"cap_net_admin,cap_sys_ptrace,cap_dac_override"},
 	} {
-		if got := caps(tt.d, tt.set); got != tt.want {
+		if got := caps(tt.c, tt.set); got != tt.want {
 			t.Errorf("%s: keeps %s, want %s", tt.name, got, tt.want)
 		}
 	}
 	// A reload that needs more than was kept says what and why.
-	d := &Daemon{kept: &[]Capability{CapNetAdmin}}
-	if got := d.missingCaps(plain); got != "" {
+	kept := &[]Capability{CapNetAdmin}
+	missing := func(kept *[]Capability, set *policy.Set) string { return Missing(kept, For(Config{Set: set})) }
+	if got := missing(kept, plain); got != "" {
 		t.Errorf("plain configuration after a plain start: %q", got)
 	}
-	got := d.missingCaps(&policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}})
+	got := missing(kept, &policy.Set{Config: &policy.Config{}, Policies: []*policy.Policy{{Mptcpify: true}}})
 	if !strings.HasPrefix(got, "it needs cap_bpf (mptcpify: ") || !strings.HasSuffix(got, "which the daemon dropped at start: restart it to run this configuration") {
 		t.Errorf("mptcpify after a plain start: %q", got)
 	}
-	if got := (&Daemon{}).missingCaps(plain); got != "" {
+	if got := missing(nil, plain); got != "" {
 		t.Errorf("nothing dropped: %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package policy
+package keeper
 
 import (
 	"net/netip"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 var (
@@ -56,14 +57,14 @@ func epID(id uint8, a netip.Addr, flags genl.Flags, ifindex int32) genl.Endpoint
 }
 
 // testEPConfig is the configuration of the end-to-end test.
-func testEPConfig() *EndpointConfig {
-	return &EndpointConfig{Interfaces: []string{"wlan*", "wwan*"}, Flags: sub, Backup: []ifmon.Class{ifmon.ClassCellular}}
+func testEPConfig() *policy.EndpointConfig {
+	return &policy.EndpointConfig{Interfaces: []string{"wlan*", "wwan*"}, Flags: sub, Backup: []ifmon.Class{ifmon.ClassCellular}}
 }
 
 func TestDesiredEndpoints(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  *EndpointConfig
+		cfg  *policy.EndpointConfig
 		snap ifmon.Snapshot
 		want []genl.Endpoint
 	}{
@@ -71,13 +72,13 @@ func TestDesiredEndpoints(t *testing.T) {
 			ep(a4wifi, sub, 2), ep(a6wifi, sub, 2), ep(a4cell, sub|bkp, 3), ep(a6cell, sub|bkp, 3)}},
 		{"nil config: every interface but loopback and virtual, subflow", nil, testSnap(), []genl.Endpoint{
 			ep(a4wifi, sub, 2), ep(a6wifi, sub, 2), ep(a4cell, sub, 3), ep(a6cell, sub, 3), ep(a4eth, sub, 4)}},
-		{"a pattern admits a virtual interface", &EndpointConfig{Interfaces: []string{"veth*"}, Flags: sig}, testSnap(),
+		{"a pattern admits a virtual interface", &policy.EndpointConfig{Interfaces: []string{"veth*"}, Flags: sig}, testSnap(),
 			[]genl.Endpoint{ep(a4veth, sig, 5)}},
-		{"loopback never, even by pattern", &EndpointConfig{Interfaces: []string{"*"}, Flags: sub}, testSnap(), []genl.Endpoint{
+		{"loopback never, even by pattern", &policy.EndpointConfig{Interfaces: []string{"*"}, Flags: sub}, testSnap(), []genl.Endpoint{
 			ep(a4wifi, sub, 2), ep(a6wifi, sub, 2), ep(a4cell, sub, 3), ep(a6cell, sub, 3), ep(a4eth, sub, 4), ep(a4veth, sub, 5)}},
 		{"down link has none", testEPConfig(), editSnap(func(s *ifmon.Snapshot) { s.Links[2].Up = false }), []genl.Endpoint{
 			ep(a4wifi, sub, 2), ep(a6wifi, sub, 2)}},
-		{"flags of the config, backup added once", &EndpointConfig{Flags: sub | bkp | full, Backup: []ifmon.Class{ifmon.ClassWired}},
+		{"flags of the config, backup added once", &policy.EndpointConfig{Flags: sub | bkp | full, Backup: []ifmon.Class{ifmon.ClassWired}},
 			editSnap(func(s *ifmon.Snapshot) { s.Links = s.Links[3:4] }), []genl.Endpoint{ep(a4eth, sub|bkp|full, 4)}},
 		{"unusable addresses skipped, sorted, mapped unmapped", testEPConfig(), ifmon.Snapshot{Links: []ifmon.Link{
 			{Index: 3, Name: "wwan0", Class: ifmon.ClassCellular, Up: true, Addrs: []netip.Addr{a4cell2, a4cell}},
@@ -92,7 +93,7 @@ func TestDesiredEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DesiredEndpoints(tt.cfg, tt.snap)
+			got := Desired(tt.cfg, tt.snap)
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 				t.Errorf("DesiredEndpoints (-want +got):\n%s", diff)
 			}
@@ -124,12 +125,12 @@ func TestManages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := cfg.Manages(tt.snap, tt.ep); got != tt.want {
+			if got := Manages(cfg, tt.snap, tt.ep); got != tt.want {
 				t.Errorf("Manages(%+v) = %v, want %v", tt.ep, got, tt.want)
 			}
 		})
 	}
-	if def := DefaultEndpointConfig(); def.Manages(testSnap(), epID(1, a4veth, sub, 5)) || !def.Manages(testSnap(), epID(1, a4eth, sub, 4)) {
+	if def := policy.DefaultEndpointConfig(); Manages(def, testSnap(), epID(1, a4veth, sub, 5)) || !Manages(def, testSnap(), epID(1, a4eth, sub, 4)) {
 		t.Errorf("default config: veth9 must be foreign and eth0 managed")
 	}
 }
@@ -139,7 +140,7 @@ func TestDiffEndpoints(t *testing.T) {
 		name             string
 		current, desired []genl.Endpoint
 		add, del         []genl.Endpoint
-		change           []EndpointFlagChange
+		change           []FlagChange
 	}{
 		{"nothing", nil, nil, nil, nil, nil},
 		{"all new", nil, []genl.Endpoint{ep(a4wifi, sub, 2), ep(a4cell, sub|bkp, 3)},
@@ -152,10 +153,10 @@ func TestDiffEndpoints(t *testing.T) {
 			[]genl.Endpoint{ep(a4wifi, sub, 2)}, nil, []genl.Endpoint{epID(2, a4cell, sub|bkp, 3)}, nil},
 		{"backup differs: change in place",
 			[]genl.Endpoint{epID(2, a4cell, sub, 3)}, []genl.Endpoint{ep(a4cell, sub|bkp, 3)},
-			nil, nil, []EndpointFlagChange{{epID(2, a4cell, sub, 3), sub | bkp}}},
+			nil, nil, []FlagChange{{epID(2, a4cell, sub, 3), sub | bkp}}},
 		{"fullmesh differs: change in place",
 			[]genl.Endpoint{epID(2, a4cell, sub|full|bkp, 3)}, []genl.Endpoint{ep(a4cell, sub|bkp, 3)},
-			nil, nil, []EndpointFlagChange{{epID(2, a4cell, sub|full|bkp, 3), sub | bkp}}},
+			nil, nil, []FlagChange{{epID(2, a4cell, sub|full|bkp, 3), sub | bkp}}},
 		{"signal instead of subflow: replace",
 			[]genl.Endpoint{epID(2, a4cell, sig, 3)}, []genl.Endpoint{ep(a4cell, sub, 3)},
 			[]genl.Endpoint{ep(a4cell, sub, 3)}, []genl.Endpoint{epID(2, a4cell, sig, 3)}, nil},
@@ -176,12 +177,12 @@ func TestDiffEndpoints(t *testing.T) {
 			[]genl.Endpoint{epID(1, a4wifi, sub, 2), epID(2, a4cell, sub, 3), epID(3, a6cell, sub|bkp, 3)},
 			[]genl.Endpoint{ep(a4wifi, sub, 2), ep(a4cell, sub|bkp, 3), ep(a4cell2, sub|bkp, 3)},
 			[]genl.Endpoint{ep(a4cell2, sub|bkp, 3)}, []genl.Endpoint{epID(3, a6cell, sub|bkp, 3)},
-			[]EndpointFlagChange{{epID(2, a4cell, sub, 3), sub | bkp}}},
+			[]FlagChange{{epID(2, a4cell, sub, 3), sub | bkp}}},
 	}
 	cmpAddr := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			add, del, change := DiffEndpoints(tt.current, tt.desired)
+			add, del, change := Diff(tt.current, tt.desired)
 			if diff := cmp.Diff(tt.add, add, cmpAddr); diff != "" {
 				t.Errorf("add (-want +got):\n%s", diff)
 			}
@@ -195,16 +196,16 @@ func TestDiffEndpoints(t *testing.T) {
 	}
 }
 
-func TestEndpointFlagChange(t *testing.T) {
+func TestFlagChange(t *testing.T) {
 	yes, no := true, false
 	tests := []struct {
-		c    EndpointFlagChange
+		c    FlagChange
 		want genl.EndpointChange
 	}{
-		{EndpointFlagChange{epID(1, a4wifi, sub, 2), sub | bkp}, genl.EndpointChange{Backup: &yes}},
-		{EndpointFlagChange{epID(1, a4wifi, sub|bkp, 2), sub}, genl.EndpointChange{Backup: &no}},
-		{EndpointFlagChange{epID(1, a4wifi, sub|bkp, 2), sub | full}, genl.EndpointChange{Backup: &no, Fullmesh: &yes}},
-		{EndpointFlagChange{epID(1, a4wifi, sub, 2), sub}, genl.EndpointChange{}},
+		{FlagChange{epID(1, a4wifi, sub, 2), sub | bkp}, genl.EndpointChange{Backup: &yes}},
+		{FlagChange{epID(1, a4wifi, sub|bkp, 2), sub}, genl.EndpointChange{Backup: &no}},
+		{FlagChange{epID(1, a4wifi, sub|bkp, 2), sub | full}, genl.EndpointChange{Backup: &no, Fullmesh: &yes}},
+		{FlagChange{epID(1, a4wifi, sub, 2), sub}, genl.EndpointChange{}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.c.Change()); diff != "" {
@@ -220,7 +221,7 @@ type simKernel struct {
 	nextID uint8
 }
 
-func (k *simKernel) apply(add, del []genl.Endpoint, change []EndpointFlagChange) int {
+func (k *simKernel) apply(add, del []genl.Endpoint, change []FlagChange) int {
 	for _, d := range del {
 		k.eps = slices.DeleteFunc(k.eps, func(e genl.Endpoint) bool { return e.ID == d.ID })
 	}
@@ -259,11 +260,11 @@ func TestDiffEndpointsStable(t *testing.T) {
 		step := func() int {
 			var mine []genl.Endpoint
 			for _, e := range k.eps {
-				if cfg.Manages(snap, e) {
+				if Manages(cfg, snap, e) {
 					mine = append(mine, e)
 				}
 			}
-			return k.apply(DiffEndpoints(mine, DesiredEndpoints(cfg, snap)))
+			return k.apply(Diff(mine, Desired(cfg, snap)))
 		}
 		if n := step(); n == 0 && i == 0 {
 			t.Fatalf("snapshot 0: no command, want the endpoints added")
@@ -281,7 +282,7 @@ func TestDiffEndpointsStable(t *testing.T) {
 				got = append(got, e)
 			}
 		}
-		want := DesiredEndpoints(cfg, snap)
+		want := Desired(cfg, snap)
 		slices.SortFunc(got, func(a, b genl.Endpoint) int { return a.Addr.Compare(b.Addr) })
 		slices.SortFunc(want, func(a, b genl.Endpoint) int { return a.Addr.Compare(b.Addr) })
 		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {

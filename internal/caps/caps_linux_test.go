@@ -1,6 +1,6 @@
 //go:build linux
 
-package daemon
+package caps
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// TestDropCapabilities runs DropCapabilities in a child process (the
+// TestDropCapabilities runs Drop in a child process (the
 // test binary again) with many threads, as root and as a user without
 // capabilities, and checks every thread's sets.
 func TestDropCapabilities(t *testing.T) {
@@ -83,7 +83,7 @@ func dropChild() {
 			<-block
 		}()
 	}
-	res, err := DropCapabilities([]Capability{CapNetAdmin, CapBPF})
+	res, err := Drop([]Capability{CapNetAdmin, CapBPF})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
@@ -98,7 +98,7 @@ func dropChild() {
 		if err != nil {
 			continue
 		}
-		if s.prm != want || s.eff != want || s.inh != 0 || s.amb != 0 || (res.Bounding && s.bnd != want) {
+		if s.prm != want || s.eff != want || s.inh != 0 || s.amb != 0 || s.nnp != 1 || (res.Bounding && s.bnd != want) {
 			fmt.Printf("thread %s: %+v, want %016x\n", task.Name(), s, want)
 			os.Exit(1)
 		}

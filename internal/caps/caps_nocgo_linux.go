@@ -1,6 +1,6 @@
 //go:build linux && !cgo
 
-package daemon
+package caps
 
 import (
 	"fmt"
@@ -16,6 +16,9 @@ import (
 // (inheritable empty) on every thread of the runtime, which stops thread
 // creation meanwhile (syscall.AllThreadsSyscall, cgo not linked in).
 func applyAllThreads(dropBounding, want uint64) error {
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
+		return fmt.Errorf("set no_new_privs: %w", e)
+	}
 	if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("clear the ambient set: %w", e)
 	}

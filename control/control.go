@@ -1,0 +1,98 @@
+// Package control is the daemon's control protocol and its client: the
+// wire format (one JSON Request per line, one Reply back), the status the
+// daemon serves (Status and its parts), and Query and Ask, which the
+// command line and the tests use without importing package daemon.
+//
+// Out of scope: serving the socket (package daemon does, with its
+// permissions and limits) and printing a status.
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// The control socket speaks one JSON object per line each way: a request
+// {"query": "status"} (with "brief": true, the connections are counted,
+// not listed) or {"query": "reload"}, and a Reply.
+
+// Request is one control request.
+type Request struct {
+	Query string `json:"query"`
+	Brief bool   `json:"brief,omitempty"`
+}
+
+// Reply is the answer to one Request.
+type Reply struct {
+	Status *Status `json:"status,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// Queries and who may send them: read-only ones to root and the control
+// group, changes to root only.
+const (
+	QueryStatus = "status"
+	QueryReload = "reload"
+)
+
+// MaxRequest is the longest request line a daemon reads, and Timeout how
+// long it waits for it and for its answer.
+const (
+	MaxRequest = 4096
+	Timeout    = 2 * time.Second
+)
+
+// requestKeys are the keys of a Request, exactly as they are spelled.
+var requestKeys = []string{"query", "brief"}
+
+// DecodeRequest decodes one request strictly: encoding/json matches keys
+// without regard to case, so {"query":"status","Query":"reload"} would be
+// a reload. Here keys must be spelled exactly, each may appear once, and
+// an unknown key is an error naming it.
+func DecodeRequest(line []byte) (Request, error) {
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if t, err := dec.Token(); err != nil {
+		return req, err
+	} else if t != json.Delim('{') {
+		return req, fmt.Errorf("want a JSON object, got %v", t)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return req, err
+		}
+		key, _ := t.(string) // object keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, err
+		}
+		switch {
+		case !slices.Contains(requestKeys, key):
+			return req, fmt.Errorf("unknown key %q (want %q or %q)", key, requestKeys[0], requestKeys[1])
+		case seen[key]:
+			return req, fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		var dst any = &req.Query
+		if key == "brief" {
+			dst = &req.Brief
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return req, fmt.Errorf("key %q: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return req, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, errors.New("trailing data after the JSON object")
+	}
+	return req, nil
+}

@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+)
+
+// Options are the daemon's command-line settings.
+type Options struct {
+	NetNS     int    // fd of the namespace to manage, 0 for the daemon's own
+	NetNSName string // its name, for messages and the default control socket
+	// SetPMType sets net.mptcp.pm_type=1 at start (also when the
+	// configuration says so).
+	SetPMType bool
+	// ControlSocket overrides the configuration's control socket path.
+	ControlSocket string
+	// Quality is how subflows are measured: QualityAuto (default: eBPF
+	// probes, else sock_diag polling), QualityBPF, QualitySockdiag or
+	// QualityOff.
+	Quality string
+	// MetricsListen, if set, is the address (host:port) of an HTTP
+	// listener serving Prometheus metrics on /metrics.
+	MetricsListen string
+	// EventBuffer is the kernel event socket's receive buffer in bytes
+	// (0: DefaultEventBuffer). When it overflows, the daemon rebuilds its
+	// view from a kernel dump.
+	EventBuffer int
+	// AuditInterval is how often, while it has connections, the daemon
+	// checks them against the kernel's (0: DefaultAuditInterval).
+	AuditInterval time.Duration
+	// DropCapabilities makes Run drop every capability but what
+	// Capabilities lists, once the control socket is set up (it may need
+	// CAP_CHOWN for the control group) and before the loop starts.
+	DropCapabilities bool
+	Logger           *slog.Logger
+}
+
+// DefaultEventBuffer is the event socket's receive buffer unless Options
+// say otherwise: 16 MiB, room for about 80,000 events (three per
+// connection: ten seconds of a host opening 2,500 connections a second
+// while the daemon is held up). The kernel takes the memory only for the
+// events queued.
+const DefaultEventBuffer = 16 << 20
+
+// New checks the kernel for set, the configuration and policies as
+// policy.Load read them (Reload reads set.Config.Source again), and opens
+// every socket the daemon needs; Run then starts it. The caller closes
+// the Daemon.
+func New(set *policy.Set, opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, path: set.Config.Source, ready: make(chan struct{}),
+		reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
+	d.set = set
+	d.warnSkipped(set)
+	if err := d.checkPMType(); err != nil {
+		return nil, err
+	}
+	cfg := &genl.Config{NetNS: opts.NetNS}
+	// Events first: what happens from here on is seen, and the adoption
+	// dump that follows covers what happened before.
+	var err error
+	if d.events, err = genl.NewEvents(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.events.SetReadBuffer(cmp.Or(opts.EventBuffer, DefaultEventBuffer)); err != nil {
+		d.log.Warn("event socket buffer not enlarged", "err", err)
+	}
+	if d.exec, err = newExecutor(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.inflight = map[inflightKey]bool{}
+	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.mon, err = ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: set.Config.Rules(), Logf: d.logf}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.owners = newOwners(d.diag)
+	d.owners.setPolicies(set)
+	if d.quality, err = openQuality(opts.Quality, opts.NetNS, d.log); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if opts.MetricsListen != "" {
+		d.metrics = newMetrics(d.Status)
+	}
+	d.handovers = map[handoverKey]time.Time{}
+	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.mptcpify.sync(set, d.log)
+	return d, nil
+}
+
+func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(format, args...)) }
+
+// checkPMType makes sure the namespace runs the userspace path manager:
+// with the in-kernel one, the kernel ignores the commands the daemon sends.
+func (d *Daemon) checkPMType() error {
+	where := "this namespace"
+	if d.opts.NetNSName != "" {
+		where = "namespace " + d.opts.NetNSName
+	}
+	v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
+	if err != nil {
+		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	}
+	if v == "1" {
+		return nil
+	}
+	if !d.opts.SetPMType && !d.set.Config.SetPMType {
+		return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
+			"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
+			v, where, d.set.Config.Source)
+	}
+	if err := netns.WriteSysctl(d.opts.NetNS, "net/mptcp/pm_type", "1"); err != nil {
+		return err
+	}
+	d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one", "netns", where, "was", v)
+	return nil
+}
+
+// Close closes every socket.
+func (d *Daemon) Close() {
+	if d.events != nil {
+		_ = d.events.Close()
+	}
+	if d.exec != nil {
+		d.exec.close()
+	}
+	if d.diag != nil {
+		_ = d.diag.Close()
+	}
+	if d.quality != nil {
+		_ = d.quality.close()
+	}
+	d.listeners.closeAll()
+	d.mptcpify.closeAll()
+}
