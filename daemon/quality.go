@@ -37,18 +37,19 @@ const (
 // While every subflow is quiet, subflows are read every quietInterval
 // (or the source's interval if longer): idle connections, however few,
 // wake the eBPF source 40 times a second at bpfInterval, 10 at
-// quietInterval (sock_diag's interval is that already). A subflow is quiet when it is no longer young, its counters of RTOs,
-// progress and segments received did not move since the last reading, and
-// it has no data outstanding; every subflow must have been so for
-// quietAfter. That covers the receive side: the engine judges a silence
-// from 100 ms up to silentNewsMax after the last segment, and readings
-// stay fast all that time. So a connection that sent, received or waited
-// for an ACK in the last quietAfter is read as often as before, and so
-// are all the others with it. What the quiet costs is the first sign of
-// traffic after quietAfter of none on any subflow: it is seen up to
-// quietInterval - bpfInterval later, and so is a stall that begins
-// with it (still before the first RTO, at 200 ms at the least, which the
-// eBPF source reports at once, awake or quiet).
+// quietInterval (sock_diag's interval is that already). A subflow is
+// quiet when it is no longer young, its counters of RTOs, progress and
+// segments received did not move since the last reading, and it has no
+// data outstanding; every subflow must have been so for quietAfter. That
+// covers the receive side: a silence is news from silentNews up to
+// silentNewsMax after the last segment, and readings stay fast all that
+// time. So a connection that sent, received or waited for an ACK in the
+// last quietAfter is read as often as before, and so are all the others
+// with it. What the quiet costs is the first sign of traffic after
+// quietAfter of none on any subflow: it is seen up to quietInterval -
+// bpfInterval later, and so is a stall that begins with it (still before
+// the first RTO, at 200 ms at the least, which the eBPF source reports at
+// once, awake or quiet).
 const (
 	quietInterval = 100 * time.Millisecond
 	quietAfter    = silentNewsMax
