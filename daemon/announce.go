@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/policy"
@@ -68,13 +69,13 @@ func takes(p *policy.Policy, ap netip.AddrPort) bool {
 // address is never followed or the connection's policy does not take it.
 // Those a policy does not take are kept, for a reload to a policy that
 // does.
-func (d *Daemon) announced(ev genl.Event, base policy.EventBase) {
+func (d *Daemon) announced(ev genl.Event, base engine.EventBase) {
 	c := d.state.Conns[ev.Token]
 	prev, had := d.peerAddrs[ev.Token][ev.RemID]
 	// The ID named prev before: the engine forgets it if it had it.
 	forget := func() {
 		if had && c != nil && takes(c.Policy, prev) {
-			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
+			d.step(engine.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
 	if why := unfollowable(ev.Remote.Addr(), d.state.Ifaces); why != "" {
@@ -98,7 +99,7 @@ func (d *Daemon) announced(ev genl.Event, base policy.EventBase) {
 		forget()
 		return
 	}
-	d.step(policy.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
+	d.step(engine.PeerAnnounced{EventBase: base, Token: ev.Token, RemID: ev.RemID, Remote: ev.Remote})
 }
 
 // repolicy gives connection tok policy p instead of old, and the engine
@@ -108,13 +109,13 @@ func (d *Daemon) repolicy(tok uint32, old, p *policy.Policy) {
 	ids := slices.Sorted(maps.Keys(d.peerAddrs[tok]))
 	for _, id := range ids {
 		if ap := d.peerAddrs[tok][id]; takes(old, ap) && !takes(p, ap) {
-			d.step(policy.PeerRemoved{EventBase: at, Token: tok, RemID: id})
+			d.step(engine.PeerRemoved{EventBase: at, Token: tok, RemID: id})
 		}
 	}
-	d.step(policy.PolicyChanged{EventBase: at, Token: tok, Policy: p})
+	d.step(engine.PolicyChanged{EventBase: at, Token: tok, Policy: p})
 	for _, id := range ids {
 		if ap := d.peerAddrs[tok][id]; !takes(old, ap) && takes(p, ap) {
-			d.step(policy.PeerAnnounced{EventBase: at, Token: tok, RemID: id, Remote: ap})
+			d.step(engine.PeerAnnounced{EventBase: at, Token: tok, RemID: id, Remote: ap})
 		}
 	}
 }

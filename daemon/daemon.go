@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
@@ -95,7 +96,7 @@ type Daemon struct {
 	// until the subflow is up.
 	handovers map[handoverKey]time.Time
 
-	state   *policy.State
+	state   *engine.State
 	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
 	timer   *time.Timer
 	// again rebuilds the view once more after an overflow.
@@ -340,7 +341,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("interfaces: %w", err)
 	}
-	d.state = policy.NewState(first)
+	d.state = engine.NewState(first)
 	source := "none"
 	if d.quality != nil {
 		source = d.quality.name()
@@ -388,7 +389,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				continue
 			}
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
-			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
+			d.step(engine.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-d.kev:
 			if err := d.kernel(ke); err != nil {
 				return err
@@ -413,7 +414,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
-			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
+			d.step(engine.Tick{EventBase: engine.EventBase{At: d.lastTick}})
 		case req := <-d.reloadc:
 			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
@@ -428,7 +429,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // what the daemon kept of it.
 func (d *Daemon) closeConn(tok uint32, at time.Time) {
 	d.forgetConn(tok)
-	d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+	d.step(engine.ConnClosed{EventBase: engine.EventBase{At: at}, Token: tok})
 }
 
 // forgetConn drops what the daemon keeps of connection tok.
@@ -475,7 +476,7 @@ func (d *Daemon) drainDeferred() {
 	d.deferred = nil
 }
 
-func now() policy.EventBase { return policy.EventBase{At: time.Now()} }
+func now() engine.EventBase { return engine.EventBase{At: time.Now()} }
 
 // pump reads kernel events; it ends when ctx ends (the socket is closed).
 func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
@@ -524,16 +525,16 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		if d.log.Enabled(context.Background(), slog.LevelDebug) {
 			d.log.Debug("kernel event", "event", ev.String())
 		}
-		base := policy.EventBase{At: ke.at}
-		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
+		base := engine.EventBase{At: ke.at}
+		sf := engine.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
 		switch ev.Type {
 		case genl.EventCreated, genl.EventEstablished:
 			if _, known := d.state.Conns[ev.Token]; known && ev.Type == genl.EventEstablished {
-				d.step(policy.ConnEstablished{EventBase: base, Token: ev.Token})
+				d.step(engine.ConnEstablished{EventBase: base, Token: ev.Token})
 				continue
 			}
 			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide(), nil)
-			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
+			d.step(engine.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
 				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
 			if _, known := d.state.Conns[ev.Token]; !known {
 				// The engine refused it (an ESTABLISHED after the
@@ -544,16 +545,16 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 			d.closeConn(ev.Token, base.At)
 		case genl.EventSubEstablished:
 			d.handoverDone(ev.Token, ev.Local.Addr(), base.At)
-			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
+			d.step(engine.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventSubClosed:
-			d.step(policy.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
+			d.step(engine.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
 		case genl.EventSubPriority:
-			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
+			d.step(engine.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
 			d.announced(ev, base)
 		case genl.EventRemoved:
 			delete(d.peerAddrs[ev.Token], ev.RemID)
-			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
+			d.step(engine.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
 	return nil
@@ -642,14 +643,14 @@ func (d *Daemon) resync(at time.Time, why string) {
 			continue
 		}
 		present[c.Token] = true
-		subs := make([]policy.Subflow, 0, len(c.Subflows))
+		subs := make([]engine.Subflow, 0, len(c.Subflows))
 		for _, sf := range c.Subflows {
 			// A join still in its handshake counts: creating another
 			// would give the connection one too many.
 			if sf.State != tcpEstablished && sf.State != tcpSynSent {
 				continue
 			}
-			subs = append(subs, policy.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
+			subs = append(subs, engine.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
 		}
 		serverSide := listeners[c.Local] || listeners[netip.AddrPortFrom(unspecified(c.Local.Addr()), c.Local.Port())]
 		var pol *policy.Policy
@@ -660,7 +661,7 @@ func (d *Daemon) resync(at time.Time, why string) {
 			pol = d.match(c.Token, c.Local, c.Remote, serverSide, &c)
 		}
 		adopted++
-		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
+		d.step(engine.ConnCreated{EventBase: engine.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
 			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Policy: pol, Subflows: subs})
 	}
 	for tok := range d.state.Conns {
@@ -702,7 +703,7 @@ const (
 
 // step runs one event through the engine and sends the actions to the
 // workers; their results come back as events of their own (finished).
-func (d *Daemon) step(ev policy.Event) {
+func (d *Daemon) step(ev engine.Event) {
 	actions, wake := d.state.Step(ev)
 	d.setWake(wake)
 	asked := time.Now() // when what asked for these actions was handled
@@ -713,7 +714,7 @@ func (d *Daemon) step(ev policy.Event) {
 			continue
 		}
 		d.inflight[k] = true
-		if a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
+		if a.Kind == engine.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
 			// Until the subflow is up; its SF_ESTABLISHED may come
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
@@ -736,12 +737,12 @@ func (d *Daemon) finished(r result) {
 		d.metrics.eventToCommand(lat)
 	}
 	d.metrics.command(a.Kind.String(), r.err)
-	at := policy.EventBase{At: r.done}
+	at := engine.EventBase{At: r.done}
 	if r.err != nil {
 		d.refused++
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
-		d.step(policy.ActionFailed{EventBase: at, Action: a, Err: r.err})
+		d.step(engine.ActionFailed{EventBase: at, Action: a, Err: r.err})
 		if errors.Is(r.err, genl.ErrInvalidToken) {
 			// The engine forgot the connection: the kernel has none.
 			d.forgetConn(a.Token)
@@ -749,8 +750,8 @@ func (d *Daemon) finished(r result) {
 		return
 	}
 	d.log.Info("action", "action", a.String())
-	if a.Kind == policy.SetBackup {
-		d.step(policy.ActionDone{EventBase: at, Action: a})
+	if a.Kind == engine.SetBackup {
+		d.step(engine.ActionDone{EventBase: at, Action: a})
 	}
 }
 

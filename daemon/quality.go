@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/bpf"
-	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -544,7 +544,7 @@ func (d *Daemon) measured(b batch) {
 		if l, ok := d.state.Ifaces.ByAddr(s.Local.Addr()); ok {
 			d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
 		}
-		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
+		d.step(engine.Quality{EventBase: engine.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
 			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
 			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT})
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 )
 
 // Status is the daemon's view, as the control socket serves it.
@@ -113,11 +113,11 @@ func (d *Daemon) snapshot(brief bool) *Status {
 	if brief {
 		return st
 	}
-	conns := make([]*policy.ConnState, 0, len(d.state.Conns))
+	conns := make([]*engine.ConnState, 0, len(d.state.Conns))
 	for _, c := range d.state.Conns {
 		conns = append(conns, c)
 	}
-	slices.SortFunc(conns, func(a, b *policy.ConnState) int { return cmp.Compare(a.Token, b.Token) })
+	slices.SortFunc(conns, func(a, b *engine.ConnState) int { return cmp.Compare(a.Token, b.Token) })
 	for _, c := range conns {
 		cs := ConnStatus{Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
 			ServerSide: c.ServerSide, Established: c.Established, Active: []string{}, Subflows: []SubflowStatus{}}

@@ -1,17 +1,19 @@
-package policy
+package engine
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // BenchmarkStepNewConnection runs the engine over the events of one new
 // connection in aggregate mode (CREATED, ESTABLISHED, the second
 // subflow up, CLOSED) among 1,000 others, which is what the daemon's loop
-// does per connection (go test -bench Step -benchmem ./policy/).
+// does per connection (go test -bench Step -benchmem ./engine/).
 func BenchmarkStepNewConnection(b *testing.B) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	s := NewState(ifaces(true, true))
 	for i := range 1000 {
 		tok := uint32(0x10000 + i)

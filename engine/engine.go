@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The engine decides which subflows each connection should have. It is
@@ -79,7 +80,7 @@ type ConnState struct {
 	// addresses as v4-mapped IPv6 (an AF_INET6 socket): subflows of it are
 	// then named that way in commands (see Action.Mapped).
 	Mapped   bool
-	Policy   *Policy
+	Policy   *policy.Policy
 	Subflows []Subflow
 	// Announced are the peer's announced addresses by remote ID.
 	Announced map[uint8]netip.AddrPort
@@ -283,7 +284,7 @@ type ConnCreated struct {
 	Local, Remote netip.AddrPort
 	ServerSide    bool
 	Established   bool
-	Policy        *Policy
+	Policy        *policy.Policy
 	// Subflows, when the connection is adopted from a dump, are the
 	// subflows it has; nil means a new connection, whose only subflow is
 	// the initial one, Local -> Remote.
@@ -366,7 +367,7 @@ type ActionDone struct {
 type PolicyChanged struct {
 	EventBase
 	Token  uint32
-	Policy *Policy
+	Policy *policy.Policy
 }
 
 // ActionKind is what an action does.
@@ -1028,7 +1029,7 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 	// A subflow from every candidate to every remote, within MaxSubflows:
 	// the announcements that do not fit are left out, lowest IDs first in.
 	room := max(1, MaxSubflows/max(1, len(cands)))
-	if p.AcceptAnnouncements && p.Mode != ModeHandover {
+	if p.AcceptAnnouncements && p.Mode != policy.ModeHandover {
 		ids := make([]uint8, 0, len(c.Announced))
 		for id := range c.Announced {
 			ids = append(ids, id)
@@ -1067,7 +1068,7 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 		return true
 	}
 	switch p.Mode {
-	case ModeSingle:
+	case policy.ModeSingle:
 		// Never a new subflow; of those there are (more than one after a
 		// reload from another mode), keep one: the initial subflow if it
 		// is still there, else the first.
@@ -1080,11 +1081,11 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 				wants = []want{{key: k, local: sf.Local.Addr(), backup: sf.Backup, reason: "single: one subflow"}}
 			}
 		}
-	case ModeInteractive, ModeAggregate:
+	case policy.ModeInteractive, policy.ModeAggregate:
 		allBad := !slices.ContainsFunc(cands, func(cd candidate) bool { _, bad := c.bad(cd.link.Index); return !bad })
 		for _, cd := range cands {
 			for _, r := range remotes {
-				if h, bad := c.bad(cd.link.Index); bad && p.Mode == ModeInteractive {
+				if h, bad := c.bad(cd.link.Index); bad && p.Mode == policy.ModeInteractive {
 					// A slow or lossy path is demoted while bad; one that
 					// timed out is closed (its data reinjected on the
 					// others at once: a demotion leaves it stuck there
@@ -1101,7 +1102,7 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 					reason: fmt.Sprintf("%s: every allowed path (%s)", p.Mode, cd.link.Name)})
 			}
 		}
-	case ModeHandover:
+	case policy.ModeHandover:
 		var pref, back, bad []candidate
 		for _, cd := range cands {
 			switch _, isBad := c.bad(cd.link.Index); {

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"net/netip"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Issue 14: a connection that has data to move always has, or is getting,
@@ -29,7 +30,7 @@ func refused(d time.Duration, link int32, local netip.Addr, id uint8) Event {
 // a new one is up, and the creation lost with the flap is sent again at
 // once.
 func TestSurviveReplacedBeforeDestroyed(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
@@ -50,7 +51,7 @@ func TestSurviveReplacedBeforeDestroyed(t *testing.T) {
 // In aggregate mode the subflow of the link that goes down is not the
 // last: it is closed at once, as before.
 func TestSurviveNotLastClosedAtOnce(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
@@ -65,7 +66,7 @@ func TestSurviveNotLastClosedAtOnce(t *testing.T) {
 // needs cellular now, and gets it at once; refused again, it is asked
 // again at the rescue pace, each time a Tick.
 func TestSurviveRescueBypassesBackoff(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
 	steps := []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
@@ -96,7 +97,7 @@ func TestSurviveRescueBypassesBackoff(t *testing.T) {
 // changes and flaps) and cellular backs off: ordinary creations wait, the
 // one a stranded connection needs does not.
 func TestSurviveRescueBypassesRateLimit(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
 	s := NewState(ifaces(true, true))
 	runOn(t, s, []step{
@@ -135,7 +136,7 @@ func runOn(t *testing.T, s *State, steps []step) {
 // dump adopted them): the cap holds back extra subflows, not the one it
 // needs.
 func TestSurviveRescueBypassesMaxSubflows(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	var subs []Subflow
 	var destroys []string
 	for i := range MaxSubflows {
@@ -154,7 +155,7 @@ func TestSurviveRescueBypassesMaxSubflows(t *testing.T) {
 // itself; the creations tried meanwhile were refused. When the links come
 // back, the connection gets a subflow at once, back-off or not.
 func TestSurviveLinksBackAfterNoSubflow(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		// Wi-Fi down: cellular, refused.
@@ -188,7 +189,7 @@ func TestSurviveLinksBackAfterNoSubflow(t *testing.T) {
 // creation on it, and from a Tick when the interfaces changed while the
 // rescue pace held it back.
 func TestSurviveTickCreates(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	create := "create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=false"
 	run(t, ifaces(true, false), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
@@ -203,7 +204,7 @@ func TestSurviveTickCreates(t *testing.T) {
 // A creation under way on a usable path is what the connection needs:
 // no second one.
 func TestSurviveNoRescueWhilePending(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)},
@@ -216,7 +217,7 @@ func TestSurviveNoRescueWhilePending(t *testing.T) {
 // The kernel answers "invalid token": the connection is gone (its CLOSED
 // event never came). The engine forgets it and sends nothing more for it.
 func TestInvalidTokenForgets(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	gone := &genl.Error{Op: "create subflow", Message: "invalid token", Err: syscall.EINVAL}
 	s := NewState(ifaces(true, true))
 	steps := []Event{
@@ -259,7 +260,7 @@ func TestInvalidTokenForgets(t *testing.T) {
 // is down (it may come back); with none left (its address went), it gets
 // one on its best allowed path.
 func TestSurviveSingle(t *testing.T) {
-	p := pol(ModeSingle)
+	p := pol(policy.ModeSingle)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)}, wake: -1},

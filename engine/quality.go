@@ -1,8 +1,10 @@
-package policy
+package engine
 
 import (
 	"net/netip"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Path quality. Measurements of each subflow (from the eBPF probes, or
@@ -94,7 +96,7 @@ type pathHealth struct {
 }
 
 // judge says whether q is over p's thresholds, and which.
-func judge(p *Policy, q *sfQuality) (bool, string) {
+func judge(p *policy.Policy, q *sfQuality) (bool, string) {
 	h := p.Handover
 	if h.RTO > 0 && q.rtos >= h.RTO {
 		return true, "rto"
@@ -123,7 +125,7 @@ func timedOut(reason string) bool {
 }
 
 // usesQuality reports whether a mode acts on measurements.
-func usesQuality(m Mode) bool { return m == ModeHandover || m == ModeInteractive }
+func usesQuality(m policy.Mode) bool { return m == policy.ModeHandover || m == policy.ModeInteractive }
 
 // quality takes in a measurement; it reports whether the connection's
 // wanted subflows may have changed.

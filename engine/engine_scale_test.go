@@ -1,17 +1,19 @@
-package policy
+package engine
 
 import (
 	"fmt"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // manyConns makes n established aggregate-mode connections, each with its
 // initial Wi-Fi subflow and a cellular one up.
 func manyConns(tb testing.TB, s *State, n int) {
 	tb.Helper()
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	for i := range n {
 		tk := uint32(i + 1)
 		local := netip.AddrPortFrom(wifi4, uint16(10000+i%50000))
@@ -68,7 +70,7 @@ func BenchmarkTick(b *testing.B) {
 // subflows: one the engine had but the dump lacks is gone, one the dump
 // shows still in its handshake is no reason to create another.
 func TestAdoptionReplacesSubflows(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	s := NewState(ifaces(true, true))
 	acts, _ := s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true})
@@ -96,7 +98,7 @@ func TestAdoptionReplacesSubflows(t *testing.T) {
 // successor is up, then REMOVE_ADDR goes before its destruction: the kernel
 // forgets the ID of a subflow it destroys.
 func TestQualityBrokenNonZeroID(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	ms := time.Millisecond
 	cellInitial := netip.AddrPortFrom(cell4, 40000)
 	wifiSub := netip.AddrPortFrom(wifi4, 42000)
