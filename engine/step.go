@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"cmp"
+	"errors"
+	"net/netip"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
+)
+
+// The engine decides which subflows each connection should have. It is
+// level-triggered: every event updates the model, then each affected
+// connection's wanted subflows are computed from its policy, the
+// interfaces and the time, and compared with the subflows the kernel
+// reported; the difference is the actions. It does no I/O and reads no
+// clock: time comes in the events. Results of actions come back as kernel
+// events (SubflowUp, SubflowDown) or as ActionFailed.
+
+// Step applies ev to the model and returns the actions to take, and the
+// time at which the engine wants a Tick (zero: none).
+func (s *State) Step(ev Event) ([]Action, time.Time) {
+	now := ev.at()
+	var touched []*ConnState // connections to re-evaluate; nil slice + all=true means all
+	all, tick := false, false
+	switch ev := ev.(type) {
+	case ConnCreated:
+		c := s.Conns[ev.Token]
+		if t, ok := s.closed[ev.Token]; ok && c == nil && ev.Subflows == nil && now.Sub(t) < closedTTL {
+			// A late report of a connection that is gone. (A dump's
+			// adoption, with Subflows, is the kernel's word: it exists.)
+			break
+		}
+		delete(s.closed, ev.Token)
+		if c == nil {
+			// Room for the initial subflow and one more: what most
+			// connections have.
+			c = &ConnState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
+			s.Conns[ev.Token] = c
+		}
+		c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
+		c.Mapped = ev.Local.Addr().Is4In6() || ev.Remote.Addr().Is4In6()
+		c.ServerSide, c.Policy = ev.ServerSide, ev.Policy
+		c.Established = c.Established || ev.Established
+		if ev.Subflows == nil {
+			// The kernel sends no SF_ESTABLISHED for the initial subflow:
+			// CREATED is its only report.
+			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote}, now)
+		} else {
+			// A dump: the kernel's word on which subflows there are (events
+			// may have been lost). Those that stay keep what the engine
+			// knows of them; a creation under way that the dump shows is
+			// done.
+			old := c.Subflows
+			c.Subflows = make([]Subflow, 0, max(2, len(ev.Subflows)))
+			for _, sf := range ev.Subflows {
+				sf = sf.unmapped()
+				sf.since = now
+				if i := slices.IndexFunc(old, func(x Subflow) bool { return x.Local == sf.Local && x.Remote == sf.Remote }); i >= 0 {
+					sf.since, sf.q = old[i].since, old[i].q
+				}
+				c.Subflows = append(c.Subflows, sf)
+				if k, ok := s.keyOf(sf); ok {
+					delete(c.pending, k)
+				}
+			}
+		}
+		touched = append(touched, c)
+	case ConnEstablished:
+		if c := s.Conns[ev.Token]; c != nil {
+			c.Established = true
+			touched = append(touched, c)
+		}
+	case ConnClosed:
+		s.forget(ev.Token, now)
+	case SubflowUp:
+		if c := s.Conns[ev.Token]; c != nil {
+			sf := ev.Subflow.unmapped()
+			// SF_ESTABLISHED's backup attribute is the peer's flag (6.18):
+			// ours is the one the subflow was created with, or none.
+			sf.Backup = false
+			if k, ok := s.keyOf(sf); ok {
+				if p, was := c.pending[k]; was {
+					sf.Backup = p.backup
+					if p.probe {
+						c.answered(k.link)
+					}
+				}
+				delete(c.pending, k)
+				delete(c.backoff, k)
+			}
+			delete(c.removed, sf.LocID) // the ID is in use again
+			c.addSubflow(sf, now)
+			touched = append(touched, c)
+		}
+	case SubflowDown:
+		if c := s.Conns[ev.Token]; c != nil {
+			sf := ev.Subflow.unmapped()
+			n := len(c.Subflows)
+			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
+				return x.Local == sf.Local && x.Remote == sf.Remote
+			})
+			established := len(c.Subflows) < n
+			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
+			// A subflow that never came up is a creation that failed; one
+			// that was up closing is not (another creation may be under
+			// way on the same path).
+			if k, ok := s.keyOf(sf); ok && !established {
+				if _, was := c.pending[k]; was || ev.Error != 0 {
+					delete(c.pending, k)
+					c.fail(k, now)
+				}
+			}
+			touched = append(touched, c)
+		}
+	case SubflowPriority:
+		// The peer's flag; ours is what the engine sets. Nothing to do.
+	case PeerAnnounced:
+		if c := s.Conns[ev.Token]; c != nil {
+			if c.Announced == nil {
+				c.Announced = map[uint8]netip.AddrPort{}
+			}
+			c.Announced[ev.RemID] = unmapAP(ev.Remote)
+			touched = append(touched, c)
+		}
+	case PeerRemoved:
+		if c := s.Conns[ev.Token]; c != nil {
+			delete(c.Announced, ev.RemID)
+			touched = append(touched, c)
+		}
+	case InterfacesChanged:
+		s.setIfaces(ev.Ifaces, now)
+		all = true
+	case Tick:
+		// Only the connections whose time has come: at ten thousand
+		// connections, reconciling every one at every wake-up was most
+		// of the daemon's work.
+		tick = true
+		for _, c := range s.Conns {
+			if !c.wake.IsZero() && !c.wake.After(now) {
+				touched = append(touched, c)
+			}
+		}
+		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
+	case ActionFailed:
+		if errors.Is(ev.Err, genl.ErrInvalidToken) {
+			// The kernel has no such connection: it closed without a
+			// CLOSED event (6.18 sends none for many a connection the
+			// peer reset), and every further command would be refused
+			// the same way.
+			s.forget(ev.Action.Token, now)
+			break
+		}
+		if c := s.Conns[ev.Action.Token]; c != nil {
+			s.failed(c, ev.Action, ev.Err, now)
+			touched = append(touched, c)
+		}
+	case ActionDone:
+		if c := s.Conns[ev.Action.Token]; c != nil && ev.Action.Kind == SetBackup {
+			for i, sf := range c.Subflows {
+				if sf.Local == unmapAP(ev.Action.Local) && sf.Remote == unmapAP(ev.Action.Remote) {
+					c.Subflows[i].Backup = ev.Action.Backup
+				}
+			}
+		}
+	case PolicyChanged:
+		if c := s.Conns[ev.Token]; c != nil {
+			c.Policy = ev.Policy
+			touched = append(touched, c)
+		}
+	case Quality:
+		if c := s.Conns[ev.Token]; c != nil && s.quality(c, ev, now) {
+			touched = append(touched, c)
+		}
+	}
+	if all {
+		touched = touched[:0]
+		for _, c := range s.Conns {
+			touched = append(touched, c)
+		}
+		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
+	}
+	var actions []Action
+	var wake time.Time
+	for _, c := range touched {
+		a, w := s.reconcile(c, now)
+		c.wake = w
+		c.compact()
+		actions = append(actions, a...)
+		wake = earliest(wake, w)
+	}
+	if tick {
+		// The caller's timer fired: it needs the next wake-up of every
+		// connection, not only of those looked at.
+		for _, c := range s.Conns {
+			wake = earliest(wake, c.wake)
+		}
+	}
+	return actions, wake
+}
+
+// failed takes in a refused action. The model changes only where the
+// refusal says what the kernel has: a subflow to destroy that the kernel
+// does not know (ESRCH) is gone. Otherwise the path backs off, so that a
+// refusal is not repeated at every event.
+func (s *State) failed(c *ConnState, a Action, err error, now time.Time) {
+	switch a.Kind {
+	case CreateSubflow:
+		k := pathKey{link: a.IfIndex, remote: unmapAP(a.Remote)}
+		delete(c.pending, k)
+		c.fail(k, now)
+	case DestroySubflow, SetBackup:
+		local, remote := unmapAP(a.Local), unmapAP(a.Remote)
+		delete(c.closing, [2]netip.AddrPort{local, remote})
+		if a.Kind == DestroySubflow && errors.Is(err, syscall.ESRCH) {
+			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool { return x.Local == local && x.Remote == remote })
+			return
+		}
+		if k, ok := s.keyOf(Subflow{Local: local, Remote: remote}); ok {
+			c.fail(k, now)
+		}
+	}
+}
