@@ -23,164 +23,20 @@ import (
 // time at which the engine wants a Tick (zero: none).
 func (s *State) Step(ev Event) ([]Action, time.Time) {
 	now := ev.at()
-	var touched []*ConnState // connections to re-evaluate; nil slice + all=true means all
-	all, tick := false, false
-	switch ev := ev.(type) {
-	case ConnCreated:
-		c := s.Conns[ev.Token]
-		if t, ok := s.closed[ev.Token]; ok && c == nil && ev.Subflows == nil && now.Sub(t) < closedTTL {
-			// A late report of a connection that is gone. (A dump's
-			// adoption, with Subflows, is the kernel's word: it exists.)
-			break
-		}
-		delete(s.closed, ev.Token)
-		if c == nil {
-			// Room for the initial subflow and one more: what most
-			// connections have.
-			c = &ConnState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
-			s.Conns[ev.Token] = c
-		}
-		c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
-		c.Mapped = ev.Local.Addr().Is4In6() || ev.Remote.Addr().Is4In6()
-		c.ServerSide, c.Policy = ev.ServerSide, ev.Policy
-		c.Established = c.Established || ev.Established
-		if ev.Subflows == nil {
-			// The kernel sends no SF_ESTABLISHED for the initial subflow:
-			// CREATED is its only report.
-			c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote}, now)
-		} else {
-			// A dump: the kernel's word on which subflows there are (events
-			// may have been lost). Those that stay keep what the engine
-			// knows of them; a creation under way that the dump shows is
-			// done.
-			old := c.Subflows
-			c.Subflows = make([]Subflow, 0, max(2, len(ev.Subflows)))
-			for _, sf := range ev.Subflows {
-				sf = sf.unmapped()
-				sf.since = now
-				if i := slices.IndexFunc(old, func(x Subflow) bool { return x.Local == sf.Local && x.Remote == sf.Remote }); i >= 0 {
-					sf.since, sf.q = old[i].since, old[i].q
-				}
-				c.Subflows = append(c.Subflows, sf)
-				if k, ok := s.keyOf(sf); ok {
-					delete(c.pending, k)
-				}
-			}
-		}
-		touched = append(touched, c)
-	case ConnEstablished:
-		if c := s.Conns[ev.Token]; c != nil {
-			c.Established = true
+	c, sc := s.apply(ev, now)
+	var touched []*ConnState // connections to look at again
+	switch sc {
+	case lookAtOne:
+		if c != nil {
 			touched = append(touched, c)
 		}
-	case ConnClosed:
-		s.forget(ev.Token, now)
-	case SubflowUp:
-		if c := s.Conns[ev.Token]; c != nil {
-			sf := ev.Subflow.unmapped()
-			// SF_ESTABLISHED's backup attribute is the peer's flag (6.18):
-			// ours is the one the subflow was created with, or none.
-			sf.Backup = false
-			if k, ok := s.keyOf(sf); ok {
-				if p, was := c.pending[k]; was {
-					sf.Backup = p.backup
-					if p.probe {
-						c.answered(k.link)
-					}
-				}
-				delete(c.pending, k)
-				delete(c.backoff, k)
-			}
-			delete(c.removed, sf.LocID) // the ID is in use again
-			c.addSubflow(sf, now)
-			touched = append(touched, c)
-		}
-	case SubflowDown:
-		if c := s.Conns[ev.Token]; c != nil {
-			sf := ev.Subflow.unmapped()
-			n := len(c.Subflows)
-			c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
-				return x.Local == sf.Local && x.Remote == sf.Remote
-			})
-			established := len(c.Subflows) < n
-			delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
-			// A subflow that never came up is a creation that failed; one
-			// that was up closing is not (another creation may be under
-			// way on the same path).
-			if k, ok := s.keyOf(sf); ok && !established {
-				if _, was := c.pending[k]; was || ev.Error != 0 {
-					delete(c.pending, k)
-					c.fail(k, now)
-				}
-			}
-			touched = append(touched, c)
-		}
-	case SubflowPriority:
-		// The peer's flag; ours is what the engine sets. Nothing to do.
-	case PeerAnnounced:
-		if c := s.Conns[ev.Token]; c != nil {
-			if c.Announced == nil {
-				c.Announced = map[uint8]netip.AddrPort{}
-			}
-			c.Announced[ev.RemID] = unmapAP(ev.Remote)
-			touched = append(touched, c)
-		}
-	case PeerRemoved:
-		if c := s.Conns[ev.Token]; c != nil {
-			delete(c.Announced, ev.RemID)
-			touched = append(touched, c)
-		}
-	case InterfacesChanged:
-		s.setIfaces(ev.Ifaces, now)
-		all = true
-	case Tick:
-		// Only the connections whose time has come: at ten thousand
-		// connections, reconciling every one at every wake-up was most
-		// of the daemon's work.
-		tick = true
-		for _, c := range s.Conns {
-			if !c.wake.IsZero() && !c.wake.After(now) {
-				touched = append(touched, c)
-			}
-		}
-		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
-	case ActionFailed:
-		if errors.Is(ev.Err, genl.ErrInvalidToken) {
-			// The kernel has no such connection: it closed without a
-			// CLOSED event (6.18 sends none for many a connection the
-			// peer reset), and every further command would be refused
-			// the same way.
-			s.forget(ev.Action.Token, now)
-			break
-		}
-		if c := s.Conns[ev.Action.Token]; c != nil {
-			s.failed(c, ev.Action, ev.Err, now)
-			touched = append(touched, c)
-		}
-	case ActionDone:
-		if c := s.Conns[ev.Action.Token]; c != nil && ev.Action.Kind == SetBackup {
-			for i, sf := range c.Subflows {
-				if sf.Local == unmapAP(ev.Action.Local) && sf.Remote == unmapAP(ev.Action.Remote) {
-					c.Subflows[i].Backup = ev.Action.Backup
-				}
-			}
-		}
-	case PolicyChanged:
-		if c := s.Conns[ev.Token]; c != nil {
-			c.Policy = ev.Policy
-			touched = append(touched, c)
-		}
-	case Quality:
-		if c := s.Conns[ev.Token]; c != nil && s.quality(c, ev, now) {
-			touched = append(touched, c)
-		}
-	}
-	if all {
-		touched = touched[:0]
+	case lookAtAll:
 		for _, c := range s.Conns {
 			touched = append(touched, c)
 		}
-		slices.SortFunc(touched, func(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) })
+		slices.SortFunc(touched, byToken)
+	case lookAtDue:
+		touched = s.due(touched, now)
 	}
 	var actions []Action
 	var wake time.Time
@@ -191,7 +47,7 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		actions = append(actions, a...)
 		wake = earliest(wake, w)
 	}
-	if tick {
+	if sc == lookAtDue {
 		// The caller's timer fired: it needs the next wake-up of every
 		// connection, not only of those looked at.
 		for _, c := range s.Conns {
@@ -199,6 +55,216 @@ func (s *State) Step(ev Event) ([]Action, time.Time) {
 		}
 	}
 	return actions, wake
+}
+
+func byToken(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) }
+
+// scope says which connections an event makes the engine look at again.
+type scope int
+
+const (
+	lookAtOne scope = iota // the one apply returns, if any
+	lookAtAll              // every one (the interfaces changed)
+	lookAtDue              // those whose wake-up time has come (a Tick)
+)
+
+// apply updates the model with ev and says which connections to look at
+// again: c (nil: none), or a wider scope.
+func (s *State) apply(ev Event, now time.Time) (*ConnState, scope) {
+	switch ev := ev.(type) {
+	case ConnCreated:
+		return s.created(ev, now), lookAtOne
+	case ConnEstablished:
+		c := s.Conns[ev.Token]
+		if c != nil {
+			c.Established = true
+		}
+		return c, lookAtOne
+	case ConnClosed:
+		s.forget(ev.Token, now)
+	case SubflowUp:
+		return s.subflowUp(ev, now), lookAtOne
+	case SubflowDown:
+		return s.subflowDown(ev, now), lookAtOne
+	case SubflowPriority:
+		// The peer's flag; ours is what the engine sets. Nothing to do.
+	case PeerAnnounced:
+		c := s.Conns[ev.Token]
+		if c != nil {
+			if c.Announced == nil {
+				c.Announced = map[uint8]netip.AddrPort{}
+			}
+			c.Announced[ev.RemID] = unmapAP(ev.Remote)
+		}
+		return c, lookAtOne
+	case PeerRemoved:
+		c := s.Conns[ev.Token]
+		if c != nil {
+			delete(c.Announced, ev.RemID)
+		}
+		return c, lookAtOne
+	case InterfacesChanged:
+		s.setIfaces(ev.Ifaces, now)
+		return nil, lookAtAll
+	case Tick:
+		return nil, lookAtDue
+	case ActionFailed:
+		return s.actionFailed(ev, now), lookAtOne
+	case ActionDone:
+		s.actionDone(ev)
+	case PolicyChanged:
+		c := s.Conns[ev.Token]
+		if c != nil {
+			c.Policy = ev.Policy
+		}
+		return c, lookAtOne
+	case Quality:
+		if c := s.Conns[ev.Token]; c != nil && s.quality(c, ev, now) {
+			return c, lookAtOne
+		}
+	}
+	return nil, lookAtOne
+}
+
+// created takes in a new connection, or one adopted from a dump; it
+// returns nil when it refuses it.
+func (s *State) created(ev ConnCreated, now time.Time) *ConnState {
+	c := s.Conns[ev.Token]
+	if t, ok := s.closed[ev.Token]; ok && c == nil && ev.Subflows == nil && now.Sub(t) < closedTTL {
+		// A late report of a connection that is gone. (A dump's
+		// adoption, with Subflows, is the kernel's word: it exists.)
+		return nil
+	}
+	delete(s.closed, ev.Token)
+	if c == nil {
+		// Room for the initial subflow and one more: what most
+		// connections have.
+		c = &ConnState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
+		s.Conns[ev.Token] = c
+	}
+	c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
+	c.Mapped = ev.Local.Addr().Is4In6() || ev.Remote.Addr().Is4In6()
+	c.ServerSide, c.Policy = ev.ServerSide, ev.Policy
+	c.Established = c.Established || ev.Established
+	if ev.Subflows == nil {
+		// The kernel sends no SF_ESTABLISHED for the initial subflow:
+		// CREATED is its only report.
+		c.addSubflow(Subflow{Local: c.Local, Remote: c.Remote}, now)
+	} else {
+		s.adopt(c, ev.Subflows, now)
+	}
+	return c
+}
+
+// adopt takes a dump's subflows of c: the kernel's word on which subflows
+// there are (events may have been lost). Those that stay keep what the
+// engine knows of them; a creation under way that the dump shows is done.
+func (s *State) adopt(c *ConnState, subflows []Subflow, now time.Time) {
+	old := c.Subflows
+	c.Subflows = make([]Subflow, 0, max(2, len(subflows)))
+	for _, sf := range subflows {
+		sf = sf.unmapped()
+		sf.since = now
+		if i := slices.IndexFunc(old, func(x Subflow) bool { return x.Local == sf.Local && x.Remote == sf.Remote }); i >= 0 {
+			sf.since, sf.q = old[i].since, old[i].q
+		}
+		c.Subflows = append(c.Subflows, sf)
+		if k, ok := s.keyOf(sf); ok {
+			delete(c.pending, k)
+		}
+	}
+}
+
+// subflowUp takes in SF_ESTABLISHED.
+func (s *State) subflowUp(ev SubflowUp, now time.Time) *ConnState {
+	c := s.Conns[ev.Token]
+	if c == nil {
+		return nil
+	}
+	sf := ev.Subflow.unmapped()
+	// SF_ESTABLISHED's backup attribute is the peer's flag (6.18): ours
+	// is the one the subflow was created with, or none.
+	sf.Backup = false
+	if k, ok := s.keyOf(sf); ok {
+		if p, was := c.pending[k]; was {
+			sf.Backup = p.backup
+			if p.probe {
+				c.answered(k.link)
+			}
+		}
+		delete(c.pending, k)
+		delete(c.backoff, k)
+	}
+	delete(c.removed, sf.LocID) // the ID is in use again
+	c.addSubflow(sf, now)
+	return c
+}
+
+// subflowDown takes in SF_CLOSED.
+func (s *State) subflowDown(ev SubflowDown, now time.Time) *ConnState {
+	c := s.Conns[ev.Token]
+	if c == nil {
+		return nil
+	}
+	sf := ev.Subflow.unmapped()
+	n := len(c.Subflows)
+	c.Subflows = slices.DeleteFunc(c.Subflows, func(x Subflow) bool {
+		return x.Local == sf.Local && x.Remote == sf.Remote
+	})
+	established := len(c.Subflows) < n
+	delete(c.closing, [2]netip.AddrPort{sf.Local, sf.Remote})
+	// A subflow that never came up is a creation that failed; one that
+	// was up closing is not (another creation may be under way on the
+	// same path).
+	if k, ok := s.keyOf(sf); ok && !established {
+		if _, was := c.pending[k]; was || ev.Error != 0 {
+			delete(c.pending, k)
+			c.fail(k, now)
+		}
+	}
+	return c
+}
+
+// due appends to touched the connections whose wake-up time has come, by
+// token. Only those: at ten thousand connections, reconciling every one at
+// every wake-up was most of the daemon's work.
+func (s *State) due(touched []*ConnState, now time.Time) []*ConnState {
+	for _, c := range s.Conns {
+		if !c.wake.IsZero() && !c.wake.After(now) {
+			touched = append(touched, c)
+		}
+	}
+	slices.SortFunc(touched, byToken)
+	return touched
+}
+
+// actionFailed takes in a refused action.
+func (s *State) actionFailed(ev ActionFailed, now time.Time) *ConnState {
+	if errors.Is(ev.Err, genl.ErrInvalidToken) {
+		// The kernel has no such connection: it closed without a CLOSED
+		// event (6.18 sends none for many a connection the peer reset),
+		// and every further command would be refused the same way.
+		s.forget(ev.Action.Token, now)
+		return nil
+	}
+	c := s.Conns[ev.Action.Token]
+	if c != nil {
+		s.failed(c, ev.Action, ev.Err, now)
+	}
+	return c
+}
+
+// actionDone takes in an accepted action: a SetBackup's flag is ours now.
+func (s *State) actionDone(ev ActionDone) {
+	c := s.Conns[ev.Action.Token]
+	if c == nil || ev.Action.Kind != SetBackup {
+		return
+	}
+	for i, sf := range c.Subflows {
+		if sf.Local == unmapAP(ev.Action.Local) && sf.Remote == unmapAP(ev.Action.Remote) {
+			c.Subflows[i].Backup = ev.Action.Backup
+		}
+	}
 }
 
 // failed takes in a refused action. The model changes only where the
