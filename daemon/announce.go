@@ -70,21 +70,21 @@ func takes(p *policy.Policy, ap netip.AddrPort) bool {
 // Those a policy does not take are kept, for a reload to a policy that
 // does.
 func (d *Daemon) announced(ev genl.Event, base engine.EventBase) {
-	c := d.state.Conns[ev.Token]
+	c, known := d.state.Conn(ev.Token)
 	prev, had := d.peerAddrs[ev.Token][ev.RemID]
 	// The ID named prev before: the engine forgets it if it had it.
 	forget := func() {
-		if had && c != nil && takes(c.Policy, prev) {
+		if had && known && takes(c.Policy, prev) {
 			d.step(engine.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
-	if why := unfollowable(ev.Remote.Addr(), d.state.Ifaces); why != "" {
+	if why := unfollowable(ev.Remote.Addr(), d.state.Interfaces()); why != "" {
 		d.logAnnouncement(ev, base.At, slog.LevelWarn, "peer announcement refused: never followed", "why", why)
 		delete(d.peerAddrs[ev.Token], ev.RemID)
 		forget()
 		return
 	}
-	if c == nil {
+	if !known {
 		return // not a connection the daemon knows (the engine would drop it)
 	}
 	if d.peerAddrs[ev.Token] == nil {

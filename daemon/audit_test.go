@@ -23,7 +23,7 @@ func TestArmAudit(t *testing.T) {
 		t.Fatal("the audit's timer fired with no connection")
 	case <-time.After(50 * time.Millisecond):
 	}
-	d.state.Conns[1] = &engine.ConnState{Token: 1}
+	d.state.Step(engine.ConnCreated{EventBase: engine.EventBase{At: time.Now()}, Token: 1})
 	d.armAudit()
 	if !d.auditOn {
 		t.Fatal("the audit is not armed with a connection")

@@ -529,14 +529,9 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		sf := engine.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
 		switch ev.Type {
 		case genl.EventCreated, genl.EventEstablished:
-			if _, known := d.state.Conns[ev.Token]; known && ev.Type == genl.EventEstablished {
-				d.step(engine.ConnEstablished{EventBase: base, Token: ev.Token})
-				continue
-			}
-			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide(), nil)
-			d.step(engine.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
-				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
-			if _, known := d.state.Conns[ev.Token]; !known {
+			r := d.step(engine.ConnReported{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
+				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Match: kernelMatcher{d}})
+			if r.Unknown {
 				// The engine refused it (an ESTABLISHED after the
 				// connection's CLOSED): nothing to remember.
 				delete(d.matched, ev.Token)
@@ -568,6 +563,25 @@ type matchInfo struct {
 	// only when some policy matches on them).
 	owner   bool
 	process bool // the process name was looked up too
+}
+
+// kernelMatcher matches the connections the kernel reports (ConnReported)
+// for the engine, which asks only for those it needs a policy for.
+type kernelMatcher struct{ d *Daemon }
+
+func (m kernelMatcher) Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	return m.d.match(token, local, remote, serverSide, nil)
+}
+
+// dumpMatcher matches a connection adopted from the kernel dump c: the
+// dump already says who owns it, no lookup per connection.
+type dumpMatcher struct {
+	d *Daemon
+	c *sockdiag.Conn
+}
+
+func (m dumpMatcher) Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	return m.d.match(token, local, remote, serverSide, m.c)
 }
 
 // match finds the policy of a new connection. known is the connection's
@@ -653,18 +667,13 @@ func (d *Daemon) resync(at time.Time, why string) {
 			subs = append(subs, engine.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
 		}
 		serverSide := listeners[c.Local] || listeners[netip.AddrPortFrom(unspecified(c.Local.Addr()), c.Local.Port())]
-		var pol *policy.Policy
-		if old, ok := d.state.Conns[c.Token]; ok && old.Policy != nil {
-			pol = old.Policy
-		} else {
-			// The dump already says who owns it: no lookup per connection.
-			pol = d.match(c.Token, c.Local, c.Remote, serverSide, &c)
-		}
 		adopted++
+		// A connection the engine has keeps its policy; the others are
+		// matched.
 		d.step(engine.ConnCreated{EventBase: engine.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
-			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Policy: pol, Subflows: subs})
+			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Match: dumpMatcher{d, &c}, Subflows: subs})
 	}
-	for tok := range d.state.Conns {
+	for _, tok := range d.state.Tokens() {
 		if !present[tok] {
 			d.closeConn(tok, at)
 		}
@@ -703,24 +712,25 @@ const (
 
 // step runs one event through the engine and sends the actions to the
 // workers; their results come back as events of their own (finished).
-func (d *Daemon) step(ev engine.Event) {
-	actions, wake := d.state.Step(ev)
-	d.setWake(wake)
+func (d *Daemon) step(ev engine.Event) engine.Result {
+	r := d.state.Step(ev)
+	d.setWake(r.Wake)
 	asked := time.Now() // when what asked for these actions was handled
-	for _, a := range actions {
+	for i, a := range r.Actions {
 		k := keyOf(a)
 		if d.inflight[k] {
 			d.log.Debug("already under way", "action", a.String())
 			continue
 		}
 		d.inflight[k] = true
-		if a.Kind == engine.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
+		if r.Moves(i) {
 			// Until the subflow is up; its SF_ESTABLISHED may come
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
 		}
 		d.exec.submit(d.ctx, job{a: a, cause: d.cause}, &d.deferred)
 	}
+	return r
 }
 
 // finished takes in a command's result: counted, logged, and told to the
@@ -742,10 +752,9 @@ func (d *Daemon) finished(r result) {
 		d.refused++
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
-		d.step(engine.ActionFailed{EventBase: at, Action: a, Err: r.err})
-		if errors.Is(r.err, genl.ErrInvalidToken) {
-			// The engine forgot the connection: the kernel has none.
-			d.forgetConn(a.Token)
+		// The engine forgets a connection the kernel has no more.
+		for _, tok := range d.step(engine.ActionFailed{EventBase: at, Action: a, Err: r.err}).Forgotten {
+			d.forgetConn(tok)
 		}
 		return
 	}
@@ -759,13 +768,6 @@ func (d *Daemon) finished(r result) {
 type handoverKey struct {
 	token uint32
 	local netip.Addr
-}
-
-// movesConn reports whether a new non-backup subflow of connection token
-// moves it: in handover mode, where one path carries the traffic.
-func (d *Daemon) movesConn(token uint32) bool {
-	c := d.state.Conns[token]
-	return c != nil && c.Policy != nil && c.Policy.Mode == policy.ModeHandover
 }
 
 // handoverDone records the time a handover took, from what asked for it
@@ -815,7 +817,8 @@ func (d *Daemon) reload(set *policy.Set) error {
 	d.set = set
 	d.owners.setPolicies(set)
 	d.mptcpify.sync(set, d.log)
-	for tok, c := range d.state.Conns {
+	for _, c := range d.state.Conns() {
+		tok := c.Token
 		mi, ok := d.matched[tok]
 		if !ok {
 			mi = matchInfo{conn: policy.Conn{ServerSide: c.ServerSide, Local: c.Local, Remote: c.Remote}}

@@ -18,8 +18,8 @@ type Subflow struct {
 	q     *sfQuality // its measurements; nil until the first
 }
 
-// ConnState is one MPTCP connection the engine knows.
-type ConnState struct {
+// connState is one MPTCP connection the engine knows.
+type connState struct {
 	Token       uint32
 	Local       netip.AddrPort // of the initial subflow, unmapped
 	Remote      netip.AddrPort
@@ -65,7 +65,7 @@ type ConnState struct {
 // compact drops the maps that emptied: an empty map keeps the memory of
 // its largest size, and most connections, most of the time, have nothing
 // pending, closing or backing off.
-func (c *ConnState) compact() {
+func (c *connState) compact() {
 	if len(c.pending) == 0 {
 		c.pending = nil
 	}
@@ -91,7 +91,7 @@ func (c *ConnState) compact() {
 
 // allowCreate takes a token from c's creation bucket at now, or returns
 // false and when the next one is there.
-func (c *ConnState) allowCreate(now time.Time) (bool, time.Time) {
+func (c *connState) allowCreate(now time.Time) (bool, time.Time) {
 	from := c.createTAT.Add(-(CreateBurst - 1) * CreateInterval)
 	if now.Before(from) {
 		return false, from
@@ -108,7 +108,7 @@ func (c *ConnState) allowCreate(now time.Time) (bool, time.Time) {
 // backoffMax (the next failure starts again from backoffMin), and
 // creations that timed out on paths no longer wanted (their answer would
 // change nothing).
-func (c *ConnState) prune(wants []want, now time.Time) {
+func (c *connState) prune(wants []want, now time.Time) {
 	for k, b := range c.backoff {
 		if now.Sub(b.until) > backoffMax {
 			delete(c.backoff, k)
@@ -145,7 +145,7 @@ type backoff struct {
 	n     int
 }
 
-func (c *ConnState) addSubflow(sf Subflow, at time.Time) {
+func (c *connState) addSubflow(sf Subflow, at time.Time) {
 	sf = sf.unmapped()
 	sf.since = at
 	for i, x := range c.Subflows {
@@ -158,7 +158,7 @@ func (c *ConnState) addSubflow(sf Subflow, at time.Time) {
 	c.Subflows = append(c.Subflows, sf)
 }
 
-func (c *ConnState) fail(k pathKey, now time.Time) {
+func (c *connState) fail(k pathKey, now time.Time) {
 	if c.backoff == nil {
 		c.backoff = map[pathKey]backoff{}
 	}

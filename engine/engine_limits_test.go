@@ -42,7 +42,7 @@ func (k *fakeKernel) step(t *testing.T, ev Event) {
 		if i > 10000 {
 			t.Fatal("the engine does not settle: more than 10000 follow-up events")
 		}
-		actions, wake := k.s.Step(queue[i])
+		actions, wake := aw(k.s.Step(queue[i]))
 		if !wake.IsZero() {
 			k.wake = wake
 		}
@@ -225,7 +225,7 @@ func TestCreateRateLimit(t *testing.T) {
 			if fmt.Sprint(sorted(got)) != fmt.Sprint(tc.final) {
 				t.Errorf("after the storm the kernel has subflows from %v, want %v", sorted(got), tc.final)
 			}
-			c := s.Conns[tok]
+			c := s.conns[tok]
 			if len(c.Subflows) != len(k.subflows[tok]) {
 				t.Errorf("the engine sees %d subflows, the kernel has %d", len(c.Subflows), len(k.subflows[tok]))
 			}
@@ -291,7 +291,7 @@ func TestMaxSubflows(t *testing.T) {
 		}
 		k.tick(t, t0.Add(time.Duration(round+1)*time.Minute-time.Second))
 	}
-	c := s.Conns[tok]
+	c := s.conns[tok]
 	if k.maxSubs[tok] > MaxSubflows || len(c.Subflows) > MaxSubflows {
 		t.Errorf("up to %d subflows in the kernel, %d in the engine; cap %d", k.maxSubs[tok], len(c.Subflows), MaxSubflows)
 	}
@@ -327,17 +327,17 @@ func TestClosedBeforeEstablished(t *testing.T) {
 		ConnCreated{EventBase: at(2 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 	}
 	for i, ev := range steps {
-		if as, wake := s.Step(ev); len(as) != 0 || !wake.IsZero() {
+		if as, wake := aw(s.Step(ev)); len(as) != 0 || !wake.IsZero() {
 			t.Fatalf("step %d: %v, wake %v", i, as, wake)
 		}
 	}
-	if len(s.Conns) != 0 {
-		t.Fatalf("a closed connection came back: %v", s.Conns)
+	if len(s.conns) != 0 {
+		t.Fatalf("a closed connection came back: %v", s.conns)
 	}
-	as, _ := s.Step(ConnCreated{EventBase: at(3 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p,
-		Established: true, Subflows: []Subflow{{Local: initial, Remote: srv}}})
-	if len(s.Conns) != 1 || len(as) != 1 {
-		t.Errorf("adoption from a dump after a close: %d connections, actions %v", len(s.Conns), as)
+	as, _ := aw(s.Step(ConnCreated{EventBase: at(3 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p,
+		Established: true, Subflows: []Subflow{{Local: initial, Remote: srv}}}))
+	if len(s.conns) != 1 || len(as) != 1 {
+		t.Errorf("adoption from a dump after a close: %d connections, actions %v", len(s.conns), as)
 	}
 	// Tombstones are forgotten.
 	for i := range 100 {

@@ -31,6 +31,9 @@ const tok = 0x84715662
 
 func at(d time.Duration) EventBase { return EventBase{At: t0.Add(d)} }
 
+// aw is a Step's actions and wake-up time.
+func aw(r Result) ([]Action, time.Time) { return r.Actions, r.Wake }
+
 // ifaces builds a snapshot: wlan0 (3) and wwan0 (4), each up or down,
 // with or without its addresses; eth0 (5) only when wired is set.
 func ifaces(wifiUp, cellUp bool, opts ...string) ifmon.Snapshot {
@@ -105,7 +108,7 @@ func run(t *testing.T, snap ifmon.Snapshot, steps []step) {
 	t.Helper()
 	s := NewState(snap)
 	for i, st := range steps {
-		got, wake := s.Step(st.ev)
+		got, wake := aw(s.Step(st.ev))
 		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
 			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
 		}
@@ -428,7 +431,7 @@ func TestFlapStormBounded(t *testing.T) {
 	var creates, destroys int
 	for i := range 1000 {
 		up := i%2 == 1
-		as, _ := s.Step(InterfacesChanged{EventBase: at(time.Duration(i) * 5 * time.Millisecond), Ifaces: ifaces(up, true)})
+		as, _ := aw(s.Step(InterfacesChanged{EventBase: at(time.Duration(i) * 5 * time.Millisecond), Ifaces: ifaces(up, true)}))
 		for _, a := range as {
 			switch a.Kind {
 			case CreateSubflow:
@@ -626,11 +629,11 @@ func TestServerSideAnnounces(t *testing.T) {
 	local := netip.MustParseAddrPort("10.0.3.2:5201")
 	remote := netip.MustParseAddrPort("10.0.1.2:40000")
 	s := NewState(ifaces(true, true))
-	got, _ := s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: local, Remote: remote, ServerSide: true, Policy: p})
+	got, _ := aw(s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: local, Remote: remote, ServerSide: true, Policy: p}))
 	if len(got) != 0 {
 		t.Fatalf("before ESTABLISHED: %v", got)
 	}
-	got, _ = s.Step(ConnEstablished{EventBase: at(time.Millisecond), Token: tok})
+	got, _ = aw(s.Step(ConnEstablished{EventBase: at(time.Millisecond), Token: tok}))
 	var lines []string
 	for _, a := range got {
 		lines = append(lines, fmt.Sprintf("%s %s id %d", a.Kind, a.Local, a.ID))
@@ -640,7 +643,7 @@ func TestServerSideAnnounces(t *testing.T) {
 		t.Errorf("announcements (-want +got):\n%s", diff)
 	}
 	// Once each: later events announce nothing again.
-	if got, _ := s.Step(InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, false)}); len(got) != 0 {
+	if got, _ := aw(s.Step(InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, false)})); len(got) != 0 {
 		t.Errorf("announced again: %v", got)
 	}
 }

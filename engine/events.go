@@ -17,9 +17,34 @@ type EventBase struct{ At time.Time }
 
 func (e EventBase) at() time.Time { return e.At }
 
-// ConnCreated is a new connection (CREATED, or ESTABLISHED when CREATED was
-// missed), or one adopted from a kernel dump. Policy is the application
-// policy the daemon matched it to.
+// ConnReported is the kernel's CREATED, or ESTABLISHED when Established
+// is set. The engine decides what it is: the ESTABLISHED of a connection
+// it has (subflows can be added now); a new connection (CREATED, or an
+// ESTABLISHED whose CREATED was missed), whose policy it asks Match for;
+// a CREATED of one it has, taken as new again (its policy asked again);
+// or a late report of a connection closed moments ago, which it refuses
+// (Result.Unknown).
+type ConnReported struct {
+	EventBase
+	Token         uint32
+	Local, Remote netip.AddrPort
+	ServerSide    bool
+	Established   bool
+	Match         Matcher
+}
+
+// Matcher finds the policy of a connection. The engine calls it from
+// Step, at most once per event and only when it needs a policy, so that
+// the caller's lookups (the owner of the socket) are not made for a
+// connection the engine has.
+type Matcher interface {
+	Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy
+}
+
+// ConnCreated is a new connection, or one adopted from a kernel dump.
+// Policy is the application policy the daemon matched it to; when it is
+// nil and Match is set, a connection the engine has with a policy keeps
+// it, and Match is asked for the policy of any other.
 type ConnCreated struct {
 	EventBase
 	Token         uint32
@@ -27,6 +52,7 @@ type ConnCreated struct {
 	ServerSide    bool
 	Established   bool
 	Policy        *policy.Policy
+	Match         Matcher
 	// Subflows, when the connection is adopted from a dump, are the
 	// subflows it has; nil means a new connection, whose only subflow is
 	// the initial one, Local -> Remote.

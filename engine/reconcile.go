@@ -21,7 +21,7 @@ type want struct {
 }
 
 // reconcile compares what c should have with what it has.
-func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
+func (s *State) reconcile(c *connState, now time.Time) ([]Action, time.Time) {
 	if !c.Established || c.Policy == nil {
 		return nil, time.Time{}
 	}
@@ -56,7 +56,7 @@ func (s *State) reconcile(c *ConnState, now time.Time) ([]Action, time.Time) {
 // plan is the reconciliation of one connection under way: what it wants,
 // the actions so far and the next wake-up.
 type plan struct {
-	c     *ConnState
+	c     *connState
 	now   time.Time
 	wants []want
 	// active is set once a wanted non-backup subflow is kept.
@@ -146,7 +146,7 @@ func (s *State) closeUnwanted(r *plan, kept map[pathKey]bool, unwanted []Subflow
 			break // the last ones: closed once a replacement is up (survive.go)
 		}
 		k, _ := s.keyOf(sf)
-		l, ok := s.Ifaces.Link(k.link)
+		l, ok := s.ifaces.Link(k.link)
 		h, bad := c.bad(k.link)
 		broken := bad && h.reason != "rtt"
 		if ok && l.Up && !r.active && !broken {
@@ -257,7 +257,7 @@ func (r *plan) ordered() []Action {
 }
 
 func (s *State) unwantedReason(k pathKey) string {
-	l, ok := s.Ifaces.Link(k.link)
+	l, ok := s.ifaces.Link(k.link)
 	switch {
 	case !ok:
 		return "interface gone"
@@ -270,7 +270,7 @@ func (s *State) unwantedReason(k pathKey) string {
 // announce returns ADD_ADDR actions for the policy's addresses c has not
 // announced yet; addresses of the other family, and the connection's own
 // address and port, are left out.
-func (s *State) announce(c *ConnState) []Action {
+func (s *State) announce(c *connState) []Action {
 	var out []Action
 	for _, ap := range c.Policy.Announce {
 		if c.announced[ap] {

@@ -134,7 +134,7 @@ func TestSilenceIdleIsNotSuspected(t *testing.T) {
 // A path that goes bad again soon after it recovered is probed later each
 // time, not at every hold-down.
 func TestSetBadAfterRecoveryBacksOff(t *testing.T) {
-	c := &ConnState{Policy: pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })}
+	c := &connState{Policy: pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })}
 	now := t0
 	c.setBad(3, "silent", now)
 	if got := c.health[3].nextProbe.Sub(now); got != time.Second {

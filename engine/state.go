@@ -12,11 +12,18 @@ type linkState struct {
 	usableSince time.Time // zero: usable since before the daemon started
 }
 
-// State is the engine's model of the kernel. Its zero value is not usable;
-// make one with NewState. It is owned by one goroutine.
+// State is the engine's model of the kernel: the connections, their
+// subflows and paths, and the interfaces. Its zero value is not usable;
+// make one with NewState.
+//
+// A State is owned by one goroutine (the daemon's loop): Step and the
+// views (Conn, Conns, Tokens, Len, Counts, Interfaces) must all be called
+// from it, with no lock. Nothing outside the engine writes the model:
+// events go in through Step, which says in its Result what happened, and
+// the views return copies.
 type State struct {
-	Ifaces ifmon.Snapshot
-	Conns  map[uint32]*ConnState
+	ifaces ifmon.Snapshot
+	conns  map[uint32]*connState
 
 	links map[int32]linkState
 	// addrIDs are the IDs of local addresses, by address and port (port 0
@@ -30,7 +37,7 @@ type State struct {
 	// "invalid token") forever.
 	closed     map[uint32]time.Time
 	closedPrun time.Time
-	// peak is the most connections since Conns was last made: a Go map
+	// peak is the most connections since conns was last made: a Go map
 	// keeps the memory of its largest size, and a host that had ten
 	// thousand connections should not keep their room when they are gone.
 	peak int
@@ -64,8 +71,8 @@ const closedTTL = 10 * time.Second
 // links in it count as usable since before any connection (no hold-down).
 func NewState(ifaces ifmon.Snapshot) *State {
 	s := &State{
-		Ifaces:  ifaces,
-		Conns:   map[uint32]*ConnState{},
+		ifaces:  ifaces,
+		conns:   map[uint32]*connState{},
 		links:   map[int32]linkState{},
 		addrIDs: map[netip.AddrPort]uint8{},
 		nextID:  1,
@@ -79,8 +86,8 @@ func NewState(ifaces ifmon.Snapshot) *State {
 
 // forget drops connection token, closed at now, from the model.
 func (s *State) forget(token uint32, now time.Time) {
-	delete(s.Conns, token)
-	s.Conns = shrink(s.Conns, &s.peak)
+	delete(s.conns, token)
+	s.conns = shrink(s.conns, &s.peak)
 	s.closed[token] = now
 	if now.Sub(s.closedPrun) >= closedTTL {
 		s.closedPrun = now
@@ -94,8 +101,8 @@ func (s *State) forget(token uint32, now time.Time) {
 }
 
 func (s *State) setIfaces(snap ifmon.Snapshot, now time.Time) {
-	old := s.Ifaces
-	s.Ifaces = snap
+	old := s.ifaces
+	s.ifaces = snap
 	next := map[int32]linkState{}
 	for _, l := range snap.Links {
 		ls, known := s.links[l.Index]
@@ -115,7 +122,7 @@ func usable(l ifmon.Link) bool { return l.Up && len(l.Addrs) > 0 }
 
 // keyOf names the path of a subflow: the link holding its local address.
 func (s *State) keyOf(sf Subflow) (pathKey, bool) {
-	l, ok := s.Ifaces.ByAddr(sf.Local.Addr())
+	l, ok := s.ifaces.ByAddr(sf.Local.Addr())
 	if !ok {
 		return pathKey{}, false
 	}
@@ -130,7 +137,7 @@ func (s *State) settled(l ifmon.Link, hold time.Duration, now time.Time) bool {
 
 // idFor returns the local address ID for a, stable across connections:
 // the initial subflow's address keeps ID 0.
-func (s *State) idFor(c *ConnState, a netip.Addr) uint8 {
+func (s *State) idFor(c *connState, a netip.Addr) uint8 {
 	if a == c.Local.Addr() {
 		return 0
 	}

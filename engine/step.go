@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The engine decides which subflows each connection should have. It is
@@ -19,45 +20,52 @@ import (
 // clock: time comes in the events. Results of actions come back as kernel
 // events (SubflowUp, SubflowDown) or as ActionFailed.
 
-// Step applies ev to the model and returns the actions to take, and the
-// time at which the engine wants a Tick (zero: none).
-func (s *State) Step(ev Event) ([]Action, time.Time) {
+// Step applies ev to the model and returns what it did: the actions to
+// take, the time at which the engine wants a Tick, and what became of the
+// event's connection.
+func (s *State) Step(ev Event) Result {
 	now := ev.at()
-	c, sc := s.apply(ev, now)
-	var touched []*ConnState // connections to look at again
+	var r Result
+	c, sc := s.apply(ev, now, &r)
+	var touched []*connState // connections to look at again
 	switch sc {
 	case lookAtOne:
 		if c != nil {
 			touched = append(touched, c)
 		}
 	case lookAtAll:
-		for _, c := range s.Conns {
+		for _, c := range s.conns {
 			touched = append(touched, c)
 		}
 		slices.SortFunc(touched, byToken)
 	case lookAtDue:
 		touched = s.due(touched, now)
 	}
-	var actions []Action
-	var wake time.Time
 	for _, c := range touched {
 		a, w := s.reconcile(c, now)
 		c.wake = w
 		c.compact()
-		actions = append(actions, a...)
-		wake = earliest(wake, w)
+		if c.Policy != nil && c.Policy.Mode == policy.ModeHandover {
+			for i, x := range a {
+				if x.Kind == CreateSubflow && !x.Backup {
+					r.Handovers = append(r.Handovers, len(r.Actions)+i)
+				}
+			}
+		}
+		r.Actions = append(r.Actions, a...)
+		r.Wake = earliest(r.Wake, w)
 	}
 	if sc == lookAtDue {
 		// The caller's timer fired: it needs the next wake-up of every
 		// connection, not only of those looked at.
-		for _, c := range s.Conns {
-			wake = earliest(wake, c.wake)
+		for _, c := range s.conns {
+			r.Wake = earliest(r.Wake, c.wake)
 		}
 	}
-	return actions, wake
+	return r
 }
 
-func byToken(a, b *ConnState) int { return cmp.Compare(a.Token, b.Token) }
+func byToken(a, b *connState) int { return cmp.Compare(a.Token, b.Token) }
 
 // scope says which connections an event makes the engine look at again.
 type scope int
@@ -68,68 +76,107 @@ const (
 	lookAtDue              // those whose wake-up time has come (a Tick)
 )
 
-// apply updates the model with ev and says which connections to look at
-// again: c (nil: none), or a wider scope.
-func (s *State) apply(ev Event, now time.Time) (*ConnState, scope) {
+// apply updates the model with ev, notes in r what became of its
+// connection, and says which connections to look at again: c (nil: none),
+// or a wider scope.
+func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
+	var c *connState
 	switch ev := ev.(type) {
+	case ConnReported:
+		c = s.reported(ev, now)
 	case ConnCreated:
-		return s.created(ev, now), lookAtOne
+		c = s.created(ev, now)
 	case ConnEstablished:
-		c := s.Conns[ev.Token]
-		if c != nil {
+		if c = s.conns[ev.Token]; c != nil {
 			c.Established = true
 		}
-		return c, lookAtOne
 	case ConnClosed:
 		s.forget(ev.Token, now)
+		return nil, lookAtOne
 	case SubflowUp:
-		return s.subflowUp(ev, now), lookAtOne
+		c = s.subflowUp(ev, now)
 	case SubflowDown:
-		return s.subflowDown(ev, now), lookAtOne
+		c = s.subflowDown(ev, now)
 	case SubflowPriority:
 		// The peer's flag; ours is what the engine sets. Nothing to do.
+		c = s.conns[ev.Token]
+		r.Unknown = c == nil
+		return nil, lookAtOne
 	case PeerAnnounced:
-		c := s.Conns[ev.Token]
-		if c != nil {
+		if c = s.conns[ev.Token]; c != nil {
 			if c.Announced == nil {
 				c.Announced = map[uint8]netip.AddrPort{}
 			}
 			c.Announced[ev.RemID] = unmapAP(ev.Remote)
 		}
-		return c, lookAtOne
 	case PeerRemoved:
-		c := s.Conns[ev.Token]
-		if c != nil {
+		if c = s.conns[ev.Token]; c != nil {
 			delete(c.Announced, ev.RemID)
 		}
-		return c, lookAtOne
 	case InterfacesChanged:
 		s.setIfaces(ev.Ifaces, now)
 		return nil, lookAtAll
 	case Tick:
 		return nil, lookAtDue
 	case ActionFailed:
-		return s.actionFailed(ev, now), lookAtOne
+		c = s.actionFailed(ev, now, r)
 	case ActionDone:
 		s.actionDone(ev)
+		return nil, lookAtOne
 	case PolicyChanged:
-		c := s.Conns[ev.Token]
-		if c != nil {
+		if c = s.conns[ev.Token]; c != nil {
 			c.Policy = ev.Policy
 		}
-		return c, lookAtOne
 	case Quality:
-		if c := s.Conns[ev.Token]; c != nil && s.quality(c, ev, now) {
-			return c, lookAtOne
-		}
+		return s.measured(ev, now, r), lookAtOne
+	default:
+		return nil, lookAtOne
 	}
-	return nil, lookAtOne
+	r.Unknown = c == nil
+	r.ServerSide = c != nil && c.ServerSide
+	return c, lookAtOne
+}
+
+// reported takes in the kernel's CREATED or ESTABLISHED.
+func (s *State) reported(ev ConnReported, now time.Time) *connState {
+	if c := s.conns[ev.Token]; c != nil && ev.Established {
+		c.Established = true
+		return c
+	}
+	return s.created(ConnCreated{EventBase: ev.EventBase, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
+		ServerSide: ev.ServerSide, Established: ev.Established,
+		Policy: ev.Match.Match(ev.Token, ev.Local, ev.Remote, ev.ServerSide)}, now)
+}
+
+// measured takes in a Quality event; it returns the connection if its
+// paths changed. The measurements of a connection the peer opened are not
+// taken: the engine opens no subflows for it.
+func (s *State) measured(ev Quality, now time.Time, r *Result) *connState {
+	c := s.conns[ev.Token]
+	r.Unknown = c == nil
+	if c == nil {
+		return nil
+	}
+	if r.ServerSide = c.ServerSide; r.ServerSide {
+		return nil
+	}
+	if s.quality(c, ev, now) {
+		return c
+	}
+	return nil
 }
 
 // created takes in a new connection, or one adopted from a dump; it
 // returns nil when it refuses it.
-func (s *State) created(ev ConnCreated, now time.Time) *ConnState {
-	c := s.Conns[ev.Token]
+func (s *State) created(ev ConnCreated, now time.Time) *connState {
+	c := s.conns[ev.Token]
+	if ev.Policy == nil && ev.Match != nil {
+		if c != nil && c.Policy != nil {
+			ev.Policy = c.Policy
+		} else {
+			ev.Policy = ev.Match.Match(ev.Token, ev.Local, ev.Remote, ev.ServerSide)
+		}
+	}
 	if t, ok := s.closed[ev.Token]; ok && c == nil && ev.Subflows == nil && now.Sub(t) < closedTTL {
 		// A late report of a connection that is gone. (A dump's
 		// adoption, with Subflows, is the kernel's word: it exists.)
@@ -139,8 +186,8 @@ func (s *State) created(ev ConnCreated, now time.Time) *ConnState {
 	if c == nil {
 		// Room for the initial subflow and one more: what most
 		// connections have.
-		c = &ConnState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
-		s.Conns[ev.Token] = c
+		c = &connState{Token: ev.Token, Subflows: make([]Subflow, 0, max(2, len(ev.Subflows)))}
+		s.conns[ev.Token] = c
 	}
 	c.Local, c.Remote = unmapAP(ev.Local), unmapAP(ev.Remote)
 	c.Mapped = ev.Local.Addr().Is4In6() || ev.Remote.Addr().Is4In6()
@@ -159,7 +206,7 @@ func (s *State) created(ev ConnCreated, now time.Time) *ConnState {
 // adopt takes a dump's subflows of c: the kernel's word on which subflows
 // there are (events may have been lost). Those that stay keep what the
 // engine knows of them; a creation under way that the dump shows is done.
-func (s *State) adopt(c *ConnState, subflows []Subflow, now time.Time) {
+func (s *State) adopt(c *connState, subflows []Subflow, now time.Time) {
 	old := c.Subflows
 	c.Subflows = make([]Subflow, 0, max(2, len(subflows)))
 	for _, sf := range subflows {
@@ -176,8 +223,8 @@ func (s *State) adopt(c *ConnState, subflows []Subflow, now time.Time) {
 }
 
 // subflowUp takes in SF_ESTABLISHED.
-func (s *State) subflowUp(ev SubflowUp, now time.Time) *ConnState {
-	c := s.Conns[ev.Token]
+func (s *State) subflowUp(ev SubflowUp, now time.Time) *connState {
+	c := s.conns[ev.Token]
 	if c == nil {
 		return nil
 	}
@@ -201,8 +248,8 @@ func (s *State) subflowUp(ev SubflowUp, now time.Time) *ConnState {
 }
 
 // subflowDown takes in SF_CLOSED.
-func (s *State) subflowDown(ev SubflowDown, now time.Time) *ConnState {
-	c := s.Conns[ev.Token]
+func (s *State) subflowDown(ev SubflowDown, now time.Time) *connState {
+	c := s.conns[ev.Token]
 	if c == nil {
 		return nil
 	}
@@ -228,8 +275,8 @@ func (s *State) subflowDown(ev SubflowDown, now time.Time) *ConnState {
 // due appends to touched the connections whose wake-up time has come, by
 // token. Only those: at ten thousand connections, reconciling every one at
 // every wake-up was most of the daemon's work.
-func (s *State) due(touched []*ConnState, now time.Time) []*ConnState {
-	for _, c := range s.Conns {
+func (s *State) due(touched []*connState, now time.Time) []*connState {
+	for _, c := range s.conns {
 		if !c.wake.IsZero() && !c.wake.After(now) {
 			touched = append(touched, c)
 		}
@@ -239,15 +286,16 @@ func (s *State) due(touched []*ConnState, now time.Time) []*ConnState {
 }
 
 // actionFailed takes in a refused action.
-func (s *State) actionFailed(ev ActionFailed, now time.Time) *ConnState {
+func (s *State) actionFailed(ev ActionFailed, now time.Time, r *Result) *connState {
 	if errors.Is(ev.Err, genl.ErrInvalidToken) {
 		// The kernel has no such connection: it closed without a CLOSED
 		// event (6.18 sends none for many a connection the peer reset),
 		// and every further command would be refused the same way.
+		r.Forgotten = append(r.Forgotten, ev.Action.Token)
 		s.forget(ev.Action.Token, now)
 		return nil
 	}
-	c := s.Conns[ev.Action.Token]
+	c := s.conns[ev.Action.Token]
 	if c != nil {
 		s.failed(c, ev.Action, ev.Err, now)
 	}
@@ -256,7 +304,7 @@ func (s *State) actionFailed(ev ActionFailed, now time.Time) *ConnState {
 
 // actionDone takes in an accepted action: a SetBackup's flag is ours now.
 func (s *State) actionDone(ev ActionDone) {
-	c := s.Conns[ev.Action.Token]
+	c := s.conns[ev.Action.Token]
 	if c == nil || ev.Action.Kind != SetBackup {
 		return
 	}
@@ -271,7 +319,7 @@ func (s *State) actionDone(ev ActionDone) {
 // refusal says what the kernel has: a subflow to destroy that the kernel
 // does not know (ESRCH) is gone. Otherwise the path backs off, so that a
 // refusal is not repeated at every event.
-func (s *State) failed(c *ConnState, a Action, err error, now time.Time) {
+func (s *State) failed(c *connState, a Action, err error, now time.Time) {
 	switch a.Kind {
 	case CreateSubflow:
 		k := pathKey{link: a.IfIndex, remote: unmapAP(a.Remote)}

@@ -104,7 +104,7 @@ func TestSurviveRescueBypassesRateLimit(t *testing.T) {
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
 		{ev: refused(1*ms, 4, cell4, 1), wake: 501 * ms},
 	})
-	s.Conns[tok].createTAT = t0.Add(time.Hour) // no creation before 57 min
+	s.conns[tok].createTAT = t0.Add(time.Hour) // no creation before 57 min
 	runOn(t, s, []step{
 		// The back-off is over, the bucket says later.
 		{ev: Tick{EventBase: at(501 * ms)}, wake: time.Hour - (CreateBurst-1)*CreateInterval},
@@ -119,7 +119,7 @@ func TestSurviveRescueBypassesRateLimit(t *testing.T) {
 func runOn(t *testing.T, s *State, steps []step) {
 	t.Helper()
 	for i, st := range steps {
-		got, wake := s.Step(st.ev)
+		got, wake := aw(s.Step(st.ev))
 		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
 			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
 		}
@@ -228,7 +228,7 @@ func TestInvalidTokenForgets(t *testing.T) {
 	for _, ev := range steps {
 		s.Step(ev)
 	}
-	if _, ok := s.Conns[tok]; ok {
+	if _, ok := s.conns[tok]; ok {
 		t.Fatalf("after \"invalid token\" the engine still has connection %08x", tok)
 	}
 	for i, ev := range []Event{
@@ -239,19 +239,19 @@ func TestInvalidTokenForgets(t *testing.T) {
 		ConnCreated{EventBase: at(4 * time.Second), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 		Tick{EventBase: at(time.Minute)},
 	} {
-		if got, wake := s.Step(ev); len(got) > 0 || !wake.IsZero() {
+		if got, wake := aw(s.Step(ev)); len(got) > 0 || !wake.IsZero() {
 			t.Errorf("event %d (%T): actions %v, wake %v for a connection the kernel does not have", i, ev, fmtActions(got), wake)
 		}
 	}
-	if len(s.Conns) != 0 {
-		t.Errorf("the engine has %d connections, want 0", len(s.Conns))
+	if len(s.conns) != 0 {
+		t.Errorf("the engine has %d connections, want 0", len(s.conns))
 	}
 	// Another refusal is a refusal, not a closed connection.
 	s = NewState(ifaces(true, true))
 	s.Step(steps[0])
 	s.Step(ActionFailed{EventBase: at(ms), Err: &genl.Error{Op: "create subflow", Message: "invalid addr id", Err: syscall.EINVAL},
 		Action: Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}})
-	if _, ok := s.Conns[tok]; !ok {
+	if _, ok := s.conns[tok]; !ok {
 		t.Errorf("a refusal other than \"invalid token\" made the engine forget the connection")
 	}
 }

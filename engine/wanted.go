@@ -20,7 +20,7 @@ type candidate struct {
 
 // wanted computes the subflows c should have now, and when it wants to
 // be looked at again.
-func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
+func (s *State) wanted(c *connState, now time.Time) ([]want, time.Time) {
 	p := c.Policy
 	cands := s.candidates(c)
 	w := wantList{c: c, now: now}
@@ -41,7 +41,7 @@ func (s *State) wanted(c *ConnState, now time.Time) ([]want, time.Time) {
 
 // wantList is the wanted subflows of one connection being worked out.
 type wantList struct {
-	c     *ConnState
+	c     *connState
 	now   time.Time
 	wants []want
 	wake  time.Time
@@ -49,11 +49,11 @@ type wantList struct {
 
 // candidates are the links c may use, best first: usable, allowed by its
 // policy, with an address of its family.
-func (s *State) candidates(c *ConnState) []candidate {
+func (s *State) candidates(c *connState) []candidate {
 	p := c.Policy
 	is4 := c.Remote.Addr().Is4()
 	var cands []candidate
-	for _, l := range s.Ifaces.Links {
+	for _, l := range s.ifaces.Links {
 		if !usable(l) || !p.Paths.Allowed(l.Class) {
 			continue
 		}
@@ -74,7 +74,7 @@ func (s *State) candidates(c *ConnState) []candidate {
 // A subflow from every one of n candidates to every remote, within
 // MaxSubflows: the announcements that do not fit are left out, lowest IDs
 // first in. They are appended to buf.
-func remotes(c *ConnState, n int, buf []netip.AddrPort) []netip.AddrPort {
+func remotes(c *connState, n int, buf []netip.AddrPort) []netip.AddrPort {
 	p := c.Policy
 	is4 := c.Remote.Addr().Is4()
 	remotes := append(buf, c.Remote)
@@ -193,7 +193,7 @@ func (s *State) wantHandover(w *wantList, cands []candidate) {
 // splitPaths sorts the candidates of a connection in handover mode into
 // preferred, backup and bad paths. When every path is bad, the best of
 // them is still better than none: it counts as preferred.
-func splitPaths(c *ConnState, cands []candidate) (pref, back, bad []candidate) {
+func splitPaths(c *connState, cands []candidate) (pref, back, bad []candidate) {
 	p := c.Policy
 	for _, cd := range cands {
 		switch _, isBad := c.bad(cd.link.Index); {
@@ -214,7 +214,7 @@ func splitPaths(c *ConnState, cands []candidate) (pref, back, bad []candidate) {
 // addrFor picks the local address of c on link l: the initial subflow's
 // address when it is on l, else the first address of the connection's
 // family.
-func (s *State) addrFor(c *ConnState, l ifmon.Link, is4 bool) (netip.Addr, bool) {
+func (s *State) addrFor(c *connState, l ifmon.Link, is4 bool) (netip.Addr, bool) {
 	if slices.Contains(l.Addrs, c.Local.Addr()) {
 		return c.Local.Addr(), true
 	}
