@@ -124,9 +124,6 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
-	// peerAddrs are the addresses the peers announced that may be
-	// followed: the engine has those the connection's policy takes.
-	peerAddrs peerAddrs
 	// kept are the capabilities left after DropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]Capability
@@ -139,7 +136,7 @@ func New(opts Options) (*Daemon, error) {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	set, err := policy.Load(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -435,7 +432,6 @@ func (d *Daemon) closeConn(tok uint32, at time.Time) {
 // forgetConn drops what the daemon keeps of connection tok.
 func (d *Daemon) forgetConn(tok uint32) {
 	delete(d.matched, tok)
-	delete(d.peerAddrs, tok)
 	d.announceLog.forget(tok)
 	for k := range d.handovers {
 		if k.token == tok {
@@ -548,7 +544,6 @@ func (d *Daemon) kernel(ke kernelEvent) error {
 		case genl.EventAnnounced:
 			d.announced(ev, base)
 		case genl.EventRemoved:
-			delete(d.peerAddrs[ev.Token], ev.RemID)
 			d.step(engine.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
@@ -582,6 +577,26 @@ type dumpMatcher struct {
 
 func (m dumpMatcher) Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
 	return m.d.match(token, local, remote, serverSide, m.c)
+}
+
+// reloadMatcher matches the connections again after a reload, on what
+// they were matched on before.
+type reloadMatcher struct{ d *Daemon }
+
+func (m reloadMatcher) Match(tok uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	d := m.d
+	mi, ok := d.matched[tok]
+	if !ok {
+		mi = matchInfo{conn: policy.Conn{ServerSide: serverSide, Local: local, Remote: remote}}
+	}
+	// The new policies may match on owner fields the old ones did not
+	// need: look them up now.
+	d.lookupOwner(tok, &mi)
+	mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
+	if mi.owner {
+		d.matched[tok] = mi
+	}
+	return d.set.Lookup(mi.conn)
 }
 
 // match finds the policy of a new connection. known is the connection's
@@ -817,22 +832,7 @@ func (d *Daemon) reload(set *policy.Set) error {
 	d.set = set
 	d.owners.setPolicies(set)
 	d.mptcpify.sync(set, d.log)
-	for _, c := range d.state.Conns() {
-		tok := c.Token
-		mi, ok := d.matched[tok]
-		if !ok {
-			mi = matchInfo{conn: policy.Conn{ServerSide: c.ServerSide, Local: c.Local, Remote: c.Remote}}
-		}
-		// The new policies may match on owner fields the old ones did
-		// not need: look them up now.
-		d.lookupOwner(tok, &mi)
-		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
-		if mi.owner {
-			d.matched[tok] = mi
-		}
-		p := set.Lookup(mi.conn)
-		d.repolicy(tok, c.Policy, p)
-	}
+	d.step(engine.PoliciesChanged{EventBase: now(), Match: reloadMatcher{d}})
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil
 }

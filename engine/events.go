@@ -93,7 +93,10 @@ type SubflowPriority struct {
 	Subflow
 }
 
-// PeerAnnounced is ANNOUNCED: the peer's ADD_ADDR.
+// PeerAnnounced is ANNOUNCED: the peer's ADD_ADDR. The engine decides
+// what becomes of it (Result.Announcement): an address never followed is
+// refused; the others are kept, and used when the connection's policy
+// takes them.
 type PeerAnnounced struct {
 	EventBase
 	Token  uint32
@@ -131,7 +134,15 @@ type ActionDone struct {
 	Action Action
 }
 
-// PolicyChanged gives a connection another policy (after a reload).
+// PoliciesChanged gives every connection the policy Match finds for it
+// now (after a reload). A connection's announced addresses that the new
+// policy takes are used, those it does not are not.
+type PoliciesChanged struct {
+	EventBase
+	Match Matcher
+}
+
+// PolicyChanged gives a connection another policy.
 type PolicyChanged struct {
 	EventBase
 	Token  uint32

@@ -3,6 +3,8 @@ package engine
 import (
 	"slices"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Result is what Step did with an event: the actions to take, when to
@@ -21,6 +23,12 @@ type Result struct {
 	// opened: the engine opens no subflows for it and does not take its
 	// measurements (a Quality event for it is ignored).
 	ServerSide bool
+	// Policy is the policy of a PeerAnnounced's connection, for the log.
+	Policy *policy.Policy
+	// Announcement is what became of a PeerAnnounced (zero for other
+	// events), and Why why an address is never followed.
+	Announcement Announcement
+	Why          string
 	// Forgotten are the connections the kernel said it no longer has (an
 	// action refused with "invalid token"): the engine dropped them, and
 	// so should the caller.

@@ -103,12 +103,9 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 		r.Unknown = c == nil
 		return nil, lookAtOne
 	case PeerAnnounced:
-		if c = s.conns[ev.Token]; c != nil {
-			if c.Announced == nil {
-				c.Announced = map[uint8]netip.AddrPort{}
-			}
-			c.Announced[ev.RemID] = unmapAP(ev.Remote)
-		}
+		c = s.peerAnnounced(ev, r)
+		r.Unknown = s.conns[ev.Token] == nil
+		return c, lookAtOne
 	case PeerRemoved:
 		if c = s.conns[ev.Token]; c != nil {
 			delete(c.Announced, ev.RemID)
@@ -123,6 +120,9 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 	case ActionDone:
 		s.actionDone(ev)
 		return nil, lookAtOne
+	case PoliciesChanged:
+		s.rematch(ev.Match)
+		return nil, lookAtAll
 	case PolicyChanged:
 		if c = s.conns[ev.Token]; c != nil {
 			c.Policy = ev.Policy

@@ -70,7 +70,8 @@ func (s *State) candidates(c *connState) []candidate {
 }
 
 // remotes are the peer addresses c's subflows go to: its own, and those
-// the peer announced when the policy takes them (not in handover mode).
+// the peer announced when the policy accepts announcements and takes them
+// (not in handover mode).
 // A subflow from every one of n candidates to every remote, within
 // MaxSubflows: the announcements that do not fit are left out, lowest IDs
 // first in. They are appended to buf.
@@ -89,6 +90,9 @@ func remotes(c *connState, n int, buf []netip.AddrPort) []netip.AddrPort {
 	slices.Sort(ids)
 	for _, id := range ids {
 		r := c.Announced[id]
+		if !takes(p, r) {
+			continue
+		}
 		if r.Port() == 0 {
 			r = netip.AddrPortFrom(r.Addr(), c.Remote.Port())
 		}
