@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/bpf"
-	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -532,22 +532,22 @@ func (d *Daemon) measured(b batch) {
 			d.fatal = d.kernelFirst(1)
 		}
 		s := &b.news[i]
-		c := d.state.Conns[s.Token]
-		if c == nil {
-			continue
-		}
-		if c.ServerSide {
+		r := d.step(engine.Quality{EventBase: engine.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
+			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
+			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT, Hole: s.Hole})
+		switch {
+		case r.Unknown:
+		case r.ServerSide:
+			// The engine takes no measurements of those: the sampler
+			// stops watching them.
 			if !slices.Contains(skip, s.Token) {
 				skip = append(skip, s.Token)
 			}
-			continue
+		default:
+			if l, ok := d.state.Interfaces().ByAddr(s.Local.Addr()); ok {
+				d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
+			}
 		}
-		if l, ok := d.state.Ifaces.ByAddr(s.Local.Addr()); ok {
-			d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
-		}
-		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
-			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
-			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT, Hole: s.Hole})
 	}
 	d.metrics.forget(b.gone)
 	if skip != nil {
