@@ -19,7 +19,7 @@ const DefaultAuditInterval = 30 * time.Second
 // is not running. It is not stopped when they are gone: it fires once
 // more, finds none, and is not started again.
 func (d *Daemon) armAudit() {
-	if d.auditOn || len(d.state.Conns) == 0 {
+	if d.auditOn || d.state.Len() == 0 {
 		return
 	}
 	d.auditOn = true
@@ -31,7 +31,7 @@ func (d *Daemon) armAudit() {
 // ones it answers commands for: a connection is kept if its token is
 // there, in any state but TCP_CLOSE. It runs on the loop: one dump.
 func (d *Daemon) auditConns(at time.Time) {
-	if len(d.state.Conns) == 0 {
+	if d.state.Len() == 0 {
 		return
 	}
 	socks, err := d.diag.Sockets()
@@ -46,7 +46,7 @@ func (d *Daemon) auditConns(at time.Time) {
 		}
 	}
 	var gone []uint32
-	for tok := range d.state.Conns {
+	for _, tok := range d.state.Tokens() {
 		if !present[tok] {
 			gone = append(gone, tok)
 		}

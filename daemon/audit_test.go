@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
-	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The audit's timer runs only while the daemon has connections: an idle
 // daemon has no wake-up.
 func TestArmAudit(t *testing.T) {
-	d := &Daemon{state: policy.NewState(ifmon.Snapshot{}), audit: time.NewTimer(time.Hour),
+	d := &Daemon{state: engine.NewState(ifmon.Snapshot{}), audit: time.NewTimer(time.Hour),
 		opts: Options{AuditInterval: 10 * time.Millisecond}}
 	d.audit.Stop()
 	d.armAudit()
@@ -23,7 +23,7 @@ func TestArmAudit(t *testing.T) {
 		t.Fatal("the audit's timer fired with no connection")
 	case <-time.After(50 * time.Millisecond):
 	}
-	d.state.Conns[1] = &policy.ConnState{Token: 1}
+	d.state.Step(engine.ConnCreated{EventBase: engine.EventBase{At: time.Now()}, Token: 1})
 	d.armAudit()
 	if !d.auditOn {
 		t.Fatal("the audit is not armed with a connection")

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
@@ -47,9 +48,9 @@ type Daemon struct {
 	// skipc tells the sampler the connections not to follow.
 	skipc chan []uint32
 	// measurec tells the sampler whether any connection wants samples
-	// (stepEngine); measuring counts those that do.
-	measurec  chan bool
-	measuring int
+	// (stepEngine); wanting are those that do.
+	measurec chan bool
+	wanting  map[uint32]struct{}
 	// kev brings the kernel's events from the pump.
 	kev chan kernelEvent
 	// fatal is an error met where it could not be returned: Run returns
@@ -70,7 +71,7 @@ type Daemon struct {
 	// until the subflow is up.
 	handovers map[handoverKey]time.Time
 
-	state   *policy.State
+	state   *engine.State
 	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
 	timer   *time.Timer
 	// again rebuilds the view once more after an overflow.
@@ -98,9 +99,6 @@ type Daemon struct {
 	cmdLat latencies
 	// announceLog thins the "peer announcement ignored" lines, by token.
 	announceLog *rateLog[uint32]
-	// peerAddrs are the addresses the peers announced that may be
-	// followed: the engine has those the connection's policy takes.
-	peerAddrs peerAddrs
 	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]caps.Capability
@@ -183,7 +181,7 @@ func (d *Daemon) begin() error {
 	if err != nil {
 		return fmt.Errorf("interfaces: %w", err)
 	}
-	d.state = policy.NewState(first)
+	d.state = engine.NewState(first)
 	source := "none"
 	if d.quality != nil {
 		source = d.quality.name()
@@ -253,7 +251,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				continue
 			}
 			d.log.Debug("interfaces changed", "interfaces", describeLinks(delta.New))
-			d.step(policy.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
+			d.step(engine.InterfacesChanged{EventBase: now(), Ifaces: delta.New})
 		case ke := <-d.kev:
 			if err := d.handleKernel(ke); err != nil {
 				return err
@@ -278,7 +276,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-d.timer.C:
 			d.wake = time.Time{}
 			d.lastTick = time.Now()
-			d.step(policy.Tick{EventBase: policy.EventBase{At: d.lastTick}})
+			d.step(engine.Tick{EventBase: engine.EventBase{At: d.lastTick}})
 		case req := <-d.reloadc:
 			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
@@ -293,13 +291,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 // what the daemon kept of it.
 func (d *Daemon) closeConn(tok uint32, at time.Time) {
 	d.forgetConn(tok)
-	d.step(policy.ConnClosed{EventBase: policy.EventBase{At: at}, Token: tok})
+	d.step(engine.ConnClosed{EventBase: engine.EventBase{At: at}, Token: tok})
 }
 
 // forgetConn drops what the daemon keeps of connection tok.
 func (d *Daemon) forgetConn(tok uint32) {
 	delete(d.matched, tok)
-	delete(d.peerAddrs, tok)
 	d.announceLog.forget(tok)
 	for k := range d.handovers {
 		if k.token == tok {
@@ -340,7 +337,7 @@ func (d *Daemon) drainDeferred() {
 	d.deferred = nil
 }
 
-func now() policy.EventBase { return policy.EventBase{At: time.Now()} }
+func now() engine.EventBase { return engine.EventBase{At: time.Now()} }
 
 // pump reads kernel events; it ends when ctx ends (the socket is closed).
 func (d *Daemon) pump(ctx context.Context, out chan<- kernelEvent) {
@@ -389,18 +386,13 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 		if d.log.Enabled(context.Background(), slog.LevelDebug) {
 			d.log.Debug("kernel event", "event", ev.String())
 		}
-		base := policy.EventBase{At: ke.at}
-		sf := policy.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
+		base := engine.EventBase{At: ke.at}
+		sf := engine.Subflow{Local: ev.Local, Remote: ev.Remote, LocID: ev.LocID, RemID: ev.RemID}
 		switch ev.Type {
 		case genl.EventCreated, genl.EventEstablished:
-			if _, known := d.state.Conns[ev.Token]; known && ev.Type == genl.EventEstablished {
-				d.step(policy.ConnEstablished{EventBase: base, Token: ev.Token})
-				continue
-			}
-			p := d.match(ev.Token, ev.Local, ev.Remote, ev.ServerSide(), nil)
-			d.step(policy.ConnCreated{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
-				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Policy: p})
-			if _, known := d.state.Conns[ev.Token]; !known {
+			r := d.step(engine.ConnReported{EventBase: base, Token: ev.Token, Local: ev.Local, Remote: ev.Remote,
+				ServerSide: ev.ServerSide(), Established: ev.Type == genl.EventEstablished, Match: kernelMatcher{d}})
+			if r.Unknown {
 				// The engine refused it (an ESTABLISHED after the
 				// connection's CLOSED): nothing to remember.
 				delete(d.matched, ev.Token)
@@ -409,16 +401,15 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 			d.closeConn(ev.Token, base.At)
 		case genl.EventSubEstablished:
 			d.handoverDone(ev.Token, ev.Local.Addr(), base.At)
-			d.step(policy.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
+			d.step(engine.SubflowUp{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventSubClosed:
-			d.step(policy.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
+			d.step(engine.SubflowDown{EventBase: base, Token: ev.Token, Subflow: sf, Error: ev.Error})
 		case genl.EventSubPriority:
-			d.step(policy.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
+			d.step(engine.SubflowPriority{EventBase: base, Token: ev.Token, Subflow: sf})
 		case genl.EventAnnounced:
 			d.announced(ev, base)
 		case genl.EventRemoved:
-			delete(d.peerAddrs[ev.Token], ev.RemID)
-			d.step(policy.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
+			d.step(engine.PeerRemoved{EventBase: base, Token: ev.Token, RemID: ev.RemID})
 		}
 	}
 	return nil
@@ -432,6 +423,45 @@ type matchInfo struct {
 	// only when some policy matches on them).
 	owner   bool
 	process bool // the process name was looked up too
+}
+
+// kernelMatcher matches the connections the kernel reports (ConnReported)
+// for the engine, which asks only for those it needs a policy for.
+type kernelMatcher struct{ d *Daemon }
+
+func (m kernelMatcher) Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	return m.d.match(token, local, remote, serverSide, nil)
+}
+
+// dumpMatcher matches a connection adopted from the kernel dump c: the
+// dump already says who owns it, no lookup per connection.
+type dumpMatcher struct {
+	d *Daemon
+	c *sockdiag.Conn
+}
+
+func (m dumpMatcher) Match(token uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	return m.d.match(token, local, remote, serverSide, m.c)
+}
+
+// reloadMatcher matches the connections again after a reload, on what
+// they were matched on before.
+type reloadMatcher struct{ d *Daemon }
+
+func (m reloadMatcher) Match(tok uint32, local, remote netip.AddrPort, serverSide bool) *policy.Policy {
+	d := m.d
+	mi, ok := d.matched[tok]
+	if !ok {
+		mi = matchInfo{conn: policy.Conn{ServerSide: serverSide, Local: local, Remote: remote}}
+	}
+	// The new policies may match on owner fields the old ones did not
+	// need: look them up now.
+	d.lookupOwner(tok, &mi)
+	mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
+	if mi.owner {
+		d.matched[tok] = mi
+	}
+	return d.set.Lookup(mi.conn)
 }
 
 // match finds the policy of a new connection. known is the connection's
@@ -507,28 +537,23 @@ func (d *Daemon) resync(at time.Time, why string) {
 			continue
 		}
 		present[c.Token] = true
-		subs := make([]policy.Subflow, 0, len(c.Subflows))
+		subs := make([]engine.Subflow, 0, len(c.Subflows))
 		for _, sf := range c.Subflows {
 			// A join still in its handshake counts: creating another
 			// would give the connection one too many.
 			if sf.State != tcpEstablished && sf.State != tcpSynSent {
 				continue
 			}
-			subs = append(subs, policy.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
+			subs = append(subs, engine.Subflow{Local: sf.Local, Remote: sf.Remote, LocID: sf.LocID, RemID: sf.RemID, Backup: sf.Backup})
 		}
 		serverSide := listeners[c.Local] || listeners[netip.AddrPortFrom(unspecified(c.Local.Addr()), c.Local.Port())]
-		var pol *policy.Policy
-		if old, ok := d.state.Conns[c.Token]; ok && old.Policy != nil {
-			pol = old.Policy
-		} else {
-			// The dump already says who owns it: no lookup per connection.
-			pol = d.match(c.Token, c.Local, c.Remote, serverSide, &c)
-		}
 		adopted++
-		d.step(policy.ConnCreated{EventBase: policy.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
-			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Policy: pol, Subflows: subs})
+		// A connection the engine has keeps its policy; the others are
+		// matched.
+		d.step(engine.ConnCreated{EventBase: engine.EventBase{At: at}, Token: c.Token, Local: c.Local, Remote: c.Remote,
+			ServerSide: serverSide, Established: serverSide || fullyEstablished(c), Match: dumpMatcher{d, &c}, Subflows: subs})
 	}
-	for tok := range d.state.Conns {
+	for _, tok := range d.state.Tokens() {
 		if !present[tok] {
 			d.closeConn(tok, at)
 		}
@@ -567,24 +592,25 @@ const (
 
 // step runs one event through the engine and sends the actions to the
 // workers; their results come back as events of their own (handleResult).
-func (d *Daemon) step(ev policy.Event) {
-	actions, wake := d.stepEngine(ev)
-	d.setWake(wake)
+func (d *Daemon) step(ev engine.Event) engine.Result {
+	r := d.stepEngine(ev)
+	d.setWake(r.Wake)
 	asked := time.Now() // when what asked for these actions was handled
-	for _, a := range actions {
+	for i, a := range r.Actions {
 		k := keyOf(a)
 		if d.inflight[k] {
 			d.log.Debug("already under way", "action", a.String())
 			continue
 		}
 		d.inflight[k] = true
-		if a.Kind == policy.CreateSubflow && !a.Backup && d.movesConn(a.Token) {
+		if r.Moves(i) {
 			// Until the subflow is up; its SF_ESTABLISHED may come
 			// before the command's result.
 			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
 		}
 		d.deferred = append(d.deferred, d.exec.submit(d.ctx, job{a: a, cause: d.cause})...)
 	}
+	return r
 }
 
 // handleResult takes in a command's result: counted, logged, and told to the
@@ -601,21 +627,20 @@ func (d *Daemon) handleResult(r result) {
 		d.metrics.eventToCommand(lat)
 	}
 	d.metrics.command(a.Kind.String(), r.err)
-	at := policy.EventBase{At: r.done}
+	at := engine.EventBase{At: r.done}
 	if r.err != nil {
 		d.refused++
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
-		d.step(policy.ActionFailed{EventBase: at, Action: a, Err: r.err})
-		if errors.Is(r.err, genl.ErrInvalidToken) {
-			// The engine forgot the connection: the kernel has none.
-			d.forgetConn(a.Token)
+		// The engine forgets a connection the kernel has no more.
+		for _, tok := range d.step(engine.ActionFailed{EventBase: at, Action: a, Err: r.err}).Forgotten {
+			d.forgetConn(tok)
 		}
 		return
 	}
 	d.log.Info("action", "action", a.String())
-	if a.Kind == policy.SetBackup {
-		d.step(policy.ActionDone{EventBase: at, Action: a})
+	if a.Kind == engine.SetBackup {
+		d.step(engine.ActionDone{EventBase: at, Action: a})
 	}
 }
 
@@ -623,13 +648,6 @@ func (d *Daemon) handleResult(r result) {
 type handoverKey struct {
 	token uint32
 	local netip.Addr
-}
-
-// movesConn reports whether a new non-backup subflow of connection token
-// moves it: in handover mode, where one path carries the traffic.
-func (d *Daemon) movesConn(token uint32) bool {
-	c := d.state.Conns[token]
-	return c != nil && c.Policy != nil && c.Policy.Mode == policy.ModeHandover
 }
 
 // handoverDone records the time a handover took, from what asked for it

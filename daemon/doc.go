@@ -1,6 +1,6 @@
 // Package daemon is mptcp-pm's path manager: one loop that owns the state,
 // fed by the kernel's MPTCP events (genl), the interface monitor (ifmon)
-// and timers, that asks the decision engine (policy.State) what to do and
+// and timers, that asks the decision engine (engine.State) what to do and
 // sends the resulting commands to the kernel's userspace path manager.
 //
 // The kernel is the truth: at start, and whenever the event socket

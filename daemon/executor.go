@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
-	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The loop does not wait for the kernel: commands go to workers, each with
@@ -20,7 +20,7 @@ const workers = 4
 
 // job is one command for a worker.
 type job struct {
-	a policy.Action
+	a engine.Action
 	// cause is when the kernel event that asked for it was received
 	// (zero if none did).
 	cause time.Time
@@ -36,14 +36,14 @@ type result struct {
 // inflightKey names a command under way: the engine may ask again for
 // what it has not heard the result of (MP_PRIO has no event of its own).
 type inflightKey struct {
-	kind          policy.ActionKind
+	kind          engine.ActionKind
 	token         uint32
 	local, remote netip.AddrPort
 	id            uint8
 	backup        bool
 }
 
-func keyOf(a policy.Action) inflightKey {
+func keyOf(a engine.Action) inflightKey {
 	return inflightKey{a.Kind, a.Token, a.Local, a.Remote, a.ID, a.Backup}
 }
 
@@ -53,7 +53,7 @@ type executor struct {
 	in      []chan job
 	out     chan result
 	// do sends an action with worker w's socket (tests replace it).
-	do func(w int, a policy.Action) error
+	do func(w int, a engine.Action) error
 }
 
 func newExecutor(cfg *genl.Config) (*executor, error) {
@@ -67,7 +67,7 @@ func newExecutor(cfg *genl.Config) (*executor, error) {
 		e.clients = append(e.clients, c)
 		e.in = append(e.in, make(chan job, 1024))
 	}
-	e.do = func(w int, a policy.Action) error { return execute(e.clients[w], a) }
+	e.do = func(w int, a engine.Action) error { return execute(e.clients[w], a) }
 	return e, nil
 }
 
@@ -120,21 +120,21 @@ func (e *executor) close() {
 }
 
 // execute sends one action to the kernel.
-func execute(pm *genl.Client, a policy.Action) error {
+func execute(pm *genl.Client, a engine.Action) error {
 	switch a.Kind {
-	case policy.CreateSubflow:
+	case engine.CreateSubflow:
 		var flags genl.Flags
 		if a.Backup {
 			flags = genl.FlagBackup
 		}
 		return pm.CreateSubflow(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), IfIndex: a.IfIndex, Flags: flags}, a.Remote)
-	case policy.DestroySubflow:
+	case engine.DestroySubflow:
 		return pm.DestroySubflow(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped))
-	case policy.SetBackup:
+	case engine.SetBackup:
 		return pm.SetFlags(a.Token, mapped(a.Local, a.Mapped), mapped(a.Remote, a.Mapped), a.Backup)
-	case policy.RemoveAddr:
+	case engine.RemoveAddr:
 		return pm.Remove(a.Token, a.ID)
-	case policy.Announce:
+	case engine.Announce:
 		return pm.Announce(a.Token, genl.Endpoint{ID: a.ID, Addr: a.Local.Addr(), Port: a.Local.Port()})
 	}
 	return fmt.Errorf("unknown action %v", a.Kind)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 )
 
 // Thousands of commands for one worker at once (a rebuild after an
@@ -20,7 +20,7 @@ func TestExecutorNoDeadlock(t *testing.T) {
 	var ran atomic.Int64
 	var last atomic.Int64
 	order := true
-	e.do = func(w int, a policy.Action) error {
+	e.do = func(w int, a engine.Action) error {
 		if int64(a.ID) != (last.Load()+1)%256 && ran.Load() > 0 {
 			order = false
 		}
@@ -36,7 +36,7 @@ func TestExecutorNoDeadlock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range n {
-			deferred = append(deferred, e.submit(ctx, job{a: policy.Action{Kind: policy.RemoveAddr, Token: 4, ID: uint8(i % 256)}})...)
+			deferred = append(deferred, e.submit(ctx, job{a: engine.Action{Kind: engine.RemoveAddr, Token: 4, ID: uint8(i % 256)}})...)
 		}
 		close(done)
 	}()

@@ -13,12 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
-
-	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // metrics is the daemon's Prometheus metrics (--metrics ADDR), served on
@@ -133,7 +132,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 	}
 	// The known kinds start at 0, so that rates and alerts on refusals
 	// work before the first one.
-	for _, k := range []policy.ActionKind{policy.CreateSubflow, policy.DestroySubflow, policy.SetBackup, policy.RemoveAddr} {
+	for _, k := range []engine.ActionKind{engine.CreateSubflow, engine.DestroySubflow, engine.SetBackup, engine.RemoveAddr} {
 		m.commands.WithLabelValues(k.String(), "ok")
 		m.commands.WithLabelValues(k.String(), "refused")
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/bpf"
-	"github.com/mptcp-pm/mptcp-pm/policy"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
@@ -629,22 +629,22 @@ func (d *Daemon) measured(b batch) {
 			d.fatal = d.kernelFirst(1)
 		}
 		s := &b.news[i]
-		c := d.state.Conns[s.Token]
-		if c == nil {
-			continue
-		}
-		if c.ServerSide {
+		r := d.step(engine.Quality{EventBase: engine.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
+			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
+			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT, Hole: s.Hole})
+		switch {
+		case r.Unknown:
+		case r.ServerSide:
+			// The engine takes no measurements of those: the sampler
+			// stops watching them.
 			if !slices.Contains(skip, s.Token) {
 				skip = append(skip, s.Token)
 			}
-			continue
+		default:
+			if l, ok := d.state.Interfaces().ByAddr(s.Local.Addr()); ok {
+				d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
+			}
 		}
-		if l, ok := d.state.Ifaces.ByAddr(s.Local.Addr()); ok {
-			d.metrics.sample([2]netip.AddrPort{s.Local, s.Remote}, l.Name, s.SRTT, s.SegsOut, s.Retrans)
-		}
-		d.step(policy.Quality{EventBase: policy.EventBase{At: at}, Token: s.Token, Local: s.Local, Remote: s.Remote,
-			SRTT: s.SRTT, RTOs: s.InRow, Stalled: s.Stalled, SegsOut: s.SegsOut, Retrans: s.Retrans,
-			SegsIn: s.DataSegsIn, Silent: s.Silent, RcvRTT: s.RcvRTT, Hole: s.Hole})
 	}
 	d.metrics.forget(b.gone)
 	if skip != nil {
@@ -658,41 +658,70 @@ func (d *Daemon) measured(b batch) {
 // wantsSamples reports whether the loop has a use for measurements of
 // c's subflows: c is a client-side connection whose mode acts on them,
 // or any client-side one when the metrics record every subflow's RTT.
-func (d *Daemon) wantsSamples(c *policy.ConnState) bool {
-	return c != nil && !c.ServerSide && c.Policy != nil && (c.Policy.Mode.Measured() || d.metrics != nil)
+func (d *Daemon) wantsSamples(c engine.ConnView) bool {
+	return !c.ServerSide && c.Policy != nil && (c.Policy.Mode.Measured() || d.metrics != nil)
 }
 
 // stepEngine runs ev through the engine, and tells the sampler when a
 // connection comes to want samples, and when none does any more. Only the
 // events that add or remove a connection or change its policy change
-// that set.
-func (d *Daemon) stepEngine(ev policy.Event) ([]policy.Action, time.Time) {
+// that set, and the connections the engine forgets leave it.
+func (d *Daemon) stepEngine(ev engine.Event) engine.Result {
 	var tok uint32
 	switch ev := ev.(type) {
-	case policy.ConnCreated:
+	case engine.ConnReported:
 		tok = ev.Token
-	case policy.ConnClosed:
+	case engine.ConnCreated:
 		tok = ev.Token
-	case policy.PolicyChanged:
+	case engine.ConnClosed:
 		tok = ev.Token
+	case engine.PolicyChanged:
+		tok = ev.Token
+	case engine.PoliciesChanged:
+		// A reload: every connection may have another policy.
+		r := d.state.Step(ev)
+		clear(d.wanting)
+		for _, c := range d.state.Conns() {
+			d.want(c.Token, d.wantsSamples(c))
+		}
+		if len(d.wanting) == 0 {
+			d.tellSampler(false)
+		}
+		return r
 	default:
-		return d.state.Step(ev)
-	}
-	before := d.wantsSamples(d.state.Conns[tok])
-	actions, wake := d.state.Step(ev)
-	if after := d.wantsSamples(d.state.Conns[tok]); after != before {
-		if after {
-			d.measuring++
-		} else {
-			d.measuring--
+		r := d.state.Step(ev)
+		for _, tok := range r.Forgotten {
+			d.want(tok, false)
 		}
-		// Every connection that comes to want samples, so that its
-		// first come at full pace; the last one that no longer does.
-		if after || d.measuring == 0 {
-			d.tellSampler(after)
+		return r
+	}
+	r := d.state.Step(ev)
+	c, ok := d.state.Conn(tok)
+	d.want(tok, ok && d.wantsSamples(c))
+	for _, tok := range r.Forgotten {
+		d.want(tok, false)
+	}
+	return r
+}
+
+// want puts connection tok in the set of those that want samples, or
+// takes it out. The sampler hears of every connection that comes in, so
+// that its first samples come at full pace, and of the last that leaves.
+func (d *Daemon) want(tok uint32, on bool) {
+	if d.wanting == nil {
+		d.wanting = map[uint32]struct{}{}
+	}
+	_, had := d.wanting[tok]
+	switch {
+	case on && !had:
+		d.wanting[tok] = struct{}{}
+		d.tellSampler(true)
+	case !on && had:
+		delete(d.wanting, tok)
+		if len(d.wanting) == 0 {
+			d.tellSampler(false)
 		}
 	}
-	return actions, wake
 }
 
 // tellSampler says whether there is anything to measure; the sampler

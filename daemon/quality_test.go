@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
@@ -316,27 +317,27 @@ func TestSamplerSleeps(t *testing.T) {
 // samples (client side, a mode that measures) and of the last that no
 // longer does; server-side connections and other modes are not counted.
 func TestStepEngineTellsSampler(t *testing.T) {
-	d := &Daemon{state: policy.NewState(ifmon.Snapshot{}), measurec: make(chan bool, 1)}
+	d := &Daemon{state: engine.NewState(ifmon.Snapshot{}), measurec: make(chan bool, 1)}
 	handover := &policy.Policy{Name: "h", Mode: policy.ModeHandover}
 	single := &policy.Policy{Name: "s", Mode: policy.ModeSingle}
 	local, remote := netip.MustParseAddrPort("10.0.1.2:40000"), netip.MustParseAddrPort("10.0.3.2:5201")
-	at := policy.EventBase{At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	created := func(tok uint32, p *policy.Policy, server bool) policy.Event {
-		return policy.ConnCreated{EventBase: at, Token: tok, Local: local, Remote: remote, ServerSide: server, Established: true, Policy: p}
+	at := engine.EventBase{At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	created := func(tok uint32, p *policy.Policy, server bool) engine.Event {
+		return engine.ConnCreated{EventBase: at, Token: tok, Local: local, Remote: remote, ServerSide: server, Established: true, Policy: p}
 	}
 	for i, st := range []struct {
-		ev   policy.Event
+		ev   engine.Event
 		told string // "" (nothing), "true" or "false"
 	}{
 		{created(1, single, false), ""},
 		{created(2, handover, true), ""},
 		{created(3, handover, false), "true"},
 		{created(4, handover, false), "true"},
-		{policy.ConnClosed{EventBase: at, Token: 3}, ""},
-		{policy.PolicyChanged{EventBase: at, Token: 1, Policy: handover}, "true"},
-		{policy.PolicyChanged{EventBase: at, Token: 4, Policy: single}, ""},
-		{policy.ConnClosed{EventBase: at, Token: 2}, ""},
-		{policy.ConnClosed{EventBase: at, Token: 1}, "false"},
+		{engine.ConnClosed{EventBase: at, Token: 3}, ""},
+		{engine.PolicyChanged{EventBase: at, Token: 1, Policy: handover}, "true"},
+		{engine.PolicyChanged{EventBase: at, Token: 4, Policy: single}, ""},
+		{engine.ConnClosed{EventBase: at, Token: 2}, ""},
+		{engine.ConnClosed{EventBase: at, Token: 1}, "false"},
 		{created(5, single, false), ""},
 	} {
 		d.stepEngine(st.ev)
@@ -350,8 +351,8 @@ func TestStepEngineTellsSampler(t *testing.T) {
 			t.Errorf("step %d (%T): told %q, want %q", i, st.ev, told, st.told)
 		}
 	}
-	if d.measuring != 0 {
-		t.Errorf("%d connections want samples at the end, want none", d.measuring)
+	if len(d.wanting) != 0 {
+		t.Errorf("%d connections want samples at the end, want none", len(d.wanting))
 	}
 }
 

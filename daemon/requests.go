@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
@@ -91,21 +92,7 @@ func (d *Daemon) reload(set *policy.Set) error {
 	d.set = set
 	d.owners.setPolicies(set)
 	d.mptcpify.sync(set, d.log)
-	for tok, c := range d.state.Conns {
-		mi, ok := d.matched[tok]
-		if !ok {
-			mi = matchInfo{conn: policy.Conn{ServerSide: c.ServerSide, Local: c.Local, Remote: c.Remote}}
-		}
-		// The new policies may match on owner fields the old ones did
-		// not need: look them up now.
-		d.lookupOwner(tok, &mi)
-		mi.conn.Cgroup = d.owners.cgroupOf(mi.cgroupID)
-		if mi.owner {
-			d.matched[tok] = mi
-		}
-		p := set.Lookup(mi.conn)
-		d.repolicy(tok, c.Policy, p)
-	}
+	d.step(engine.PoliciesChanged{EventBase: now(), Match: reloadMatcher{d}})
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil
 }

@@ -60,7 +60,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, path: set.Config.Source, ready: make(chan struct{}),
 		reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
-		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval), peerAddrs: peerAddrs{}}
+		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	d.set = set
 	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {

@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"cmp"
 	"fmt"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
-	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The status types are package control's: the daemon builds them, the
@@ -40,11 +38,9 @@ func (d *Daemon) snapshot(brief bool) *Status {
 	if d.state == nil {
 		return st
 	}
-	st.ConnectionCount = len(d.state.Conns)
-	for _, c := range d.state.Conns {
-		st.SubflowCount += len(c.Subflows)
-	}
-	for _, l := range d.state.Ifaces.Links {
+	st.ConnectionCount, st.SubflowCount = d.state.Counts()
+	ifaces := d.state.Interfaces()
+	for _, l := range ifaces.Links {
 		is := InterfaceStatus{Name: l.Name, Index: l.Index, Class: string(l.Class), Up: l.Up, Addrs: []string{}}
 		for _, a := range l.Addrs {
 			is.Addrs = append(is.Addrs, a.String())
@@ -54,30 +50,25 @@ func (d *Daemon) snapshot(brief bool) *Status {
 	if brief {
 		return st
 	}
-	conns := make([]*policy.ConnState, 0, len(d.state.Conns))
-	for _, c := range d.state.Conns {
-		conns = append(conns, c)
-	}
-	slices.SortFunc(conns, func(a, b *policy.ConnState) int { return cmp.Compare(a.Token, b.Token) })
-	for _, c := range conns {
+	for _, c := range d.state.Conns() {
 		cs := ConnStatus{Token: fmt.Sprintf("%08x", c.Token), Local: c.Local.String(), Remote: c.Remote.String(),
 			ServerSide: c.ServerSide, Established: c.Established, Active: []string{}, Subflows: []SubflowStatus{}}
 		if c.Policy != nil {
 			cs.Application, cs.Mode = c.Policy.Name, string(c.Policy.Mode)
 		}
-		for link, why := range c.BadPaths() {
+		for link, why := range c.Bad {
 			if cs.Bad == nil {
 				cs.Bad = map[string]string{}
 			}
 			name := fmt.Sprintf("if%d", link)
-			if l, ok := d.state.Ifaces.Link(link); ok {
+			if l, ok := ifaces.Link(link); ok {
 				name = l.Name
 			}
 			cs.Bad[name] = why
 		}
 		for _, sf := range c.Subflows {
 			ifname := ""
-			if l, ok := d.state.Ifaces.ByAddr(sf.Local.Addr()); ok {
+			if l, ok := ifaces.ByAddr(sf.Local.Addr()); ok {
 				ifname = l.Name
 			}
 			cs.Subflows = append(cs.Subflows, SubflowStatus{Local: sf.Local.String(), Remote: sf.Remote.String(),

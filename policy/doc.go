@@ -25,8 +25,8 @@
 //   - endpoints.go: endpoint mode's configuration (PM, EndpointConfig);
 //     its plan and reconciler are package keeper.
 //
-// engine.go, quality.go and silence.go hold the decision engine (State,
-// its Events and Actions), which is to move to a package of its own.
+// The decision engine that turns these policies into subflows is package
+// engine, which imports this one; nothing here knows of it.
 //
 // # Policies
 //
@@ -107,6 +107,6 @@
 // This package does no I/O beyond reading the files it is given: it does
 // not look up user or group names, check that a cgroup or an interface
 // exists, watch files for changes, or talk to the kernel. Deciding which
-// subflows a connection should have is the job of the package's decision
-// engine, which is pure as well; executing decisions belongs to the daemon.
+// subflows a connection should have is the job of package engine, which is
+// pure as well; executing decisions belongs to the daemon.
 package policy

@@ -33,7 +33,7 @@ var Modes = []Mode{ModeHandover, ModeInteractive, ModeAggregate, ModeSingle}
 // Measured reports whether connections in mode m act on measurements of
 // their subflows: the daemon samples only those (and, for its metrics,
 // every client-side one).
-func (m Mode) Measured() bool { return usesQuality(m) }
+func (m Mode) Measured() bool { return m == ModeHandover || m == ModeInteractive }
 
 // Policy is what one application gets: which connections are its, and how
 // they use the paths. A Policy is not changed once parsed.

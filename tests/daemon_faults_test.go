@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
-	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 	"golang.org/x/sys/unix"
 )
@@ -107,7 +107,7 @@ func faultConverge(t testing.TB, ns string, d *daemonProc, timeout time.Duration
 // faultCreateLimit is the most subflow creations the engine's rate limit
 // lets one connection have over a span d.
 func faultCreateLimit(d time.Duration) int {
-	return policy.CreateBurst + int(d/policy.CreateInterval) + 1
+	return engine.CreateBurst + int(d/engine.CreateInterval) + 1
 }
 
 // faultCreations counts the subflow creations the daemon's log shows for
@@ -236,7 +236,7 @@ func TestIntegrationDaemonFaultFlapStorm(t *testing.T) {
 
 // faultBackoffLimit is the most attempts one path gets over a span d when
 // every attempt fails: the engine backs off from 500 ms, doubling up to
-// 30 s (policy/engine.go), plus one for an attempt already under way.
+// 30 s (engine/), plus one for an attempt already under way.
 func faultBackoffLimit(d time.Duration) int {
 	n, wait, next := 1, 500*time.Millisecond, time.Duration(0)
 	for next+wait <= d {
@@ -441,13 +441,13 @@ func TestIntegrationDaemonFaultAnnounceFlood(t *testing.T) {
 				if limit := faultCreateLimit(elapsed); creations > limit {
 					t.Errorf("%d subflow creations in %v: the per-connection limit allows %d", creations, elapsed, limit)
 				}
-				if most > policy.MaxSubflows {
-					t.Errorf("the connection had %d subflows, the cap is %d", most, policy.MaxSubflows)
+				if most > engine.MaxSubflows {
+					t.Errorf("the connection had %d subflows, the cap is %d", most, engine.MaxSubflows)
 				}
 			}
 			faultConverge(t, tb.Client, d, 20*time.Second, "after the flood", func(kv map[string]string) bool {
 				n := strings.Count(kv[ctok], "->")
-				return len(kv) == 1 && n >= 2 && n <= policy.MaxSubflows
+				return len(kv) == 1 && n >= 2 && n <= engine.MaxSubflows
 			})
 			dmGap(t, s, 100)
 		})

@@ -1,17 +1,19 @@
-package policy
+package engine
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // BenchmarkStepNewConnection runs the engine over the events of one new
 // connection in aggregate mode (CREATED, ESTABLISHED, the second
 // subflow up, CLOSED) among 1,000 others, which is what the daemon's loop
-// does per connection (go test -bench Step -benchmem ./policy/).
+// does per connection (go test -bench Step -benchmem ./engine/).
 func BenchmarkStepNewConnection(b *testing.B) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	s := NewState(ifaces(true, true))
 	for i := range 1000 {
 		tok := uint32(0x10000 + i)
@@ -25,10 +27,10 @@ func BenchmarkStepNewConnection(b *testing.B) {
 		tok := uint32(0x80000000 + n)
 		local := netip.AddrPortFrom(wifi4, uint16(40000+n%20000))
 		t := time.Duration(n) * time.Millisecond
-		if a, _ := s.Step(ConnCreated{EventBase: at(t), Token: tok, Local: local, Remote: srv, Policy: p}); len(a) != 0 {
+		if a, _ := aw(s.Step(ConnCreated{EventBase: at(t), Token: tok, Local: local, Remote: srv, Policy: p})); len(a) != 0 {
 			b.Fatal("actions before ESTABLISHED")
 		}
-		if a, _ := s.Step(ConnEstablished{EventBase: at(t), Token: tok}); len(a) != 1 {
+		if a, _ := aw(s.Step(ConnEstablished{EventBase: at(t), Token: tok})); len(a) != 1 {
 			b.Fatalf("ESTABLISHED: %d actions, want 1", len(a))
 		}
 		s.Step(SubflowUp{EventBase: at(t), Token: tok, Subflow: Subflow{Local: netip.AddrPortFrom(cell4, local.Port()), Remote: srv, LocID: 1}})

@@ -1,8 +1,10 @@
-package policy
+package engine
 
 import (
 	"net/netip"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Path quality. Measurements of each subflow (from the eBPF probes, or
@@ -97,7 +99,7 @@ type pathHealth struct {
 }
 
 // judge says whether q is over p's thresholds, and which.
-func judge(p *Policy, q *sfQuality) (bool, string) {
+func judge(p *policy.Policy, q *sfQuality) (bool, string) {
 	h := p.Handover
 	if h.RTO > 0 && q.rtos >= h.RTO {
 		return true, "rto"
@@ -126,11 +128,11 @@ func timedOut(reason string) bool {
 }
 
 // usesQuality reports whether a mode acts on measurements.
-func usesQuality(m Mode) bool { return m == ModeHandover || m == ModeInteractive }
+func usesQuality(m policy.Mode) bool { return m.Measured() }
 
 // quality takes in a measurement; it reports whether the connection's
 // wanted subflows may have changed.
-func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
+func (s *State) quality(c *connState, ev Quality, now time.Time) bool {
 	local, remote := unmapAP(ev.Local), unmapAP(ev.Remote)
 	i := -1
 	for j, sf := range c.Subflows {
@@ -195,7 +197,7 @@ func (s *State) quality(c *ConnState, ev Quality, now time.Time) bool {
 // recovered (the wait before the next probe keeps doubling): a path that
 // lets a handshake through but not the traffic (a receiver's silence
 // under heavy loss) is not moved back to every hold-down.
-func (c *ConnState) setBad(link int32, reason string, now time.Time) {
+func (c *connState) setBad(link int32, reason string, now time.Time) {
 	hold := c.Policy.Handover.ProbeHold()
 	h := &pathHealth{bad: true, reason: reason, nextProbe: now.Add(hold)}
 	if r, ok := c.recovered[link]; ok && now.Sub(r.at) < probeMax {
@@ -218,7 +220,7 @@ type recovery struct {
 
 // refreshHealth forgets bad paths whose probe has been good for the
 // hold-down, and returns when it wants to look again.
-func (c *ConnState) refreshHealth(now time.Time) time.Time {
+func (c *connState) refreshHealth(now time.Time) time.Time {
 	var wake time.Time
 	hold := c.Policy.Handover.ProbeHold()
 	for link, h := range c.health {
@@ -242,7 +244,7 @@ func (c *ConnState) refreshHealth(now time.Time) time.Time {
 }
 
 // bad reports whether c's path over link is bad, and the health record.
-func (c *ConnState) bad(link int32) (*pathHealth, bool) {
+func (c *connState) bad(link int32) (*pathHealth, bool) {
 	h := c.health[link]
 	return h, h != nil && h.bad
 }
@@ -259,9 +261,9 @@ func (h *pathHealth) probeDue(now time.Time) (bool, time.Time) {
 	return true, time.Time{}
 }
 
-// BadPaths returns the links this connection found bad, with why (rto,
+// badPaths returns the links this connection found bad, with why (rto,
 // loss or rtt).
-func (c *ConnState) BadPaths() map[int32]string {
+func (c *connState) badPaths() map[int32]string {
 	out := map[int32]string{}
 	for link, h := range c.health {
 		if h.bad {

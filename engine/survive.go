@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"cmp"
@@ -44,7 +44,7 @@ const rescueReason = "no subflow can carry the connection: "
 // its data, so closing them could leave it with none that does (they may
 // be all it has, or the subflow a rescue opened while the wanted ones are
 // on a link that is down). They are closed once a replacement is up.
-func (s *State) keepsLast(c *ConnState, kept map[pathKey]bool) bool {
+func (s *State) keepsLast(c *connState, kept map[pathKey]bool) bool {
 	for k := range kept {
 		if !s.cannotCarry(c, k.link) {
 			return false
@@ -56,8 +56,8 @@ func (s *State) keepsLast(c *ConnState, kept map[pathKey]bool) bool {
 // cannotCarry reports whether link l cannot carry c's data: it is gone,
 // down or has no address, or c found the path broken (timeouts or loss;
 // only slow is still a path).
-func (s *State) cannotCarry(c *ConnState, link int32) bool {
-	l, ok := s.Ifaces.Link(link)
+func (s *State) cannotCarry(c *connState, link int32) bool {
+	l, ok := s.ifaces.Link(link)
 	if !ok || !usable(l) {
 		return true
 	}
@@ -67,7 +67,7 @@ func (s *State) cannotCarry(c *ConnState, link int32) bool {
 
 // stranded reports whether c has no established subflow that can carry
 // its data (see cannotCarry); subflows being closed do not count.
-func (s *State) stranded(c *ConnState) bool {
+func (s *State) stranded(c *connState) bool {
 	for _, sf := range c.Subflows {
 		if _, closing := c.closing[[2]netip.AddrPort{sf.Local, sf.Remote}]; closing {
 			continue
@@ -83,14 +83,14 @@ func (s *State) stranded(c *ConnState) bool {
 // subflow: it timed out, its link cannot carry data, or the link went down
 // and up again after it was sent (its SYN was lost with the link, and the
 // kernel retransmits it only after a second or more).
-func (s *State) stale(c *ConnState, k pathKey, p pendingCreate, now time.Time) bool {
+func (s *State) stale(c *connState, k pathKey, p pendingCreate, now time.Time) bool {
 	return now.Sub(p.since) >= pendingTimeout || s.cannotCarry(c, k.link) || p.since.Before(s.links[k.link].usableSince)
 }
 
 // rescue returns the creation a stranded connection needs, if it needs one
 // now, and when to look again otherwise (zero: no need). It is called
 // after the ordinary creations of reconcile, with the same wants.
-func (s *State) rescue(c *ConnState, wants []want, now time.Time) (*Action, time.Time) {
+func (s *State) rescue(c *connState, wants []want, now time.Time) (*Action, time.Time) {
 	if !s.stranded(c) {
 		return nil, time.Time{}
 	}
@@ -124,7 +124,7 @@ func (s *State) rescue(c *ConnState, wants []want, now time.Time) (*Action, time
 }
 
 // nextRescue is when c may have its next rescue.
-func (c *ConnState) nextRescue() time.Time {
+func (c *connState) nextRescue() time.Time {
 	if c.rescueN == 0 {
 		return time.Time{}
 	}
@@ -132,7 +132,7 @@ func (c *ConnState) nextRescue() time.Time {
 }
 
 // rescued counts a rescue sent at t.
-func (c *ConnState) rescued(t time.Time) {
+func (c *connState) rescued(t time.Time) {
 	if t.Sub(c.rescueAt) >= rescueQuiet {
 		c.rescueN = 0
 	}
@@ -145,10 +145,10 @@ func (c *ConnState) rescued(t time.Time) {
 // of them is better than none). Single mode wants no subflow but the one
 // it has, and opens no other while it has one (the link may come back);
 // with none left (its address went) it gets one on its best allowed path.
-func (s *State) rescueWant(c *ConnState, wants []want) (want, bool) {
+func (s *State) rescueWant(c *connState, wants []want) (want, bool) {
 	for _, anyBad := range []bool{false, true} {
 		for _, w := range wants {
-			l, ok := s.Ifaces.Link(w.key.link)
+			l, ok := s.ifaces.Link(w.key.link)
 			if ok && usable(l) && (anyBad || !s.cannotCarry(c, w.key.link)) {
 				return w, true
 			}
@@ -160,7 +160,7 @@ func (s *State) rescueWant(c *ConnState, wants []want) (want, bool) {
 	is4 := c.Remote.Addr().Is4()
 	var best *want
 	bestRank := 0
-	for _, l := range s.Ifaces.Links {
+	for _, l := range s.ifaces.Links {
 		if !usable(l) || !c.Policy.Paths.Allowed(l.Class) {
 			continue
 		}

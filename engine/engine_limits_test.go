@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // The per-connection limits of the engine (CreateBurst, CreateInterval,
@@ -40,7 +42,7 @@ func (k *fakeKernel) step(t *testing.T, ev Event) {
 		if i > 10000 {
 			t.Fatal("the engine does not settle: more than 10000 follow-up events")
 		}
-		actions, wake := k.s.Step(queue[i])
+		actions, wake := aw(k.s.Step(queue[i]))
 		if !wake.IsZero() {
 			k.wake = wake
 		}
@@ -130,7 +132,7 @@ func TestCreateRateLimit(t *testing.T) {
 	const storm = 5 * time.Second
 	for _, tc := range []struct {
 		name string
-		mode Mode
+		mode policy.Mode
 		// input is the storm's i-th event at time at (every 5 ms); the
 		// kernel fake k answers it.
 		input func(k *fakeKernel, i int, at time.Time) []Event
@@ -140,7 +142,7 @@ func TestCreateRateLimit(t *testing.T) {
 	}{
 		{
 			name: "interfaces flap, interactive",
-			mode: ModeInteractive,
+			mode: policy.ModeInteractive,
 			input: func(_ *fakeKernel, i int, at time.Time) []Event {
 				return []Event{InterfacesChanged{EventBase: EventBase{At: at}, Ifaces: ifaces(i%2 == 1, true)}}
 			},
@@ -148,7 +150,7 @@ func TestCreateRateLimit(t *testing.T) {
 		},
 		{
 			name: "interfaces flap, handover",
-			mode: ModeHandover,
+			mode: policy.ModeHandover,
 			input: func(_ *fakeKernel, i int, at time.Time) []Event {
 				// The connection starts on cellular; Wi-Fi, preferred,
 				// flaps: every time it is up past the hold-down it is
@@ -159,7 +161,7 @@ func TestCreateRateLimit(t *testing.T) {
 		},
 		{
 			name: "peer resets every join",
-			mode: ModeAggregate,
+			mode: policy.ModeAggregate,
 			input: func(k *fakeKernel, _ int, at time.Time) []Event {
 				// SF_CLOSED, no error, for every subflow of the
 				// connection but the initial one: each had been up, so no
@@ -176,7 +178,7 @@ func TestCreateRateLimit(t *testing.T) {
 		},
 		{
 			name: "peer announces and removes",
-			mode: ModeAggregate,
+			mode: policy.ModeAggregate,
 			input: func(k *fakeKernel, i int, at time.Time) []Event {
 				id := uint8(1 + i%255)
 				r := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(i % 7), id}), 5201)
@@ -193,7 +195,7 @@ func TestCreateRateLimit(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := pol(tc.mode, func(p *Policy) { p.AcceptAnnouncements = true; p.Handover.HoldDown = 50 * time.Millisecond })
+			p := pol(tc.mode, func(p *policy.Policy) { p.AcceptAnnouncements = true; p.Handover.HoldDown = 50 * time.Millisecond })
 			s := NewState(ifaces(true, true))
 			k := newFakeKernel(s)
 			k.add(tok, Subflow{Local: cellInitial, Remote: srv})
@@ -223,7 +225,7 @@ func TestCreateRateLimit(t *testing.T) {
 			if fmt.Sprint(sorted(got)) != fmt.Sprint(tc.final) {
 				t.Errorf("after the storm the kernel has subflows from %v, want %v", sorted(got), tc.final)
 			}
-			c := s.Conns[tok]
+			c := s.conns[tok]
 			if len(c.Subflows) != len(k.subflows[tok]) {
 				t.Errorf("the engine sees %d subflows, the kernel has %d", len(c.Subflows), len(k.subflows[tok]))
 			}
@@ -250,7 +252,7 @@ func sorted(as []netip.Addr) []netip.Addr {
 // TestCreateRateLimitWake: a creation the limit defers comes with a
 // wake-up at the time the bucket allows it, and happens then.
 func TestCreateRateLimitWake(t *testing.T) {
-	p := pol(ModeAggregate, func(p *Policy) { p.AcceptAnnouncements = true })
+	p := pol(policy.ModeAggregate, func(p *policy.Policy) { p.AcceptAnnouncements = true })
 	remote := func(i int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), 5201)
 	}
@@ -275,7 +277,7 @@ func TestCreateRateLimitWake(t *testing.T) {
 // MaxSubflows subflows per connection, from every path, its own address
 // first; and the engine's memory of the connection stays bounded.
 func TestMaxSubflows(t *testing.T) {
-	p := pol(ModeAggregate, func(p *Policy) { p.AcceptAnnouncements = true })
+	p := pol(policy.ModeAggregate, func(p *policy.Policy) { p.AcceptAnnouncements = true })
 	s := NewState(ifaces(true, true))
 	k := newFakeKernel(s)
 	k.add(tok, Subflow{Local: initial, Remote: srv})
@@ -289,7 +291,7 @@ func TestMaxSubflows(t *testing.T) {
 		}
 		k.tick(t, t0.Add(time.Duration(round+1)*time.Minute-time.Second))
 	}
-	c := s.Conns[tok]
+	c := s.conns[tok]
 	if k.maxSubs[tok] > MaxSubflows || len(c.Subflows) > MaxSubflows {
 		t.Errorf("up to %d subflows in the kernel, %d in the engine; cap %d", k.maxSubs[tok], len(c.Subflows), MaxSubflows)
 	}
@@ -317,7 +319,7 @@ func TestMaxSubflows(t *testing.T) {
 // (which the daemon turns into ConnCreated, the token being unknown) must
 // not bring it back. A dump's adoption still does.
 func TestClosedBeforeEstablished(t *testing.T) {
-	p := pol(ModeInteractive)
+	p := pol(policy.ModeInteractive)
 	s := NewState(ifaces(true, true))
 	steps := []Event{
 		ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p},
@@ -325,17 +327,17 @@ func TestClosedBeforeEstablished(t *testing.T) {
 		ConnCreated{EventBase: at(2 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 	}
 	for i, ev := range steps {
-		if as, wake := s.Step(ev); len(as) != 0 || !wake.IsZero() {
+		if as, wake := aw(s.Step(ev)); len(as) != 0 || !wake.IsZero() {
 			t.Fatalf("step %d: %v, wake %v", i, as, wake)
 		}
 	}
-	if len(s.Conns) != 0 {
-		t.Fatalf("a closed connection came back: %v", s.Conns)
+	if len(s.conns) != 0 {
+		t.Fatalf("a closed connection came back: %v", s.conns)
 	}
-	as, _ := s.Step(ConnCreated{EventBase: at(3 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p,
-		Established: true, Subflows: []Subflow{{Local: initial, Remote: srv}}})
-	if len(s.Conns) != 1 || len(as) != 1 {
-		t.Errorf("adoption from a dump after a close: %d connections, actions %v", len(s.Conns), as)
+	as, _ := aw(s.Step(ConnCreated{EventBase: at(3 * time.Millisecond), Token: tok, Local: initial, Remote: srv, Policy: p,
+		Established: true, Subflows: []Subflow{{Local: initial, Remote: srv}}}))
+	if len(s.conns) != 1 || len(as) != 1 {
+		t.Errorf("adoption from a dump after a close: %d connections, actions %v", len(s.conns), as)
 	}
 	// Tombstones are forgotten.
 	for i := range 100 {

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"net/netip"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // Issue 14: a connection that has data to move always has, or is getting,
@@ -29,7 +30,7 @@ func refused(d time.Duration, link int32, local netip.Addr, id uint8) Event {
 // a new one is up, and the creation lost with the flap is sent again at
 // once.
 func TestSurviveReplacedBeforeDestroyed(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
@@ -50,7 +51,7 @@ func TestSurviveReplacedBeforeDestroyed(t *testing.T) {
 // In aggregate mode the subflow of the link that goes down is not the
 // last: it is closed at once, as before.
 func TestSurviveNotLastClosedAtOnce(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
@@ -65,7 +66,7 @@ func TestSurviveNotLastClosedAtOnce(t *testing.T) {
 // needs cellular now, and gets it at once; refused again, it is asked
 // again at the rescue pace, each time a Tick.
 func TestSurviveRescueBypassesBackoff(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
 	steps := []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
@@ -96,14 +97,14 @@ func TestSurviveRescueBypassesBackoff(t *testing.T) {
 // changes and flaps) and cellular backs off: ordinary creations wait, the
 // one a stranded connection needs does not.
 func TestSurviveRescueBypassesRateLimit(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := "create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"
 	s := NewState(ifaces(true, true))
 	runOn(t, s, []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}, want: []string{create}},
 		{ev: refused(1*ms, 4, cell4, 1), wake: 501 * ms},
 	})
-	s.Conns[tok].createTAT = t0.Add(time.Hour) // no creation before 57 min
+	s.conns[tok].createTAT = t0.Add(time.Hour) // no creation before 57 min
 	runOn(t, s, []step{
 		// The back-off is over, the bucket says later.
 		{ev: Tick{EventBase: at(501 * ms)}, wake: time.Hour - (CreateBurst-1)*CreateInterval},
@@ -118,7 +119,7 @@ func TestSurviveRescueBypassesRateLimit(t *testing.T) {
 func runOn(t *testing.T, s *State, steps []step) {
 	t.Helper()
 	for i, st := range steps {
-		got, wake := s.Step(st.ev)
+		got, wake := aw(s.Step(st.ev))
 		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
 			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
 		}
@@ -135,7 +136,7 @@ func runOn(t *testing.T, s *State, steps []step) {
 // dump adopted them): the cap holds back extra subflows, not the one it
 // needs.
 func TestSurviveRescueBypassesMaxSubflows(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	var subs []Subflow
 	var destroys []string
 	for i := range MaxSubflows {
@@ -154,7 +155,7 @@ func TestSurviveRescueBypassesMaxSubflows(t *testing.T) {
 // itself; the creations tried meanwhile were refused. When the links come
 // back, the connection gets a subflow at once, back-off or not.
 func TestSurviveLinksBackAfterNoSubflow(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		// Wi-Fi down: cellular, refused.
@@ -188,7 +189,7 @@ func TestSurviveLinksBackAfterNoSubflow(t *testing.T) {
 // creation on it, and from a Tick when the interfaces changed while the
 // rescue pace held it back.
 func TestSurviveTickCreates(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	create := "create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=false"
 	run(t, ifaces(true, false), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
@@ -203,7 +204,7 @@ func TestSurviveTickCreates(t *testing.T) {
 // A creation under way on a usable path is what the connection needs:
 // no second one.
 func TestSurviveNoRescueWhilePending(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)},
@@ -216,7 +217,7 @@ func TestSurviveNoRescueWhilePending(t *testing.T) {
 // The kernel answers "invalid token": the connection is gone (its CLOSED
 // event never came). The engine forgets it and sends nothing more for it.
 func TestInvalidTokenForgets(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	gone := &genl.Error{Op: "create subflow", Message: "invalid token", Err: syscall.EINVAL}
 	s := NewState(ifaces(true, true))
 	steps := []Event{
@@ -227,7 +228,7 @@ func TestInvalidTokenForgets(t *testing.T) {
 	for _, ev := range steps {
 		s.Step(ev)
 	}
-	if _, ok := s.Conns[tok]; ok {
+	if _, ok := s.conns[tok]; ok {
 		t.Fatalf("after \"invalid token\" the engine still has connection %08x", tok)
 	}
 	for i, ev := range []Event{
@@ -238,19 +239,19 @@ func TestInvalidTokenForgets(t *testing.T) {
 		ConnCreated{EventBase: at(4 * time.Second), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 		Tick{EventBase: at(time.Minute)},
 	} {
-		if got, wake := s.Step(ev); len(got) > 0 || !wake.IsZero() {
+		if got, wake := aw(s.Step(ev)); len(got) > 0 || !wake.IsZero() {
 			t.Errorf("event %d (%T): actions %v, wake %v for a connection the kernel does not have", i, ev, fmtActions(got), wake)
 		}
 	}
-	if len(s.Conns) != 0 {
-		t.Errorf("the engine has %d connections, want 0", len(s.Conns))
+	if len(s.conns) != 0 {
+		t.Errorf("the engine has %d connections, want 0", len(s.conns))
 	}
 	// Another refusal is a refusal, not a closed connection.
 	s = NewState(ifaces(true, true))
 	s.Step(steps[0])
 	s.Step(ActionFailed{EventBase: at(ms), Err: &genl.Error{Op: "create subflow", Message: "invalid addr id", Err: syscall.EINVAL},
 		Action: Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}})
-	if _, ok := s.Conns[tok]; !ok {
+	if _, ok := s.conns[tok]; !ok {
 		t.Errorf("a refusal other than \"invalid token\" made the engine forget the connection")
 	}
 }
@@ -259,7 +260,7 @@ func TestInvalidTokenForgets(t *testing.T) {
 // is down (it may come back); with none left (its address went), it gets
 // one on its best allowed path.
 func TestSurviveSingle(t *testing.T) {
-	p := pol(ModeSingle)
+	p := pol(policy.ModeSingle)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true}},
 		{ev: InterfacesChanged{EventBase: at(100 * ms), Ifaces: ifaces(false, true)}, wake: -1},

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"fmt"
@@ -94,7 +94,7 @@ func (q *sfQuality) rtt() time.Duration {
 // receiving takes in what subflow i of c received (from a Quality event on
 // path k); it reports whether the connection's wanted subflows may have
 // changed.
-func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.Time) bool {
+func (s *State) receiving(c *connState, i int, k pathKey, ev Quality, now time.Time) bool {
 	sf, q := c.Subflows[i], c.Subflows[i].q
 	key := [2]netip.AddrPort{sf.Local, sf.Remote}
 	sus := c.silent[k.link]
@@ -143,7 +143,7 @@ func (s *State) receiving(c *ConnState, i int, k pathKey, ev Quality, now time.T
 // settleSilence decides the suspicions that have their proof: a witness,
 // or no answer from the probe in time. It returns when it wants to look
 // again.
-func (s *State) settleSilence(c *ConnState, now time.Time) time.Time {
+func (s *State) settleSilence(c *connState, now time.Time) time.Time {
 	var wake time.Time
 	for link, sus := range c.silent {
 		i := c.subflowIndex(sus.sf)
@@ -170,7 +170,7 @@ func (s *State) settleSilence(c *ConnState, now time.Time) time.Time {
 
 // witness reports whether a backup subflow of c on another link than link
 // received data after since.
-func (s *State) witness(c *ConnState, link int32, since time.Time) bool {
+func (s *State) witness(c *connState, link int32, since time.Time) bool {
 	for _, sf := range c.Subflows {
 		if !sf.Backup || sf.q == nil || !sf.q.rxAt.After(since) {
 			continue
@@ -184,7 +184,7 @@ func (s *State) witness(c *ConnState, link int32, since time.Time) bool {
 
 // answered takes in a probe of a silent path that came up: the path
 // carries packets, the peer had paused.
-func (c *ConnState) answered(link int32) {
+func (c *connState) answered(link int32) {
 	sus := c.silent[link]
 	if sus == nil {
 		return
@@ -198,7 +198,7 @@ func (c *ConnState) answered(link int32) {
 
 // proveSilent opens the probe of each suspected path that has none yet,
 // within the connection's limits on creations.
-func (s *State) proveSilent(c *ConnState, now time.Time) ([]Action, time.Time) {
+func (s *State) proveSilent(c *connState, now time.Time) ([]Action, time.Time) {
 	var out []Action
 	var wake time.Time
 	for link, sus := range c.silent {
@@ -217,7 +217,7 @@ func (s *State) proveSilent(c *ConnState, now time.Time) ([]Action, time.Time) {
 			wake = earliest(wake, next)
 			continue
 		}
-		l, _ := s.Ifaces.Link(link)
+		l, _ := s.ifaces.Link(link)
 		local := sus.sf[0].Addr()
 		id := s.idFor(c, local)
 		if c.pending == nil {
@@ -234,7 +234,7 @@ func (s *State) proveSilent(c *ConnState, now time.Time) ([]Action, time.Time) {
 
 // subflowIndex returns the index of the subflow local -> remote in c, -1
 // if c has none.
-func (c *ConnState) subflowIndex(key [2]netip.AddrPort) int {
+func (c *connState) subflowIndex(key [2]netip.AddrPort) int {
 	for i, sf := range c.Subflows {
 		if sf.Local == key[0] && sf.Remote == key[1] {
 			return i

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 var (
@@ -29,6 +30,9 @@ var (
 const tok = 0x84715662
 
 func at(d time.Duration) EventBase { return EventBase{At: t0.Add(d)} }
+
+// aw is a Step's actions and wake-up time.
+func aw(r Result) ([]Action, time.Time) { return r.Actions, r.Wake }
 
 // ifaces builds a snapshot: wlan0 (3) and wwan0 (4), each up or down,
 // with or without its addresses; eth0 (5) only when wired is set.
@@ -56,15 +60,15 @@ func ifaces(wifiUp, cellUp bool, opts ...string) ifmon.Snapshot {
 	return s
 }
 
-func pol(mode Mode, mut ...func(*Policy)) *Policy {
-	p := &Policy{Name: string(mode), Mode: mode, Paths: DefaultPaths, Handover: DefaultHandover}
+func pol(mode policy.Mode, mut ...func(*policy.Policy)) *policy.Policy {
+	p := &policy.Policy{Name: string(mode), Mode: mode, Paths: policy.DefaultPaths, Handover: policy.DefaultHandover}
 	for _, m := range mut {
 		m(p)
 	}
 	return p
 }
 
-func established(p *Policy, d time.Duration) []Event {
+func established(p *policy.Policy, d time.Duration) []Event {
 	return []Event{
 		ConnCreated{EventBase: at(d), Token: tok, Local: initial, Remote: srv, Policy: p},
 		ConnEstablished{EventBase: at(d), Token: tok},
@@ -104,7 +108,7 @@ func run(t *testing.T, snap ifmon.Snapshot, steps []step) {
 	t.Helper()
 	s := NewState(snap)
 	for i, st := range steps {
-		got, wake := s.Step(st.ev)
+		got, wake := aw(s.Step(st.ev))
 		if diff := cmp.Diff(st.want, fmtActions(got)); diff != "" {
 			t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, st.ev, diff)
 		}
@@ -132,7 +136,7 @@ func evs(es ...Event) []step {
 }
 
 func TestHandover(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	wifiSub2 := netip.AddrPortFrom(wifi4, 42000)
 	steps := evs(established(p, 0)...)
@@ -169,7 +173,7 @@ func TestHandover(t *testing.T) {
 // cellular subflow, the only one carrying traffic, stays until the Wi-Fi
 // one is up.
 func TestHandoverMakeBeforeBreak(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	wifiSub := netip.AddrPortFrom(wifi4, 42000)
 	run(t, ifaces(false, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: netip.AddrPortFrom(cell4, 40000), Remote: srv, Policy: p, Established: true}},
@@ -186,7 +190,7 @@ func TestHandoverMakeBeforeBreak(t *testing.T) {
 }
 
 func TestHandoverAddressGone(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
@@ -201,7 +205,7 @@ func TestHandoverAddressGone(t *testing.T) {
 }
 
 func TestHandoverWarmStandby(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.WarmStandby = true })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.WarmStandby = true })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
@@ -217,7 +221,7 @@ func TestHandoverWarmStandby(t *testing.T) {
 }
 
 func TestHandoverBothDownThenCellular(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
 		step{ev: sfUp(0, initial, srv, 0, false)},
@@ -245,7 +249,7 @@ func TestHandoverBothDownThenCellular(t *testing.T) {
 }
 
 func TestHandoverWiredPreferredOverWifi(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) {
+	p := pol(policy.ModeHandover, func(p *policy.Policy) {
 		p.Paths.Prefer = []ifmon.Class{ifmon.ClassWired, ifmon.ClassWifi}
 	})
 	steps := evs(established(p, 0)...)
@@ -259,7 +263,7 @@ func TestHandoverWiredPreferredOverWifi(t *testing.T) {
 }
 
 func TestInteractiveAndAggregate(t *testing.T) {
-	for _, m := range []Mode{ModeInteractive, ModeAggregate} {
+	for _, m := range []policy.Mode{policy.ModeInteractive, policy.ModeAggregate} {
 		t.Run(string(m), func(t *testing.T) {
 			p := pol(m)
 			cellSub := netip.AddrPortFrom(cell4, 41000)
@@ -282,11 +286,11 @@ func TestInteractiveAndAggregate(t *testing.T) {
 func TestSingleAndServerSideDoNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		p          *Policy
+		p          *policy.Policy
 		serverSide bool
 	}{
-		{"single", pol(ModeSingle), false},
-		{"server side", pol(ModeAggregate), true},
+		{"single", pol(policy.ModeSingle), false},
+		{"server side", pol(policy.ModeAggregate), true},
 		{"no policy", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +307,7 @@ func TestSingleAndServerSideDoNothing(t *testing.T) {
 }
 
 func TestNothingBeforeEstablished(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p}},
 		{ev: InterfacesChanged{EventBase: at(time.Millisecond), Ifaces: ifaces(true, true, "wired")}},
@@ -313,7 +317,7 @@ func TestNothingBeforeEstablished(t *testing.T) {
 }
 
 func TestFailureBacksOff(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}
 	refused := errors.New("limit reached")
 	steps := evs(ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p})
@@ -334,7 +338,7 @@ func TestFailureBacksOff(t *testing.T) {
 }
 
 func TestPendingTimesOut(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
@@ -346,7 +350,7 @@ func TestPendingTimesOut(t *testing.T) {
 }
 
 func TestClosedMidAction(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	create := Action{Kind: CreateSubflow, Token: tok, Local: netip.AddrPortFrom(cell4, 0), ID: 1, IfIndex: 4, Remote: srv}
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
@@ -361,11 +365,11 @@ func TestClosedMidAction(t *testing.T) {
 func TestAnnouncements(t *testing.T) {
 	ann := PeerAnnounced{EventBase: at(time.Second), Token: tok, RemID: 3, Remote: netip.AddrPortFrom(srvB.Addr(), 0)}
 	t.Run("ignored by default", func(t *testing.T) {
-		p := pol(ModeAggregate)
+		p := pol(policy.ModeAggregate)
 		run(t, ifaces(true, false), append(evs(established(p, 0)...), step{ev: sfUp(0, initial, srv, 0, false)}, step{ev: ann}))
 	})
 	t.Run("accepted", func(t *testing.T) {
-		p := pol(ModeAggregate, func(p *Policy) { p.AcceptAnnouncements = true })
+		p := pol(policy.ModeAggregate, func(p *policy.Policy) { p.AcceptAnnouncements = true })
 		run(t, ifaces(true, false), append(evs(established(p, 0)...),
 			step{ev: sfUp(0, initial, srv, 0, false)},
 			// No port in the ADD_ADDR: the connection's port.
@@ -377,7 +381,7 @@ func TestAnnouncements(t *testing.T) {
 		))
 	})
 	t.Run("handover uses the initial address only", func(t *testing.T) {
-		p := pol(ModeHandover, func(p *Policy) { p.AcceptAnnouncements = true })
+		p := pol(policy.ModeHandover, func(p *policy.Policy) { p.AcceptAnnouncements = true })
 		run(t, ifaces(true, true), append(evs(established(p, 0)...), step{ev: sfUp(0, initial, srv, 0, false)}, step{ev: ann}))
 	})
 }
@@ -385,7 +389,7 @@ func TestAnnouncements(t *testing.T) {
 func TestAdoptAfterRestart(t *testing.T) {
 	// The daemon restarts while a handover is done: Wi-Fi is up and
 	// settled, the connection runs on cellular with Wi-Fi as backup.
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	run(t, ifaces(true, true), []step{
 		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true,
 			Subflows: []Subflow{
@@ -397,7 +401,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 }
 
 func TestIPv6AndMappedAddresses(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	local6 := netip.AddrPortFrom(wifi6, 40000)
 	t.Run("v6", func(t *testing.T) {
 		run(t, ifaces(true, true), []step{
@@ -420,14 +424,14 @@ func TestFlapStormBounded(t *testing.T) {
 	// Wi-Fi flaps 500 times in 5 s in aggregate mode: one creation at a
 	// time, and every failure backs off, so commands stay far below the
 	// number of flaps.
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	s := NewState(ifaces(true, true))
 	s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: netip.AddrPortFrom(cell4, 40000), Remote: srv, Policy: p, Established: true})
 	s.Step(sfUp(0, netip.AddrPortFrom(cell4, 40000), srv, 0, false))
 	var creates, destroys int
 	for i := range 1000 {
 		up := i%2 == 1
-		as, _ := s.Step(InterfacesChanged{EventBase: at(time.Duration(i) * 5 * time.Millisecond), Ifaces: ifaces(up, true)})
+		as, _ := aw(s.Step(InterfacesChanged{EventBase: at(time.Duration(i) * 5 * time.Millisecond), Ifaces: ifaces(up, true)}))
 		for _, a := range as {
 			switch a.Kind {
 			case CreateSubflow:
@@ -456,7 +460,7 @@ func TestActionResults(t *testing.T) {
 	wifiSub := netip.AddrPortFrom(wifi4, 42000)
 	promote := Action{Kind: SetBackup, Token: tok, Local: wifiSub, Remote: srv, Backup: false}
 	destroyCell := Action{Kind: DestroySubflow, Token: tok, Local: cellSub, Remote: srv}
-	adopt := ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeHandover), Established: true,
+	adopt := ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(policy.ModeHandover), Established: true,
 		Subflows: []Subflow{{Local: cellSub, Remote: srv, LocID: 1}, {Local: wifiSub, Remote: srv, Backup: true}}}
 	t.Run("promotion learnt", func(t *testing.T) {
 		run(t, ifaces(true, true), []step{
@@ -487,10 +491,10 @@ func TestActionResults(t *testing.T) {
 	})
 	t.Run("reloaded into single", func(t *testing.T) {
 		run(t, ifaces(true, true), []step{
-			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeAggregate), Established: true},
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(policy.ModeAggregate), Established: true},
 				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
 			{ev: sfUp(time.Millisecond, cellSub, srv, 1, false)},
-			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(ModeSingle)},
+			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(policy.ModeSingle)},
 				want: []string{"destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
 			// Wi-Fi goes: single mode opens nothing, and keeps its one
 			// subflow (closing it would leave the connection none).
@@ -500,8 +504,8 @@ func TestActionResults(t *testing.T) {
 	})
 	t.Run("policy changed", func(t *testing.T) {
 		run(t, ifaces(true, true), []step{
-			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(ModeSingle), Established: true}},
-			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(ModeAggregate)},
+			{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: pol(policy.ModeSingle), Established: true}},
+			{ev: PolicyChanged{EventBase: at(time.Second), Token: tok, Policy: pol(policy.ModeAggregate)},
 				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
 		})
 	})
@@ -512,7 +516,7 @@ func quality(d time.Duration, local netip.AddrPort, srtt time.Duration, rtos int
 }
 
 func TestQualityHandoverBlackhole(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	probeSub := netip.AddrPortFrom(wifi4, 42000)
 	ms := time.Millisecond
@@ -540,7 +544,7 @@ func TestQualityHandoverBlackhole(t *testing.T) {
 }
 
 func TestQualityProbeBadBacksOff(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
 	probeSub := netip.AddrPortFrom(wifi4, 42000)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
@@ -561,7 +565,7 @@ func TestQualityProbeBadBacksOff(t *testing.T) {
 }
 
 func TestQualityLoss(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
@@ -583,7 +587,7 @@ func TestQualityLoss(t *testing.T) {
 }
 
 func TestQualityInteractiveDemotes(t *testing.T) {
-	p := pol(ModeInteractive, func(p *Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
+	p := pol(policy.ModeInteractive, func(p *policy.Policy) { p.Handover.HoldDown = time.Second; p.Handover.RTT = 200 * time.Millisecond })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	probeSub := netip.AddrPortFrom(wifi4, 42000)
 	ms := time.Millisecond
@@ -607,14 +611,14 @@ func TestQualityInteractiveDemotes(t *testing.T) {
 }
 
 func TestQualityIgnoredByAggregate(t *testing.T) {
-	p := pol(ModeAggregate)
+	p := pol(policy.ModeAggregate)
 	run(t, ifaces(true, false), append(evs(established(p, 0)...),
 		step{ev: quality(time.Second, initial, time.Second, 5, 100, 90)},
 	))
 }
 
 func TestServerSideAnnounces(t *testing.T) {
-	p := pol(ModeSingle, func(p *Policy) {
+	p := pol(policy.ModeSingle, func(p *policy.Policy) {
 		p.Announce = []netip.AddrPort{
 			netip.MustParseAddrPort("10.0.4.2:0"),    // the connection's port
 			netip.MustParseAddrPort("10.0.4.2:5301"), // another port
@@ -625,11 +629,11 @@ func TestServerSideAnnounces(t *testing.T) {
 	local := netip.MustParseAddrPort("10.0.3.2:5201")
 	remote := netip.MustParseAddrPort("10.0.1.2:40000")
 	s := NewState(ifaces(true, true))
-	got, _ := s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: local, Remote: remote, ServerSide: true, Policy: p})
+	got, _ := aw(s.Step(ConnCreated{EventBase: at(0), Token: tok, Local: local, Remote: remote, ServerSide: true, Policy: p}))
 	if len(got) != 0 {
 		t.Fatalf("before ESTABLISHED: %v", got)
 	}
-	got, _ = s.Step(ConnEstablished{EventBase: at(time.Millisecond), Token: tok})
+	got, _ = aw(s.Step(ConnEstablished{EventBase: at(time.Millisecond), Token: tok}))
 	var lines []string
 	for _, a := range got {
 		lines = append(lines, fmt.Sprintf("%s %s id %d", a.Kind, a.Local, a.ID))
@@ -639,7 +643,7 @@ func TestServerSideAnnounces(t *testing.T) {
 		t.Errorf("announcements (-want +got):\n%s", diff)
 	}
 	// Once each: later events announce nothing again.
-	if got, _ := s.Step(InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, false)}); len(got) != 0 {
+	if got, _ := aw(s.Step(InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, false)})); len(got) != 0 {
 		t.Errorf("announced again: %v", got)
 	}
 }
@@ -647,7 +651,7 @@ func TestServerSideAnnounces(t *testing.T) {
 // A demoted subflow replaced by a fresh probe from the same address (the
 // same ID) gets no REMOVE_ADDR: the peer would close the probe too.
 func TestQualityProbeKeepsItsID(t *testing.T) {
-	p := pol(ModeInteractive, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeInteractive, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	ms := time.Millisecond
 	run(t, ifaces(true, true), []step{

@@ -1,9 +1,11 @@
-package policy
+package engine
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
 // rx is a measurement of a subflow that receives: segsIn segments so far,
@@ -16,7 +18,7 @@ func rx(d time.Duration, local netip.AddrPort, segsIn uint64, silent time.Durati
 // probe of Wi-Fi gets no answer, the connection moves to cellular and the
 // peer is told (REMOVE_ADDR) to reinject what it sent over Wi-Fi.
 func TestSilenceHandoverBlackhole(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
@@ -41,7 +43,7 @@ func TestSilenceHandoverBlackhole(t *testing.T) {
 // nothing goes on cellular, and the next pause of the same length is no
 // longer suspected.
 func TestSilencePauseCostsOneProbe(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	probeSub := netip.AddrPortFrom(wifi4, 42000)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
@@ -70,7 +72,7 @@ func TestSilencePauseCostsOneProbe(t *testing.T) {
 // when it has nothing else, so Wi-Fi silent while the standby receives is
 // broken at once, without a probe.
 func TestSilenceWitnessWarmStandby(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.WarmStandby = true })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.WarmStandby = true })
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
@@ -90,7 +92,7 @@ func TestSilenceWitnessWarmStandby(t *testing.T) {
 // the peer's scheduler may prefer it. The silent path is probed, and once
 // proven broken, closed (not only demoted) so that the peer reinjects.
 func TestSilenceInteractiveProbes(t *testing.T) {
-	p := pol(ModeInteractive)
+	p := pol(policy.ModeInteractive)
 	cellSub := netip.AddrPortFrom(cell4, 41000)
 	ms := time.Millisecond
 	run(t, ifaces(true, true), []step{
@@ -111,10 +113,10 @@ func TestSilenceInteractiveProbes(t *testing.T) {
 // measure.
 func TestSilenceIdleIsNotSuspected(t *testing.T) {
 	ms := time.Millisecond
-	for _, mode := range []Mode{ModeHandover, ModeAggregate} {
+	for _, mode := range []policy.Mode{policy.ModeHandover, policy.ModeAggregate} {
 		p := pol(mode)
 		steps := evs(established(p, 0)...)
-		if mode == ModeAggregate {
+		if mode == policy.ModeAggregate {
 			steps = []step{{ev: ConnCreated{EventBase: at(0), Token: tok, Local: initial, Remote: srv, Policy: p, Established: true},
 				want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}}}
 		}
@@ -122,7 +124,7 @@ func TestSilenceIdleIsNotSuspected(t *testing.T) {
 			step{ev: rx(100*ms, initial, 0, 0)},
 			step{ev: rx(5*time.Second, initial, 0, 0)},
 		)
-		if mode == ModeAggregate {
+		if mode == policy.ModeAggregate {
 			steps = append(steps, step{ev: rx(6*time.Second, initial, 10, 0)}, step{ev: rx(7*time.Second, initial, 10, time.Second)})
 		}
 		run(t, ifaces(true, true), steps)
@@ -132,7 +134,7 @@ func TestSilenceIdleIsNotSuspected(t *testing.T) {
 // A path that goes bad again soon after it recovered is probed later each
 // time, not at every hold-down.
 func TestSetBadAfterRecoveryBacksOff(t *testing.T) {
-	c := &ConnState{Policy: pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })}
+	c := &connState{Policy: pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })}
 	now := t0
 	c.setBad(3, "silent", now)
 	if got := c.health[3].nextProbe.Sub(now); got != time.Second {
@@ -165,7 +167,7 @@ func TestSetBadAfterRecoveryBacksOff(t *testing.T) {
 // On a long path the receiver's RTT estimate sets the thresholds: a
 // download's SRTT is only the handshake's.
 func TestSilenceScalesWithReceiveRTT(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	ms := time.Millisecond
 	slow := func(d time.Duration, segs uint64, silent time.Duration) Event {
 		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
@@ -184,7 +186,7 @@ func TestSilenceScalesWithReceiveRTT(t *testing.T) {
 // A subflow with data of ours outstanding is the send side's to judge: its
 // silence is no suspicion (a sudden delay would look the same).
 func TestSilenceLeftToTheSenderWhenStalled(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	ms := time.Millisecond
 	stalled := func(d time.Duration, silent, stall time.Duration) Event {
 		return Quality{EventBase: at(d), Token: tok, Local: initial, Remote: srv, SRTT: 50 * time.Microsecond,
@@ -202,7 +204,7 @@ func TestSilenceLeftToTheSenderWhenStalled(t *testing.T) {
 // A short answer (fewer than minBurst segments since the last quiet
 // spell) going quiet is no suspicion: nothing says more was coming.
 func TestSilenceAfterShortAnswer(t *testing.T) {
-	p := pol(ModeHandover)
+	p := pol(policy.ModeHandover)
 	ms := time.Millisecond
 	steps := evs(established(p, 0)...)
 	steps = append(steps,
@@ -220,7 +222,7 @@ func TestSilenceAfterShortAnswer(t *testing.T) {
 // A silence with a hole in what was received is the receive side's stall:
 // the path is bad at once, whatever pauses the peer took before.
 func TestSilenceWithAHoleIsAStall(t *testing.T) {
-	p := pol(ModeHandover, func(p *Policy) { p.Handover.HoldDown = time.Second })
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
 	probeSub := netip.AddrPortFrom(wifi4, 42000)
 	ms := time.Millisecond
 	hole := func(d time.Duration, segs uint64, silent time.Duration) Event {
