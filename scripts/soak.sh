@@ -31,7 +31,8 @@
 #     reads 1 KiB and closes with SO_LINGER 0 (an MPTCP fastclose/RST),
 #     the client keeps its socket open for 0-10 s after the reset (6.18
 #     often sends no CLOSED event for these: the daemon's audit must
-#     forget them); at the end the client keeps every socket it holds;
+#     forget them); at the end the client keeps every socket it holds and
+#     opens 5 live connections to port 5403;
 #   - impairments, one path at a time: cut, blackhole, loss 30, delay 100,
 #     each held 4 s and cleared 3 s, on wifi then cell, in a cycle;
 #   - a policy change plus `mptcp-pm reload` every 60 s, alternately as
@@ -267,13 +268,15 @@ func main() {
 	resetListen := flag.String("reset-listen", "", "serve peer resets on ADDR:PORT (server side) and nothing else")
 	resetTarget := flag.String("reset-target", "", "ADDR:PORT of a reset server; -reset-rate connections per second")
 	resetRate := flag.Float64("reset-rate", 0, "connections per second to -reset-target (0: none)")
+	live := flag.String("live", "", "with -reset-target: ADDR:PORT of an echo server to hold -live-n connections to once stopped")
+	liveN := flag.Int("live-n", 5, "connections to -live")
 	flag.Parse()
 	if *resetListen != "" {
 		resetServer(*resetListen)
 		return
 	}
 	if *resetTarget != "" {
-		resetClient(*resetTarget, *resetRate)
+		resetClient(*resetTarget, *resetRate, *live, *liveN)
 		return
 	}
 	ts := strings.Split(*targets, ",")
@@ -369,9 +372,10 @@ func resetServer(addr string) {
 
 // resetClient dials target rate times a second, sends 1 KiB, waits for the
 // server's reset and keeps the socket open 0-10 s more. On the first
-// SIGTERM it stops dialing and closing, prints its counts (JSON, with the
+// SIGTERM it stops dialing and closing, opens liveN connections to the
+// echo server live (each echoes 2 KiB), prints its counts (JSON, with the
 // sockets it holds) and keeps every socket until a second signal.
-func resetClient(target string, rate float64) {
+func resetClient(target string, rate float64, live string, liveN int) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	var (
@@ -387,8 +391,27 @@ func resetClient(target string, rate float64) {
 		case <-sigs:
 			mu.Lock()
 			stopped = true
+			mu.Unlock()
+			var lives []net.Conn
+			for i := 0; live != "" && i < liveN; i++ {
+				d := net.Dialer{Timeout: 10 * time.Second}
+				d.SetMultipathTCP(true)
+				conn, err := d.Dial("tcp", live)
+				if err != nil {
+					continue
+				}
+				buf := make([]byte, 2048)
+				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := conn.Write(buf); err == nil {
+					if _, err := io.ReadFull(conn, buf); err == nil {
+						lives = append(lives, conn)
+					}
+				}
+			}
+			time.Sleep(time.Second)
+			mu.Lock()
 			out, _ := json.Marshal(map[string]int{"attempts": attempts, "dial_failed": dialFail, "reset": reset,
-				"no_reset": noReset, "held_at_end": len(held)})
+				"no_reset": noReset, "held_at_end": len(held), "live_held": len(lives)})
 			mu.Unlock()
 			fmt.Println(string(out))
 			<-sigs
@@ -670,7 +693,7 @@ bg churn ip netns exec "$CLI" "$BIN/soak-churn" -targets "$targets" -locals ",$C
 CHURN_PID=$PID
 RESET_PID=""
 if ((resets > 0)); then
-	bg reset-client ip netns exec "$CLI" "$BIN/soak-churn" -reset-target "$SRV_ADDR:$RESET_PORT" -reset-rate "$resets"
+	bg reset-client ip netns exec "$CLI" "$BIN/soak-churn" -reset-target "$SRV_ADDR:$RESET_PORT" -reset-rate "$resets" -live "$SRV_ADDR:5403"
 	RESET_PID=$PID
 fi
 bg impairer impairer
@@ -709,12 +732,12 @@ done
 # The views: with the reset sockets still held (and nothing else opening
 # connections), the daemon's tokens must equal the kernel's (not in
 # TCP_CLOSE) within 2 audit intervals + 10 s.
-dtoks() { "$BIN/mptcp-pm" -j status --control "$CTL" | jq -c '[.connections[].token] | sort'; }
+dtoks() { "$BIN/mptcp-pm" -j status --control "$CTL" | jq -c '[(.connections // [])[] | select(.server_side | not) | .token] | sort'; }
 ktoks() { kconns | jq -c '[.[] | select(.token != "00000000" and .state != "UNCONN") | .token] | sort'; }
 views_json=null
 if [[ -n $RESET_PID ]]; then
 	kill -TERM "$RESET_PID" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[[ -s $W/reset-client.out ]] && break
 		sleep 0.1
 	done
@@ -872,6 +895,8 @@ if [[ -n $RESET_PID ]]; then
 	qe '.peer_resets.equal == true' ||
 		fail "with the reset sockets held, the daemon's view differs from the kernel's: $(jq -c '.peer_resets | {daemon, kernel, only_daemon, only_kernel}' "$S")"
 	qe '.peer_resets.reset_client.reset > 0' || fail "no peer reset happened: $(jq -c .peer_resets.reset_client "$S")"
+	qe '.peer_resets.reset_client.live_held > 0 and .peer_resets.kernel >= .peer_resets.reset_client.live_held' ||
+		fail "the views were compared without live connections: $(jq -c .peer_resets "$S")"
 fi
 qe '.daemon_log.error_lines | length == 0' || fail "the daemon logged errors: $(q '.daemon_log.error_lines | join(" | ")')"
 
