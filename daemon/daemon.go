@@ -160,6 +160,7 @@ func (d *Daemon) startInputs(ctx context.Context) inputs {
 	go d.pump(ctx, d.kev)
 	d.ctx = ctx
 	d.exec.run(ctx)
+	d.owners.start(ctx)
 	samples := make(chan batch, 1)
 	free := make(chan batch, 2)
 	d.skipc = make(chan []uint32, 16)
@@ -258,6 +259,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 		case r := <-d.exec.out:
 			d.handleResult(r)
+		case r := <-d.owners.found():
+			d.processFound(r)
 		case b := <-samples:
 			d.measured(b)
 			// Batches are reused, but not the ones a burst made large:

@@ -1,29 +1,48 @@
 package daemon
 
 import (
+	"context"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/internal/cgroup"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
 // owners finds who owns a connection: its uid and cgroup from sock_diag,
-// and, only when a policy matches on it, the process name from /proc.
+// and, only when a policy matches on it, the process name from /proc, off
+// the loop (procFinder). Its methods are the loop's.
 type owners struct {
 	diag  *sockdiag.Client
 	mount string // cgroup2 mount, "" if none
 	// cgroups are the cgroup paths the policies name; a connection's
 	// cgroup is reported as the deepest of them that contains it.
 	cgroups []string
+	log     *slog.Logger
+	// finder finds the process of a socket off the loop; pending are
+	// the inodes asked for, by token, whose answer has not come; dropped
+	// counts the sockets not queued (the queue was full).
+	finder  *procFinder
+	pending map[uint32]uint32
+	dropped int
 }
 
-func newOwners(diag *sockdiag.Client) *owners {
+// procDropLog: one line in this many for the sockets not queued.
+const procDropLog = 100
+
+// newOwners returns the owners of the connections of the namespace of fd
+// netns (0: the daemon's own).
+func newOwners(diag *sockdiag.Client, netns int, log *slog.Logger) *owners {
 	m, _ := cgroup.Mount()
-	return &owners{diag: diag, mount: m}
+	link := "/proc/self/ns/net"
+	if netns != 0 {
+		link = "/proc/self/fd/" + strconv.Itoa(netns)
+	}
+	ns, _ := os.Readlink(link)
+	return &owners{diag: diag, mount: m, log: log, finder: newProcFinder(ns)}
 }
 
 // setPolicies records the cgroup paths the policies match on.
@@ -44,16 +63,20 @@ func (o *owners) fill(token uint32, mc *policy.Conn, withProcess bool) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	c.Token = token
 	return o.fromConn(c, mc, withProcess), nil
 }
 
 // fromConn sets mc's owner fields from a socket sock_diag reported, and
-// returns its cgroup ID.
+// returns its cgroup ID. The process name is not among them: when
+// withProcess, the socket is queued for the finder (off the loop) and the
+// connection is matched again when its answer comes (Daemon.processFound).
 func (o *owners) fromConn(c sockdiag.Conn, mc *policy.Conn, withProcess bool) uint64 {
 	mc.UID = c.UID
 	mc.Cgroup = o.cgroupOf(c.CgroupID)
-	if withProcess && c.Inode != 0 {
-		mc.Process = processOfSocket(c.Inode)
+	if withProcess && c.Inode != 0 && !o.queueProcess(c) && o.dropped%procDropLog == 1 {
+		o.log.Warn("process lookups queue full: connection matched without its process",
+			"token", tokenString(c.Token), "dropped", o.dropped)
 	}
 	return c.CgroupID
 }
@@ -74,24 +97,68 @@ func (o *owners) cgroupOf(id uint64) string {
 	return best
 }
 
-// processOfSocket returns the comm of a process holding socket inode, ""
-// if none is found. It reads every process's file descriptors: only used
-// when a policy matches on process names.
-func processOfSocket(inode uint32) string {
-	want := "socket:[" + strconv.FormatUint(uint64(inode), 10) + "]"
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		dir := filepath.Join("/proc", p.Name(), "fd")
-		fds, _ := os.ReadDir(dir)
-		for _, fd := range fds {
-			if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && l == want {
-				comm, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-				return strings.TrimSpace(string(comm))
-			}
-		}
+// queueProcess asks the finder for the process holding connection c's
+// socket; the answer comes back on found(). False if the queue is full:
+// the connection keeps the policy it matched without its process.
+func (o *owners) queueProcess(c sockdiag.Conn) bool {
+	if o.finder == nil {
+		o.finder = newProcFinder("")
 	}
-	return ""
+	if !o.finder.submit(procReq{token: c.Token, inode: c.Inode, uid: c.UID}) {
+		o.dropped++
+		return false
+	}
+	if o.pending == nil {
+		o.pending = map[uint32]uint32{}
+	}
+	o.pending[c.Token] = c.Inode
+	return true
+}
+
+// found is where the finder's results come; nil (never ready) until a
+// process was asked for.
+func (o *owners) found() <-chan procResult {
+	if o.finder == nil {
+		return nil
+	}
+	return o.finder.out
+}
+
+// start runs the finder's worker until ctx ends.
+func (o *owners) start(ctx context.Context) {
+	if o.finder == nil {
+		o.finder = newProcFinder("")
+	}
+	go o.finder.run(ctx)
+}
+
+// current reports whether r answers the last request for its connection
+// (a token can be reused by a new connection), and forgets the request.
+func (o *owners) current(r procResult) bool {
+	inode, ok := o.pending[r.token]
+	if !ok || inode != r.inode {
+		return false
+	}
+	delete(o.pending, r.token)
+	return true
+}
+
+// processFound takes in the process the finder found for a connection: if
+// it changes the connection's match, the connection gets its new policy.
+func (d *Daemon) processFound(r procResult) {
+	if !d.owners.current(r) {
+		return
+	}
+	mi, ok := d.matched[r.token]
+	c, known := d.state.Conn(r.token)
+	if !ok || !known {
+		return
+	}
+	mi.conn.Process = r.process
+	d.matched[r.token] = mi
+	p := d.set.Lookup(mi.conn)
+	d.log.Debug("connection's process found", "token", tokenString(r.token), "process", r.process, "policy", p.Name)
+	if p != c.Policy {
+		d.step(engine.PolicyChanged{EventBase: now(), Token: r.token, Policy: p})
+	}
 }

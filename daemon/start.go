@@ -89,7 +89,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	d.owners = newOwners(d.diag)
+	d.owners = newOwners(d.diag, d.opts.NetNS, d.log)
 	d.owners.setPolicies(set)
 	if d.quality, err = openQuality(opts.Quality, opts.NetNS, d.log); err != nil {
 		d.Close()

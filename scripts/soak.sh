@@ -3,13 +3,15 @@
 # long time (default 30 minutes; not for CI) and check that it does not
 # degrade (issue 5).
 #
-# Usage: sudo scripts/soak.sh [-d DURATION] [-o DIR] [-p PREFIX] [-r RATE] [-k]
+# Usage: sudo scripts/soak.sh [-d DURATION] [-o DIR] [-p PREFIX] [-r RATE] [-R RATE] [-a AUDIT] [-k]
 #
 #   -d DURATION  how long the churn lasts: 30m (default), 2m, 90s, 1h
 #   -o DIR       output directory (default: a new /tmp/soak.XXXXXX); it gets
 #                samples.jsonl, summary.json, daemon.log and the tools' output
 #   -p PREFIX    testbed prefix (default "soak-PID"); must not be in use
 #   -r RATE      short connections per second per port (default 3)
+#   -R RATE      peer resets per second (port 5405; default 2, 0: none)
+#   -a AUDIT     the daemon's --audit-interval (default 5s)
 #   -k           keep the built binaries in DIR/bin
 #
 # Set-up: a testbed of its own (scripts/testbed.sh), the daemon in the client
@@ -25,6 +27,12 @@
 #   - short connections, RATE/s to every port, half from the cellular
 #     address: dial, echo 2 KiB (checked), hold 0-2 s, echo again, close
 #     (a Go helper built from this script);
+#   - peer resets, RATE/s (-R) to port 5405 (default policy): the server
+#     reads 1 KiB and closes with SO_LINGER 0 (an MPTCP fastclose/RST),
+#     the client keeps its socket open for 0-10 s after the reset (6.18
+#     often sends no CLOSED event for these: the daemon's audit must
+#     forget them); at the end the client keeps every socket it holds and
+#     opens 5 live connections to port 5403;
 #   - impairments, one path at a time: cut, blackhole, loss 30, delay 100,
 #     each held 4 s and cleared 3 s, on wifi then cell, in a cycle;
 #   - a policy change plus `mptcp-pm reload` every 60 s, alternately as
@@ -33,6 +41,9 @@
 # goroutines, heap, connection and subflow counts, commands, refused,
 # resyncs, latency, and the kernel's connections by sock_diag).
 #
+# At the end, with the reset sockets still held, the daemon's view
+# (`status -j` tokens) must equal the kernel's (`connection show -j`:
+# tokens not in TCP_CLOSE) exactly, within 2 audit intervals + 10 s.
 # Checks at the end (exit status 1, each failure named): see CHECKS below
 # and scripts/README.md.
 # shellcheck disable=SC2016 # $names in single quotes are jq variables
@@ -40,6 +51,7 @@ set -euo pipefail
 
 readonly PROG=soak
 readonly PORTS=(5401 5402 5403 5404)
+readonly RESET_PORT=5405
 readonly SRV_ADDR=10.0.3.2 CELL_ADDR=10.0.2.2
 readonly SAMPLE_S=10
 # Tolerances (see scripts/README.md, "soak.sh"):
@@ -55,17 +67,19 @@ die() {
 }
 log() { printf '%s %s: %s\n' "$(date +%T)" "$PROG" "$*" >&2; }
 usage() {
-	sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-duration=30m out="" prefix="soak-$$" rate=3 keep=0
-while getopts ":d:o:p:r:kh" opt; do
+duration=30m out="" prefix="soak-$$" rate=3 resets=2 audit=5s keep=0
+while getopts ":d:o:p:r:R:a:kh" opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	o) out=$OPTARG ;;
 	p) prefix=$OPTARG ;;
 	r) rate=$OPTARG ;;
+	R) resets=$OPTARG ;;
+	a) audit=$OPTARG ;;
 	k) keep=1 ;;
 	h) usage ;;
 	:) die "option -$OPTARG needs an argument" ;;
@@ -93,6 +107,9 @@ seconds() {
 DUR=$(seconds "$duration") || die "invalid -d '$duration' (want e.g. 30m, 2m, 90s, 1h)"
 ((DUR >= 60)) || die "-d $duration is too short (at least 1m: the checks need 4 quarters of samples)"
 [[ $rate =~ ^[1-9][0-9]?$ ]] || die "invalid -r '$rate' (want 1..99 connections per second per port)"
+[[ $resets =~ ^[0-9][0-9]?$ ]] || die "invalid -R '$resets' (want 0..99 resets per second)"
+AUDIT_S=$(seconds "$audit") || die "invalid -a '$audit' (want e.g. 5s, 1m)"
+((AUDIT_S >= 1 && AUDIT_S <= 3600)) || die "invalid -a '$audit' (want 1s..1h)"
 [[ $prefix =~ ^[A-Za-z0-9][A-Za-z0-9-]{0,27}$ ]] || die "invalid -p '$prefix' (1-28 letters, digits or dashes)"
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces)"
 for c in ip jq go nft awk; do
@@ -248,7 +265,20 @@ func main() {
 	hold := flag.Duration("hold", 2*time.Second, "longest hold between the two echoes")
 	timeout := flag.Duration("timeout", 15*time.Second, "deadline of one connection")
 	inflight := flag.Int("inflight", 200, "most connections in flight per target")
+	resetListen := flag.String("reset-listen", "", "serve peer resets on ADDR:PORT (server side) and nothing else")
+	resetTarget := flag.String("reset-target", "", "ADDR:PORT of a reset server; -reset-rate connections per second")
+	resetRate := flag.Float64("reset-rate", 0, "connections per second to -reset-target (0: none)")
+	live := flag.String("live", "", "with -reset-target: ADDR:PORT of an echo server to hold -live-n connections to once stopped")
+	liveN := flag.Int("live-n", 5, "connections to -live")
 	flag.Parse()
+	if *resetListen != "" {
+		resetServer(*resetListen)
+		return
+	}
+	if *resetTarget != "" {
+		resetClient(*resetTarget, *resetRate, *live, *liveN)
+		return
+	}
 	ts := strings.Split(*targets, ",")
 	ls := strings.Split(*locals, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -309,6 +339,119 @@ func main() {
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// resetServer accepts MPTCP connections, reads 1 KiB from each and closes
+// it with SO_LINGER 0: the peer gets a reset (MP_FASTCLOSE/RST) while it
+// still holds its socket.
+func resetServer(addr string) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(true)
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("listening")
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go func() {
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.ReadFull(conn, make([]byte, 1024))
+			time.Sleep(rand.N(500 * time.Millisecond))
+			_ = conn.(*net.TCPConn).SetLinger(0)
+			_ = conn.Close()
+		}()
+	}
+}
+
+// resetClient dials target rate times a second, sends 1 KiB, waits for the
+// server's reset and keeps the socket open 0-10 s more. On the first
+// SIGTERM it stops dialing and closing, opens liveN connections to the
+// echo server live (each echoes 2 KiB), prints its counts (JSON, with the
+// sockets it holds) and keeps every socket until a second signal.
+func resetClient(target string, rate float64, live string, liveN int) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var (
+		mu                                   sync.Mutex
+		held                                 = map[net.Conn]bool{}
+		attempts, dialFail, reset, noReset   int
+		stopped                              bool
+	)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-sigs:
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+			var lives []net.Conn
+			for i := 0; live != "" && i < liveN; i++ {
+				d := net.Dialer{Timeout: 10 * time.Second}
+				d.SetMultipathTCP(true)
+				conn, err := d.Dial("tcp", live)
+				if err != nil {
+					continue
+				}
+				buf := make([]byte, 2048)
+				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := conn.Write(buf); err == nil {
+					if _, err := io.ReadFull(conn, buf); err == nil {
+						lives = append(lives, conn)
+					}
+				}
+			}
+			time.Sleep(time.Second)
+			mu.Lock()
+			out, _ := json.Marshal(map[string]int{"attempts": attempts, "dial_failed": dialFail, "reset": reset,
+				"no_reset": noReset, "held_at_end": len(held), "live_held": len(lives)})
+			mu.Unlock()
+			fmt.Println(string(out))
+			<-sigs
+			return
+		case <-tick.C:
+		}
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		go func() {
+			d := net.Dialer{Timeout: 10 * time.Second}
+			d.SetMultipathTCP(true)
+			conn, err := d.Dial("tcp", target)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				dialFail++
+				return
+			}
+			if stopped {
+				held[conn] = true
+				return
+			}
+			held[conn] = true
+			mu.Unlock()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = conn.Write(make([]byte, 1024))
+			_, err = conn.Read(make([]byte, 1))
+			time.Sleep(rand.N(10 * time.Second))
+			mu.Lock()
+			if errors.Is(err, syscall.ECONNRESET) {
+				reset++
+			} else {
+				noReset++
+			}
+			if !stopped {
+				delete(held, conn)
+				_ = conn.Close()
+			}
+		}()
 	}
 }
 
@@ -414,9 +557,17 @@ for port in "${PORTS[@]}"; do
 	done
 	grep -q '^listening' "$W/server-$port.out" || die "echo server on port $port did not start: $(cat "$W/server-$port.err")"
 done
+if ((resets > 0)); then
+	bg reset-server ip netns exec "$SRV" "$BIN/soak-churn" -reset-listen "0.0.0.0:$RESET_PORT"
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^listening' "$W/reset-server.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^listening' "$W/reset-server.out" || die "reset server did not start: $(cat "$W/reset-server.err")"
+fi
 
 # ------------------------------------------------------------------ daemon
-bg daemon "$BIN/mptcp-pm" -n "$CLI" daemon -c "$W/conf/config.yaml" --set-pm-type --control "$CTL" --log-level info
+bg daemon "$BIN/mptcp-pm" -n "$CLI" daemon -c "$W/conf/config.yaml" --set-pm-type --control "$CTL" --log-level info --audit-interval "${AUDIT_S}s"
 DAEMON_PID=$PID
 ln -sf daemon.err "$W/daemon.log"
 for ((i = 0; i < 100; i++)); do
@@ -540,6 +691,11 @@ targets=""
 for port in "${PORTS[@]}"; do targets+="${targets:+,}$SRV_ADDR:$port"; done
 bg churn ip netns exec "$CLI" "$BIN/soak-churn" -targets "$targets" -locals ",$CELL_ADDR" -rate "$rate"
 CHURN_PID=$PID
+RESET_PID=""
+if ((resets > 0)); then
+	bg reset-client ip netns exec "$CLI" "$BIN/soak-churn" -reset-target "$SRV_ADDR:$RESET_PORT" -reset-rate "$resets" -live "$SRV_ADDR:5403"
+	RESET_PID=$PID
+fi
 bg impairer impairer
 IMPAIR_PID=$PID
 bg controller controller
@@ -572,6 +728,38 @@ for i in "${!STREAM_PIDS[@]}"; do
 		fail "$name lost or corrupted data (exit $rc): $(cat "$W/$name.out" "$W/$name.err" 2>/dev/null | tail -2 | tr '\n' ' ')"
 	fi
 done
+
+# The views: with the reset sockets still held (and nothing else opening
+# connections), the daemon's tokens must equal the kernel's (not in
+# TCP_CLOSE) within 2 audit intervals + 10 s.
+dtoks() { "$BIN/mptcp-pm" -j status --control "$CTL" | jq -c '[(.connections // [])[] | select(.server_side | not) | .token] | sort'; }
+ktoks() { kconns | jq -c '[.[] | select(.token != "00000000" and .state != "UNCONN") | .token] | sort'; }
+views_json=null
+if [[ -n $RESET_PID ]]; then
+	kill -TERM "$RESET_PID" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		[[ -s $W/reset-client.out ]] && break
+		sleep 0.1
+	done
+	view_start=$(date +%s) equal=false
+	while :; do
+		dv=$(dtoks 2>/dev/null) || dv=null
+		kv=$(ktoks 2>/dev/null) || kv=null
+		if [[ $dv != null && $dv == "$kv" ]]; then
+			equal=true
+			break
+		fi
+		(($(date +%s) < view_start + 2 * AUDIT_S + 10)) || break
+		sleep 1
+	done
+	held=$(kconns 2>/dev/null | jq --arg p ":$RESET_PORT" '[.[] | select(.remote | endswith($p))] | length') || held=null
+	views_json=$(jq -nc --argjson d "$dv" --argjson k "$kv" --argjson eq "$equal" --argjson s "$(($(date +%s) - view_start))" \
+		--argjson held "${held:-null}" --argjson rc "$(tail -1 "$W/reset-client.out" 2>/dev/null || echo null)" \
+		'{equal: $eq, after_s: $s, daemon: ($d | length), kernel: ($k | length), reset_sockets_held: $held,
+		  only_daemon: (($d // []) - ($k // [])), only_kernel: (($k // []) - ($d // [])), reset_client: $rc}') || views_json=null
+	log "views: $views_json"
+	stop "$RESET_PID" TERM 10 || true
+fi
 
 # Settle: until both the daemon and the kernel hold no connection (60 s),
 # then 5 s more; the final sample is taken with nothing else running.
@@ -623,7 +811,7 @@ done | jq -s .)
 
 jq -n --slurpfile s "$SAMPLES" --argjson dur "$DUR" --argjson warm "$WARMUP" --argjson pid "$DAEMON_PID" \
 	--argjson churn "$churn_json" --argjson streams "$streams_json" --argjson imp "$imp" --argjson ctl "$ctl_json" \
-	--argjson errors "$errors_json" --argjson warns "$warn_json" --argjson settled "$settled" \
+	--argjson errors "$errors_json" --argjson warns "$warn_json" --argjson settled "$settled" --argjson views "$views_json" \
 	--argjson gtol "$GOROUTINE_TOL" --argjson hf "$HEAP_FACTOR" --argjson hs "$HEAP_SLACK_MIB" \
 	--argjson rf "$RSS_FACTOR" --argjson rs "$RSS_SLACK_MIB" --argjson tf "$TREND_FACTOR" \
 	--slurpfile m0 "$W/mib-start.json" --slurpfile m1 "$W/mib-end.json" \
@@ -667,7 +855,7 @@ jq -n --slurpfile s "$SAMPLES" --argjson dur "$DUR" --argjson warm "$WARMUP" --a
 	   attempts: ($ch | map(.attempts) | add), ok: ($ch | map(.ok) | add), mptcp: ($ch | map(.mptcp) | add),
 	   dial_failed: ($ch | map(.dial_failed) | add), io_error: ($ch | map(.io_error) | add),
 	   corrupt: ($ch | map(.corrupt) | add)},
-	 streams: $streams, impairments: $imp, control: $ctl,
+	 streams: $streams, impairments: $imp, control: $ctl, peer_resets: $views,
 	 client_mptcp_mib: ([$m1[0] | to_entries[] | select(.key | test("^(MPCapableSYNTX|MPCapableSYNTXDrop|MPCapableSYNTXDisabled|MPCapableFallbackSYNACK|Blackhole|MPJoinSynTx|MPJoinSynAckRx|MPJoinSynTxBindErr|MPJoinSynTxConnectErr|RmAddrTx|MPFastcloseTx|MPRstTx|MPFailTx)$")) |
 	                    {key, value: (.value - ($m0[0][.key] // 0))}] | from_entries),
 	 daemon_log: {error_lines: $errors, top_warnings: $warns},
@@ -703,6 +891,13 @@ qe --argjson r "$REFUSED_PER_CONN" '.figures.refused <= $r * ([.short_connection
 	fail "$(q .figures.refused) refused commands for $(q .short_connections.attempts) short connections (limit $REFUSED_PER_CONN each)"
 qe '.figures.refused_per_s.second_half <= 2 * .figures.refused_per_s.first_half + 0.5' ||
 	fail "refused commands speed up: $(q .figures.refused_per_s.first_half)/s in the first half, $(q .figures.refused_per_s.second_half)/s in the second"
+if [[ -n $RESET_PID ]]; then
+	qe '.peer_resets.equal == true' ||
+		fail "with the reset sockets held, the daemon's view differs from the kernel's: $(jq -c '.peer_resets | {daemon, kernel, only_daemon, only_kernel}' "$S")"
+	qe '.peer_resets.reset_client.reset > 0' || fail "no peer reset happened: $(jq -c .peer_resets.reset_client "$S")"
+	qe '.peer_resets.reset_client.live_held > 0 and .peer_resets.kernel >= .peer_resets.reset_client.live_held' ||
+		fail "the views were compared without live connections: $(jq -c .peer_resets "$S")"
+fi
 qe '.daemon_log.error_lines | length == 0' || fail "the daemon logged errors: $(q '.daemon_log.error_lines | join(" | ")')"
 
 jq --arg fails "$(printf '%s\n' "${FAILS[@]+"${FAILS[@]}"}")" \
@@ -728,6 +923,7 @@ printf '  %-26s %s\n' \
 	"latency p50/p99/max us" "$(q '.figures.latency_end | "\(.p50_us)/\(.p99_us)/\(.max_us) (n=\(.count))"')" \
 	"short conns ok/attempts" "$(q '.short_connections | "\(.ok)/\(.attempts) (mptcp \(.mptcp), dial failed \(.dial_failed), io error \(.io_error), corrupt \(.corrupt))"')" \
 	"streams" "$(q '.streams | map("\(.name) \(.received)/\(.sent) gap \(.max_gap_ms)ms\(if .error then " ERROR " + .error else "" end)") | join("; ")')" \
+	"peer resets, views" "$(q '.peer_resets | if . == null then "off" else "\(.reset_client.reset) resets (\(.reset_client.attempts) dialed), views equal: \(.equal) (\(.daemon)/\(.kernel) after \(.after_s) s, \(.reset_sockets_held) reset sockets held)" end')" \
 	"impairments, reloads" "$(q '"\(.impairments), \(.control.reloads // "?") (queries \(.control.queries // "?"), failed \(.control.query_failures // "?"))"')" \
 	"client MPTcpExt (delta)" "$(jq -c .client_mptcp_mib "$S")" \
 	"daemon log errors" "$(q '.daemon_log.error_lines | length')"
