@@ -273,8 +273,8 @@ func (s *State) subflowDown(ev SubflowDown, now time.Time) *connState {
 }
 
 // due appends to touched the connections whose wake-up time has come, by
-// token. Only those: at ten thousand connections, reconciling every one at
-// every wake-up was most of the daemon's work.
+// token. Only those: a wake-up costs what is due, not the number of
+// connections (docs/scale.md).
 func (s *State) due(touched []*connState, now time.Time) []*connState {
 	for _, c := range s.conns {
 		if !c.wake.IsZero() && !c.wake.After(now) {
