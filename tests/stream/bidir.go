@@ -139,27 +139,13 @@ func Bidir(ctx context.Context, c net.Conn, o BidirOptions) (DownloadResult, Res
 		}
 	}()
 
-	rec := make([]byte, o.Size)
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-loop:
-	for seq := uint64(0); ; seq++ {
-		binary.BigEndian.PutUint64(rec, seq)
-		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write(rec); err != nil {
-			setFail("write record %d: %v", seq, err)
-			break
-		}
+	err := writeRecords(ctx, c, o.Size, o.Interval, readDone, func() {
 		mu.Lock()
 		voice.Sent++
 		mu.Unlock()
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-readDone:
-			break loop
-		case <-tick.C:
-		}
+	})
+	if err != nil {
+		setFail("%v", err)
 	}
 	// Wait up to a second for the last echoes, then stop the reader.
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
