@@ -38,13 +38,39 @@ type BidirOptions struct {
 // lost, reordered or corrupt byte or record, or a broken connection. It
 // does not close c.
 func Bidir(ctx context.Context, c net.Conn, o BidirOptions) (DownloadResult, Result) {
+	o = o.withDefaults()
+	b := &bidirRun{c: c, o: o, d: o.Download, rc: newRecorder()}
+	b.lastEcho = b.rc.res.Start
+	if err := b.writeRequest(); err != nil {
+		b.rc.fail("write request: %v", err)
+		b.voice.Err = b.rc.res.Err
+		return b.rc.finish(), b.voice
+	}
+	b.stopped = make(chan struct{}) // the writer is done: no more records
+	b.readDone = make(chan struct{})
+	go b.read()
+	err := writeRecords(ctx, c, o.Size, o.Interval, b.readDone, func() {
+		b.mu.Lock()
+		b.voice.Sent++
+		b.mu.Unlock()
+	})
+	if err != nil {
+		b.setFail("%v", err)
+	}
+	b.drain()
+	return b.finish()
+}
+
+// withDefaults fills in the defaults of the options left zero, and the
+// download's seed.
+func (o BidirOptions) withDefaults() BidirOptions {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Millisecond
 	}
 	if o.Size < 8 {
 		o.Size = 100
 	}
-	d := o.Download
+	d := &o.Download
 	if d.Rate == 0 {
 		d.Rate = DefaultRate
 	}
@@ -54,134 +80,140 @@ func Bidir(ctx context.Context, c net.Conn, o BidirOptions) (DownloadResult, Res
 	if d.Seed == 0 {
 		d.Seed = uint64(time.Now().UnixNano())
 	}
-	rc := newRecorder()
-	var (
-		mu   sync.Mutex // guards voice
-		fail string     // the first failure of the connection as a whole
-	)
-	voice := Result{}
-	lastEcho := rc.res.Start
-	setFail := func(format string, args ...any) {
-		mu.Lock()
-		if fail == "" {
-			fail = fmt.Sprintf(format, args...)
-		}
-		mu.Unlock()
-	}
+	return o
+}
 
+// bidirRun is the client side of one bidirectional workload.
+type bidirRun struct {
+	c  net.Conn
+	o  BidirOptions
+	d  DownloadOptions
+	rc *recorder
+
+	mu       sync.Mutex // guards voice, lastEcho and fail
+	voice    Result
+	lastEcho time.Time
+	fail     string // the first failure of the connection as a whole
+
+	stopped  chan struct{} // the writer is done: no more records
+	readDone chan struct{} // the reader is done
+}
+
+// setFail records the first failure of the connection.
+func (b *bidirRun) setFail(format string, args ...any) {
+	b.mu.Lock()
+	if b.fail == "" {
+		b.fail = fmt.Sprintf(format, args...)
+	}
+	b.mu.Unlock()
+}
+
+// writeRequest asks the peer for the bidirectional workload.
+func (b *bidirRun) writeRequest() error {
 	req := make([]byte, 32)
 	req[0] = magicBidir
-	binary.BigEndian.PutUint32(req[4:], uint32(o.Size))
-	binary.BigEndian.PutUint64(req[8:], d.Rate)
-	binary.BigEndian.PutUint64(req[24:], d.Seed)
-	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(req); err != nil {
-		rc.fail("write request: %v", err)
-		voice.Err = rc.res.Err
-		return rc.finish(), voice
-	}
+	binary.BigEndian.PutUint32(req[4:], uint32(b.o.Size))
+	binary.BigEndian.PutUint64(req[8:], b.d.Rate)
+	binary.BigEndian.PutUint64(req[24:], b.d.Seed)
+	_ = b.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := b.c.Write(req)
+	return err
+}
 
-	stopped := make(chan struct{}) // the writer is done: no more records
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		hdr := make([]byte, 3)
-		buf := make([]byte, 64<<10)
-		want := make([]byte, len(buf))
-		var off, echoes uint64
-		for {
-			if _, err := io.ReadFull(c, hdr); err != nil {
-				select {
-				case <-stopped:
-				default:
-					setFail("read after %d download bytes, %d echoes: %v", off, echoes, err)
-				}
-				return
-			}
-			n := int(binary.BigEndian.Uint16(hdr[1:]))
-			if n > len(buf) {
-				setFail("frame of %d bytes", n)
-				return
-			}
-			if _, err := io.ReadFull(c, buf[:n]); err != nil {
-				setFail("read a frame's %d bytes: %v", n, err)
-				return
-			}
-			now := time.Now()
-			switch hdr[0] {
-			case frameDownload:
-				Pattern(want[:n], d.Seed, off)
-				if i := firstDiff(buf[:n], want[:n]); i >= 0 {
-					setFail("download byte %d: got %#02x, want %#02x", off+uint64(i), buf[i], want[i])
-					return
-				}
-				off += uint64(n)
-				rc.got(now, n)
-			case frameEcho:
-				seq := binary.BigEndian.Uint64(buf)
-				mu.Lock()
-				if n != o.Size || seq != echoes {
-					mu.Unlock()
-					setFail("echo %d out of order or lost: got record %d (%d bytes)", echoes, seq, n)
-					return
-				}
-				echoes++
-				voice.Received = echoes
-				if gap := now.Sub(lastEcho); gap > voice.MaxGap {
-					voice.MaxGap, voice.GapEnd = gap, now.Sub(rc.res.Start)
-				}
-				lastEcho = now
-				mu.Unlock()
+// read reads the peer's frames, checking the download bytes and the
+// echoed records, until the connection fails or is stopped. It closes
+// readDone.
+func (b *bidirRun) read() {
+	defer close(b.readDone)
+	hdr := make([]byte, 3)
+	buf := make([]byte, 64<<10)
+	want := make([]byte, len(buf))
+	var off, echoes uint64
+	for {
+		if _, err := io.ReadFull(b.c, hdr); err != nil {
+			select {
+			case <-b.stopped:
 			default:
-				setFail("unknown frame kind %#02x", hdr[0])
+				b.setFail("read after %d download bytes, %d echoes: %v", off, echoes, err)
+			}
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[1:]))
+		if n > len(buf) {
+			b.setFail("frame of %d bytes", n)
+			return
+		}
+		if _, err := io.ReadFull(b.c, buf[:n]); err != nil {
+			b.setFail("read a frame's %d bytes: %v", n, err)
+			return
+		}
+		now := time.Now()
+		switch hdr[0] {
+		case frameDownload:
+			Pattern(want[:n], b.d.Seed, off)
+			if i := firstDiff(buf[:n], want[:n]); i >= 0 {
+				b.setFail("download byte %d: got %#02x, want %#02x", off+uint64(i), buf[i], want[i])
 				return
 			}
-		}
-	}()
-
-	rec := make([]byte, o.Size)
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-loop:
-	for seq := uint64(0); ; seq++ {
-		binary.BigEndian.PutUint64(rec, seq)
-		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write(rec); err != nil {
-			setFail("write record %d: %v", seq, err)
-			break
-		}
-		mu.Lock()
-		voice.Sent++
-		mu.Unlock()
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-readDone:
-			break loop
-		case <-tick.C:
+			off += uint64(n)
+			b.rc.got(now, n)
+		case frameEcho:
+			if !b.echo(now, buf[:n], echoes) {
+				return
+			}
+			echoes++
+		default:
+			b.setFail("unknown frame kind %#02x", hdr[0])
+			return
 		}
 	}
-	// Wait up to a second for the last echoes, then stop the reader.
+}
+
+// echo checks an echoed record, the echoes-th, received at now, and
+// counts it; it reports false (and fails) on a lost or reordered record.
+func (b *bidirRun) echo(now time.Time, rec []byte, echoes uint64) bool {
+	seq := binary.BigEndian.Uint64(rec)
+	b.mu.Lock()
+	if len(rec) != b.o.Size || seq != echoes {
+		b.mu.Unlock()
+		b.setFail("echo %d out of order or lost: got record %d (%d bytes)", echoes, seq, len(rec))
+		return false
+	}
+	b.voice.Received = echoes + 1
+	if gap := now.Sub(b.lastEcho); gap > b.voice.MaxGap {
+		b.voice.MaxGap, b.voice.GapEnd = gap, now.Sub(b.rc.res.Start)
+	}
+	b.lastEcho = now
+	b.mu.Unlock()
+	return true
+}
+
+// drain waits up to a second for the last echoes, then stops the reader.
+func (b *bidirRun) drain() {
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		mu.Lock()
-		all := voice.Received == voice.Sent || fail != ""
-		mu.Unlock()
+		b.mu.Lock()
+		all := b.voice.Received == b.voice.Sent || b.fail != ""
+		b.mu.Unlock()
 		if all {
 			break
 		}
 	}
-	close(stopped)
-	_ = c.SetReadDeadline(time.Now())
-	<-readDone
-	mu.Lock()
-	defer mu.Unlock()
-	if fail != "" {
-		rc.fail("%s", fail)
-		voice.Err = fail
-	} else if voice.Received != voice.Sent {
-		voice.Err = fmt.Sprintf("%d records sent, %d echoed", voice.Sent, voice.Received)
+	close(b.stopped)
+	_ = b.c.SetReadDeadline(time.Now())
+	<-b.readDone
+}
+
+// finish returns the results, with the failure if any.
+func (b *bidirRun) finish() (DownloadResult, Result) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail != "" {
+		b.rc.fail("%s", b.fail)
+		b.voice.Err = b.fail
+	} else if b.voice.Received != b.voice.Sent {
+		b.voice.Err = fmt.Sprintf("%d records sent, %d echoed", b.voice.Sent, b.voice.Received)
 	}
-	return rc.finish(), voice
+	return b.rc.finish(), b.voice
 }
 
 // serveBidir serves the bidirectional workload: it echoes the client's

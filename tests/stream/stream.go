@@ -80,29 +80,15 @@ func Run(ctx context.Context, c net.Conn, interval time.Duration, size int, drai
 			}
 		}
 	}()
-	rec := make([]byte, size)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-loop:
-	for seq := uint64(0); ; seq++ {
-		binary.BigEndian.PutUint64(rec, seq)
-		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write(rec); err != nil {
-			mu.Lock()
-			res.Err = fmt.Sprintf("write record %d: %v", seq, err)
-			mu.Unlock()
-			break
-		}
+	err := writeRecords(ctx, c, size, interval, readDone, func() {
 		mu.Lock()
 		res.Sent++
 		mu.Unlock()
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-readDone:
-			break loop
-		case <-tick.C:
-		}
+	})
+	if err != nil {
+		mu.Lock()
+		res.Err = err.Error()
+		mu.Unlock()
 	}
 	mu.Lock()
 	if res.Received == res.Sent {
@@ -121,6 +107,30 @@ loop:
 		res.Err = fmt.Sprintf("%d records sent, %d echoed", res.Sent, res.Received)
 	}
 	return res
+}
+
+// writeRecords writes a size-byte record, numbered from 0, on c every
+// interval until ctx ends or readDone closes, calling sent after each
+// record written. It returns the first write error.
+func writeRecords(ctx context.Context, c net.Conn, size int, interval time.Duration, readDone <-chan struct{}, sent func()) error {
+	rec := make([]byte, size)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for seq := uint64(0); ; seq++ {
+		binary.BigEndian.PutUint64(rec, seq)
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(rec); err != nil {
+			return fmt.Errorf("write record %d: %v", seq, err)
+		}
+		sent()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-readDone:
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // Echo copies everything c sends back to it until it closes.

@@ -151,111 +151,138 @@ const (
 
 // plot writes the chart as SVG.
 func plot(w io.Writer, res *results, note string) error {
-	var names []string
+	ch := &chart{}
 	for _, p := range res.Panels {
 		for _, r := range p.Rows {
-			if !slices.Contains(names, r.Name) {
-				names = append(names, r.Name)
+			if !slices.Contains(ch.names, r.Name) {
+				ch.names = append(ch.names, r.Name)
 			}
 		}
 	}
-	color := func(name string) string {
-		return palette[slices.Index(names, name)%len(palette)]
-	}
-
-	var b strings.Builder
-	y := 0
-	body := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-
-	// Title and legend.
-	y += 30
-	body(`<text x="%d" y="%d" font-size="20" font-weight="bold">Handover stall: the longest gap between two echoes, per path manager</text>`, 20, y)
-	y += 22
-	sub := "A 100-byte record every 10 ms, echoed; the Wi-Fi path is impaired at 3 s. Bar: median"
-	if res.Runs > 0 {
-		sub += fmt.Sprintf(" of %d runs", res.Runs)
-	}
-	sub += "; dots: the runs. Lower is better."
-	body(`<text x="%d" y="%d" font-size="13" fill="#444">%s</text>`, 20, y, esc(sub))
-	y += 16
-	legendRows := (len(names) + 1) / 2
-	for i, n := range names {
-		lx := 20 + (i%2)*480
-		ly := y + 8 + (i/2)*20
-		body(`<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`, lx, ly, color(n))
-		body(`<text x="%d" y="%d" font-size="13">%s</text>`, lx+20, ly+12, esc(n))
-	}
-	y += 8 + legendRows*20 + 4
-	body(`<circle cx="%d" cy="%d" r="4" fill="#222" stroke="#fff" stroke-width="1"/>`, 27, y+7)
-	body(`<text x="%d" y="%d" font-size="13">one run</text>`, 40, y+12)
-	y += 24
-
+	ch.head(res.Runs)
 	for _, p := range res.Panels {
-		max := 0.0
-		for _, r := range p.Rows {
-			max = math.Max(max, r.MedianMS)
-			for _, v := range r.RunsMS {
-				max = math.Max(max, v)
-			}
-		}
-		step := niceStep(max, 5)
-		top := math.Ceil(max/step) * step
-		if top == 0 {
-			top = step
-		}
-		x := func(v float64) float64 { return plotX + v/top*plotW }
-
-		y += panelHead
-		body(`<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`, 20, y-10, esc(title(p.Impairment)))
-		plotTop := y
-		plotBottom := y + len(p.Rows)*(barH+barGap) + barGap
-		// Grid and ticks.
-		for t := 0.0; t <= top+step/2; t += step {
-			gx := x(t)
-			body(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd" stroke-width="1"/>`, gx, plotTop, gx, plotBottom)
-			body(`<text x="%.1f" y="%d" font-size="12" text-anchor="middle" fill="#444">%s</text>`, gx, plotBottom+16, strconv.FormatFloat(t, 'f', -1, 64))
-		}
-		body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotBottom, plotX+plotW, plotBottom)
-		body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotTop, plotX, plotBottom)
-		body(`<text x="%d" y="%d" font-size="12" text-anchor="middle" fill="#444">longest stall (ms)</text>`, plotX+plotW/2, plotBottom+30)
-
-		for i, r := range p.Rows {
-			by := plotTop + barGap + i*(barH+barGap)
-			name := r.Name
-			body(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`, labelW, by+barH/2+5, esc(name))
-			body(`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: median %s ms</title></rect>`,
-				plotX, by, x(r.MedianMS)-plotX, barH, color(r.Name), esc(name), ms(r.MedianMS))
-			end := x(r.MedianMS)
-			for j, v := range r.RunsMS {
-				dy := float64(by) + float64(barH)*(float64(j)+1)/float64(len(r.RunsMS)+1)
-				body(`<circle class="run" cx="%.1f" cy="%.1f" r="4" fill="#222" stroke="#fff" stroke-width="1"><title>%s ms</title></circle>`, x(v), dy, ms(v))
-				end = math.Max(end, x(v))
-			}
-			label := ms(r.MedianMS) + " ms"
-			if r.Ratio > 0 {
-				label += fmt.Sprintf("  (%.3f×)", r.Ratio)
-			}
-			if n := len(r.Failed); n > 0 {
-				label += fmt.Sprintf("  %d failed", n)
-			}
-			body(`<text x="%.1f" y="%d" font-size="13" font-weight="bold">%s</text>`, end+8, by+barH/2+5, esc(label))
-		}
-		y = plotBottom + axisH
+		ch.panel(p)
 	}
-	y += 12
-	foot := "×: ratio to the kernel PM with a backup endpoint. Data: scripts/bench-handover.sh; chart: tools/plotbench."
-	if note != "" {
-		foot = note + " " + foot
-	}
-	body(`<text x="%d" y="%d" font-size="11" fill="#666">%s</text>`, 20, y, esc(foot))
-	y += 10
+	ch.foot(note)
 
+	y := ch.y
 	_, err := fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" %s>
 <rect width="100%%" height="100%%" fill="#fff"/>
 %s</svg>
-`, width, y, width, y, font, b.String())
+`, width, y, width, y, font, ch.b.String())
 	return err
+}
+
+// chart is the SVG body being drawn, top to bottom.
+type chart struct {
+	b     strings.Builder
+	y     int      // the bottom of what is drawn so far
+	names []string // the path managers, in the order they first appear
+}
+
+// body adds a line to the SVG body.
+func (ch *chart) body(format string, args ...any) { fmt.Fprintf(&ch.b, format+"\n", args...) }
+
+// color is the colour of a path manager.
+func (ch *chart) color(name string) string {
+	return palette[slices.Index(ch.names, name)%len(palette)]
+}
+
+// head draws the title, the subtitle (runs: how many runs) and the legend.
+func (ch *chart) head(runs int) {
+	ch.y += 30
+	ch.body(`<text x="%d" y="%d" font-size="20" font-weight="bold">Handover stall: the longest gap between two echoes, per path manager</text>`, 20, ch.y)
+	ch.y += 22
+	sub := "A 100-byte record every 10 ms, echoed; the Wi-Fi path is impaired at 3 s. Bar: median"
+	if runs > 0 {
+		sub += fmt.Sprintf(" of %d runs", runs)
+	}
+	sub += "; dots: the runs. Lower is better."
+	ch.body(`<text x="%d" y="%d" font-size="13" fill="#444">%s</text>`, 20, ch.y, esc(sub))
+	ch.y += 16
+	legendRows := (len(ch.names) + 1) / 2
+	for i, n := range ch.names {
+		lx := 20 + (i%2)*480
+		ly := ch.y + 8 + (i/2)*20
+		ch.body(`<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`, lx, ly, ch.color(n))
+		ch.body(`<text x="%d" y="%d" font-size="13">%s</text>`, lx+20, ly+12, esc(n))
+	}
+	ch.y += 8 + legendRows*20 + 4
+	ch.body(`<circle cx="%d" cy="%d" r="4" fill="#222" stroke="#fff" stroke-width="1"/>`, 27, ch.y+7)
+	ch.body(`<text x="%d" y="%d" font-size="13">one run</text>`, 40, ch.y+12)
+	ch.y += 24
+}
+
+// panel draws one impairment's panel: its title, the axis and a bar per
+// path manager.
+func (ch *chart) panel(p panel) {
+	max := 0.0
+	for _, r := range p.Rows {
+		max = math.Max(max, r.MedianMS)
+		for _, v := range r.RunsMS {
+			max = math.Max(max, v)
+		}
+	}
+	step := niceStep(max, 5)
+	top := math.Ceil(max/step) * step
+	if top == 0 {
+		top = step
+	}
+	x := func(v float64) float64 { return plotX + v/top*plotW }
+
+	ch.y += panelHead
+	ch.body(`<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`, 20, ch.y-10, esc(title(p.Impairment)))
+	plotTop := ch.y
+	plotBottom := ch.y + len(p.Rows)*(barH+barGap) + barGap
+	// Grid and ticks.
+	for t := 0.0; t <= top+step/2; t += step {
+		gx := x(t)
+		ch.body(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd" stroke-width="1"/>`, gx, plotTop, gx, plotBottom)
+		ch.body(`<text x="%.1f" y="%d" font-size="12" text-anchor="middle" fill="#444">%s</text>`, gx, plotBottom+16, strconv.FormatFloat(t, 'f', -1, 64))
+	}
+	ch.body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotBottom, plotX+plotW, plotBottom)
+	ch.body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotTop, plotX, plotBottom)
+	ch.body(`<text x="%d" y="%d" font-size="12" text-anchor="middle" fill="#444">longest stall (ms)</text>`, plotX+plotW/2, plotBottom+30)
+
+	for i, r := range p.Rows {
+		ch.bar(r, plotTop+barGap+i*(barH+barGap), x)
+	}
+	ch.y = plotBottom + axisH
+}
+
+// bar draws one path manager's bar at by: the median, a dot per run and
+// the label; x maps milliseconds to the plot.
+func (ch *chart) bar(r row, by int, x func(float64) float64) {
+	name := r.Name
+	ch.body(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`, labelW, by+barH/2+5, esc(name))
+	ch.body(`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: median %s ms</title></rect>`,
+		plotX, by, x(r.MedianMS)-plotX, barH, ch.color(r.Name), esc(name), ms(r.MedianMS))
+	end := x(r.MedianMS)
+	for j, v := range r.RunsMS {
+		dy := float64(by) + float64(barH)*(float64(j)+1)/float64(len(r.RunsMS)+1)
+		ch.body(`<circle class="run" cx="%.1f" cy="%.1f" r="4" fill="#222" stroke="#fff" stroke-width="1"><title>%s ms</title></circle>`, x(v), dy, ms(v))
+		end = math.Max(end, x(v))
+	}
+	label := ms(r.MedianMS) + " ms"
+	if r.Ratio > 0 {
+		label += fmt.Sprintf("  (%.3f×)", r.Ratio)
+	}
+	if n := len(r.Failed); n > 0 {
+		label += fmt.Sprintf("  %d failed", n)
+	}
+	ch.body(`<text x="%.1f" y="%d" font-size="13" font-weight="bold">%s</text>`, end+8, by+barH/2+5, esc(label))
+}
+
+// foot draws the footnote (note first, if any).
+func (ch *chart) foot(note string) {
+	ch.y += 12
+	foot := "×: ratio to the kernel PM with a backup endpoint. Data: scripts/bench-handover.sh; chart: tools/plotbench."
+	if note != "" {
+		foot = note + " " + foot
+	}
+	ch.body(`<text x="%d" y="%d" font-size="11" fill="#666">%s</text>`, 20, ch.y, esc(foot))
+	ch.y += 10
 }
 
 func main() {

@@ -187,19 +187,50 @@ func run() error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	var sides []*side
-	cs, err := open(*client, *buf)
+	cs, ss, sides, err := openSides(*client, *server, *buf)
 	if err != nil {
 		return err
 	}
+	collect(sides, sig)
+
+	rep := Report{Client: sideReport(cs)}
+	all := clientConns(cs)
+	rep.addClient(all)
+	if ss != nil {
+		rep.addServer(ss, all)
+	}
+	if err := printReport(&rep, *asJSON, ss != nil); err != nil {
+		return err
+	}
+	for _, s := range sides {
+		_ = s.ev.Close()
+		if s.err != nil {
+			return fmt.Errorf("namespace %s: %w", s.ns, s.err)
+		}
+	}
+	return nil
+}
+
+// openSides opens the event socket of the client's namespace and, if
+// server is set, of the server's: sides is both.
+func openSides(client, server string, buf int) (cs, ss *side, sides []*side, err error) {
+	cs, err = open(client, buf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	sides = append(sides, cs)
-	var ss *side
-	if *server != "" {
-		if ss, err = open(*server, *buf); err != nil {
-			return err
+	if server != "" {
+		if ss, err = open(server, buf); err != nil {
+			return nil, nil, nil, err
 		}
 		sides = append(sides, ss)
 	}
+	return cs, ss, sides, nil
+}
+
+// collect reads the events of every side until a signal on sig, then
+// lets what the kernel already queued be read, and stops.
+func collect(sides []*side, sig <-chan os.Signal) {
 	var wg sync.WaitGroup
 	for _, s := range sides {
 		wg.Go(s.pump)
@@ -211,10 +242,12 @@ func run() error {
 		_ = s.ev.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	}
 	wg.Wait()
+}
 
-	rep := Report{Client: sideReport(cs)}
-	// The client's connections by token (a token is reused only after
-	// CLOSED; a second ESTABLISHED starts a new connection).
+// clientConns is the client's connections, in the order they started,
+// by token (a token is reused only after CLOSED; a second ESTABLISHED
+// starts a new connection).
+func clientConns(cs *side) []*conn {
 	var all []*conn
 	byToken := map[uint32]*conn{}
 	for _, s := range cs.events {
@@ -249,6 +282,12 @@ func run() error {
 			delete(byToken, e.Token)
 		}
 	}
+	return all
+}
+
+// addClient fills in the client-side figures from the client's
+// connections.
+func (rep *Report) addClient(all []*conn) {
 	var estToSub []time.Duration
 	var first, last time.Time
 	for _, c := range all {
@@ -276,62 +315,60 @@ func run() error {
 		rep.ServedSeconds = last.Sub(first).Seconds()
 		rep.ServedPerSecond = float64(rep.Served) / rep.ServedSeconds
 	}
+}
 
-	if ss != nil {
-		rep.Server = sideReport(ss)
-		// The server's ESTABLISHED by 4-tuple, seen from the client.
-		type key struct{ local, remote netip.AddrPort }
-		srvEst := map[key]time.Time{}
-		for _, s := range ss.events {
-			if s.ev.Type == genl.EventEstablished {
-				k := key{unmap(s.ev.Remote), unmap(s.ev.Local)}
-				if _, ok := srvEst[k]; !ok {
-					srvEst[k] = s.at
-				}
+// addServer fills in the server-side figures: the server's events, and
+// the client's connections matched to the server's ESTABLISHED by
+// 4-tuple.
+func (rep *Report) addServer(ss *side, all []*conn) {
+	rep.Server = sideReport(ss)
+	// The server's ESTABLISHED by 4-tuple, seen from the client.
+	type key struct{ local, remote netip.AddrPort }
+	srvEst := map[key]time.Time{}
+	for _, s := range ss.events {
+		if s.ev.Type == genl.EventEstablished {
+			k := key{unmap(s.ev.Remote), unmap(s.ev.Local)}
+			if _, ok := srvEst[k]; !ok {
+				srvEst[k] = s.at
 			}
 		}
-		var toAnn, toSub []time.Duration
-		for _, c := range all {
-			if c.est.IsZero() {
-				continue
-			}
-			t, ok := srvEst[key{unmap(c.local), unmap(c.remote)}]
-			if !ok {
-				continue
-			}
-			rep.Matched++
-			if !c.ann.IsZero() {
-				toAnn = append(toAnn, c.ann.Sub(t))
-			}
-			if !c.sub.IsZero() {
-				toSub = append(toSub, c.sub.Sub(t))
-			}
-		}
-		rep.ServerEstToAnnounced = stats(toAnn)
-		rep.ServerEstToSub = stats(toSub)
 	}
+	var toAnn, toSub []time.Duration
+	for _, c := range all {
+		if c.est.IsZero() {
+			continue
+		}
+		t, ok := srvEst[key{unmap(c.local), unmap(c.remote)}]
+		if !ok {
+			continue
+		}
+		rep.Matched++
+		if !c.ann.IsZero() {
+			toAnn = append(toAnn, c.ann.Sub(t))
+		}
+		if !c.sub.IsZero() {
+			toSub = append(toSub, c.sub.Sub(t))
+		}
+	}
+	rep.ServerEstToAnnounced = stats(toAnn)
+	rep.ServerEstToSub = stats(toSub)
+}
 
-	if *asJSON {
+// printReport prints rep as JSON or as text (with the server-side figures
+// if withServer).
+func printReport(rep *Report, asJSON, withServer bool) error {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		fmt.Printf("connections %d served %d (%.0f/s) announced %d\n", rep.Connections, rep.Served, rep.ServedPerSecond, rep.Announced)
-		fmt.Printf("est→sub p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.EstToSub.P50us, rep.EstToSub.P99us, rep.EstToSub.Maxus, rep.EstToSub.Count)
-		if ss != nil {
-			fmt.Printf("server est→announced p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.ServerEstToAnnounced.P50us,
-				rep.ServerEstToAnnounced.P99us, rep.ServerEstToAnnounced.Maxus, rep.ServerEstToAnnounced.Count)
-			fmt.Printf("server est→sub p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.ServerEstToSub.P50us,
-				rep.ServerEstToSub.P99us, rep.ServerEstToSub.Maxus, rep.ServerEstToSub.Count)
-		}
+		return enc.Encode(rep)
 	}
-	for _, s := range sides {
-		_ = s.ev.Close()
-		if s.err != nil {
-			return fmt.Errorf("namespace %s: %w", s.ns, s.err)
-		}
+	fmt.Printf("connections %d served %d (%.0f/s) announced %d\n", rep.Connections, rep.Served, rep.ServedPerSecond, rep.Announced)
+	fmt.Printf("est→sub p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.EstToSub.P50us, rep.EstToSub.P99us, rep.EstToSub.Maxus, rep.EstToSub.Count)
+	if withServer {
+		fmt.Printf("server est→announced p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.ServerEstToAnnounced.P50us,
+			rep.ServerEstToAnnounced.P99us, rep.ServerEstToAnnounced.Maxus, rep.ServerEstToAnnounced.Count)
+		fmt.Printf("server est→sub p50 %.0fµs p99 %.0fµs max %.0fµs (n %d)\n", rep.ServerEstToSub.P50us,
+			rep.ServerEstToSub.P99us, rep.ServerEstToSub.Maxus, rep.ServerEstToSub.Count)
 	}
 	return nil
 }

@@ -220,14 +220,9 @@ func client(args []string) error {
 	if *n < 1 || *inflight < 1 || *rate < 0 {
 		return errors.New("client: -n and -inflight must be positive, -rate not negative")
 	}
-	var holdFor time.Duration
-	untilSignal := *hold == "until-signal"
-	if !untilSignal {
-		d, err := time.ParseDuration(*hold)
-		if err != nil || d < 0 {
-			return fmt.Errorf("client: invalid -hold %q (want a duration or until-signal)", *hold)
-		}
-		holdFor = d
+	holdFor, untilSignal, err := parseHold(*hold)
+	if err != nil {
+		return err
 	}
 	nofile, err := raiseNoFile(uint64(*n) + 1024)
 	if err != nil {
@@ -250,17 +245,59 @@ func client(args []string) error {
 	}
 
 	res := result{Connect: *connect, Local: *local, N: *n, TargetRate: *rate, Inflight: *inflight, NoFile: nofile}
-	conns := make([]net.Conn, *n)
-	lat := make([]time.Duration, *n)
-	errs := make([]error, *n)
-	sem := make(chan struct{}, *inflight)
-	payload := make([]byte, max(*send, 0))
+	o := openOptions{connect: *connect, n: *n, rate: *rate, inflight: *inflight, send: *send, drain: *drain}
+	conns := res.openAll(&d, o)
+	fmt.Fprintf(os.Stderr, "opened %d mptcp %d failed %d in %.3fs\n", res.Opened, res.MPTCP, res.Failed, res.OpenSeconds)
+
+	if untilSignal {
+		<-sig
+	} else {
+		select {
+		case <-time.After(holdFor):
+		case <-sig:
+		}
+	}
+	res.closeAll(conns)
+	return res.print(*asJSON)
+}
+
+// parseHold parses -hold: a duration, or until-signal.
+func parseHold(hold string) (holdFor time.Duration, untilSignal bool, err error) {
+	if hold == "until-signal" {
+		return 0, true, nil
+	}
+	d, err := time.ParseDuration(hold)
+	if err != nil || d < 0 {
+		return 0, false, fmt.Errorf("client: invalid -hold %q (want a duration or until-signal)", hold)
+	}
+	return d, false, nil
+}
+
+// openOptions is how the client opens its connections.
+type openOptions struct {
+	connect  string
+	n        int
+	rate     float64 // connections per second; 0: as fast as possible
+	inflight int     // most dials outstanding at once
+	send     int     // bytes to write on each once open
+	drain    bool    // read and discard what the server sends
+}
+
+// openAll opens the connections with d, at the rate, and fills in the
+// opening figures. conns holds the connections opened (nil for those that
+// failed).
+func (res *result) openAll(d *net.Dialer, o openOptions) (conns []net.Conn) {
+	conns = make([]net.Conn, o.n)
+	lat := make([]time.Duration, o.n)
+	errs := make([]error, o.n)
+	sem := make(chan struct{}, o.inflight)
+	payload := make([]byte, max(o.send, 0))
 	var wg sync.WaitGroup
 	start := time.Now()
 	res.Started = start
-	for i := range *n {
-		if *rate > 0 {
-			due := start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))
+	for i := range o.n {
+		if o.rate > 0 {
+			due := start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))
 			if w := time.Until(due); w > 0 {
 				time.Sleep(w)
 			}
@@ -269,24 +306,30 @@ func client(args []string) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			t := time.Now()
-			c, err := d.Dial("tcp", *connect)
+			c, err := d.Dial("tcp", o.connect)
 			lat[i] = time.Since(t)
-			if err == nil && *send > 0 {
+			if err == nil && o.send > 0 {
 				if _, werr := c.Write(payload); werr != nil {
 					_ = c.Close()
 					c, err = nil, werr
 				}
 			}
 			conns[i], errs[i] = c, err
-			if err == nil && *drain {
+			if err == nil && o.drain {
 				go func() { _, _ = io.Copy(io.Discard, c) }()
 			}
 		})
 	}
 	wg.Wait()
-	opened := time.Now()
-	res.Opening = opened
-	res.OpenSeconds = opened.Sub(start).Seconds()
+	res.Opening = time.Now()
+	res.OpenSeconds = res.Opening.Sub(start).Seconds()
+	res.tally(conns, lat, errs)
+	return conns
+}
+
+// tally counts the connections opened (MPTCP or not) and failed, and the
+// dial latencies of those opened.
+func (res *result) tally(conns []net.Conn, lat []time.Duration, errs []error) {
 	var ok []time.Duration
 	for i, c := range conns {
 		if errs[i] != nil {
@@ -314,26 +357,23 @@ func client(args []string) error {
 	if len(ok) > 0 {
 		res.DialMaxms = ms(ok[len(ok)-1])
 	}
-	fmt.Fprintf(os.Stderr, "opened %d mptcp %d failed %d in %.3fs\n", res.Opened, res.MPTCP, res.Failed, res.OpenSeconds)
+}
 
-	if untilSignal {
-		<-sig
-	} else {
-		select {
-		case <-time.After(holdFor):
-		case <-sig:
-		}
-	}
+// closeAll closes the connections, timing it.
+func (res *result) closeAll(conns []net.Conn) {
 	res.Closing = time.Now()
-	res.HeldSeconds = res.Closing.Sub(opened).Seconds()
+	res.HeldSeconds = res.Closing.Sub(res.Opening).Seconds()
 	for _, c := range conns {
 		if c != nil {
 			_ = c.Close()
 		}
 	}
 	res.CloseMS = ms(time.Since(res.Closing))
+}
 
-	if *asJSON {
+// print prints the result as JSON or as text.
+func (res *result) print(asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)

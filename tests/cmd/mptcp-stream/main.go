@@ -77,21 +77,11 @@ func client(args []string) error {
 	size := fs.Int("size", 100, "record size in bytes")
 	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
 	_ = fs.Parse(args)
-	d := net.Dialer{Timeout: 5 * time.Second}
-	d.SetMultipathTCP(!*tcp)
-	if *local != "" {
-		ip := net.ParseIP(*local)
-		if ip == nil {
-			return fmt.Errorf("invalid -local %q", *local)
-		}
-		d.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	c, err := d.Dial("tcp", *remote)
+	c, mptcp, err := dial(*local, *remote, *tcp)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	mptcp, _ := c.(*net.TCPConn).MultipathTCP()
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
 	fmt.Fprintf(os.Stderr, "streaming %s -> %s (mptcp %v)\n", c.LocalAddr(), c.RemoteAddr(), mptcp)
@@ -146,21 +136,11 @@ func workload(kind string, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Second, "reqresp: the longest a response may take")
 	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
 	_ = fs.Parse(args)
-	d := net.Dialer{Timeout: 5 * time.Second}
-	d.SetMultipathTCP(!*tcp)
-	if *local != "" {
-		ip := net.ParseIP(*local)
-		if ip == nil {
-			return fmt.Errorf("invalid -local %q", *local)
-		}
-		d.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	c, err := d.Dial("tcp", *remote)
+	c, mptcp, err := dial(*local, *remote, *tcp)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	mptcp, _ := c.(*net.TCPConn).MultipathTCP()
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
 	fmt.Fprintf(os.Stderr, "%s %s -> %s (mptcp %v)\n", kind, c.LocalAddr(), c.RemoteAddr(), mptcp)
@@ -184,4 +164,24 @@ func workload(kind string, args []string) error {
 		return fmt.Errorf("%s failed: %s", kind, r.Err)
 	}
 	return nil
+}
+
+// dial connects to remote, from local if set, over MPTCP unless tcp, and
+// says whether the connection is MPTCP.
+func dial(local, remote string, tcp bool) (net.Conn, bool, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	d.SetMultipathTCP(!tcp)
+	if local != "" {
+		ip := net.ParseIP(local)
+		if ip == nil {
+			return nil, false, fmt.Errorf("invalid -local %q", local)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	c, err := d.Dial("tcp", remote)
+	if err != nil {
+		return nil, false, err
+	}
+	mptcp, _ := c.(*net.TCPConn).MultipathTCP()
+	return c, mptcp, nil
 }
