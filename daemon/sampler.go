@@ -93,131 +93,196 @@ func sampler(ctx context.Context, src qualitySource, out chan<- batch, free chan
 	t := time.NewTimer(src.interval(0))
 	t.Stop()
 	defer t.Stop()
-	var (
-		tracker progressTracker
-		pending batch // news not handed over yet
-		now     time.Time
-		// skipped are the connections not followed, with the round
-		// that last saw them.
-		skipped = map[uint32]uint64{}
-		awake   bool
-		// lastActive is the last reading in which a subflow showed
-		// activity (see quietInterval).
-		lastActive time.Time
-		slow       bool // the timer is set at the quiet pace
-	)
-	take := func(s *sample) {
-		if _, ok := skipped[s.Token]; ok {
-			skipped[s.Token] = tracker.gen
-			return
-		}
-		var news bool
-		s.InRow, s.Stalled, s.Silent, news = tracker.update(*s, now)
-		if news {
-			// A later sample of a subflow may follow one not handed
-			// over yet: the loop takes both, in order.
-			pending.news = append(pending.news, *s)
-		}
-	}
+	s := &samplerState{src: src, out: out, free: free, skip: skip, measure: measure, log: log, t: t,
+		skipped: map[uint32]uint64{}}
+	s.takeFn = s.take // made once, not every round
 	for {
-		if !awake {
-			// What was followed is handed over as gone; then nothing
-			// until the loop has something to measure.
-			var send chan<- batch
-			if len(pending.news) > 0 || len(pending.gone) > 0 {
-				send = out
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case send <- pending:
-				pending = batch{}
-				continue
-			case awake = <-measure:
-				if !awake {
-					continue
-				}
-				lastActive = time.Now()
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-src.urgent():
-			case awake = <-measure:
-				if !awake {
-					t.Stop()
-					tracker.begin()
-					pending.gone = append(pending.gone, tracker.end()...)
-					clear(skipped)
-					continue
-				}
-				// A new connection: read at the source's interval
-				// from now on, and at once if the pace was quiet.
-				lastActive = time.Now()
-				if !slow {
-					continue
-				}
-			}
-		}
-		if pending.news == nil && pending.gone == nil {
-			select {
-			case pending = <-free:
-				pending.news, pending.gone = pending.news[:0], pending.gone[:0]
-			default:
-			}
-		}
-		if len(pending.news) > 2*len(tracker.last)+1024 {
-			// The loop has not taken news for several rounds: drop the
-			// oldest (what did not change since is news again within
-			// refresh).
-			pending.news = pending.news[:0]
-		}
-		for more := true; more; {
-			select {
-			case toks := <-skip:
-				for _, tok := range toks {
-					skipped[tok] = tracker.gen + 1
-				}
-			default:
-				more = false
-			}
-		}
-		now = time.Now()
-		tracker.begin()
-		n, err := src.each(take)
-		if tracker.active {
-			lastActive = now
-		}
-		interval := src.interval(n)
-		next := pace(interval, now.Sub(lastActive))
-		slow = next > interval
-		t.Reset(next)
-		if err != nil {
-			// What was not measured is not gone.
-			log.Warn("measuring subflows failed", "source", src.name(), "err", err)
-			tracker.keep()
-			continue
-		}
-		for tok, gen := range skipped {
-			if gen != tracker.gen {
-				delete(skipped, tok) // gone
-			}
-		}
-		pending.gone = append(pending.gone, tracker.end()...)
-		if len(pending.news) == 0 && len(pending.gone) == 0 {
-			continue
-		}
-		select {
-		case out <- pending:
-			pending = batch{}
-		case <-ctx.Done():
+		read, done := s.wait(ctx)
+		if done {
 			return
-		default:
-			// The loop has not taken the last batch: this one waits for
-			// the next round, with what that one adds (a subflow may
-			// then appear twice, in order).
+		}
+		if !read {
+			continue
+		}
+		s.fromLoop()
+		if !s.read() {
+			continue
+		}
+		if !s.handOver(ctx) {
+			return
 		}
 	}
+}
+
+// samplerState is what the sampler keeps from one round to the next.
+type samplerState struct {
+	src     qualitySource
+	out     chan<- batch
+	free    chan batch
+	skip    <-chan []uint32
+	measure <-chan bool
+	log     *slog.Logger
+	t       *time.Timer
+	takeFn  func(*sample) // take
+
+	tracker progressTracker
+	pending batch // news not handed over yet
+	now     time.Time
+	// skipped are the connections not followed, with the round
+	// that last saw them.
+	skipped map[uint32]uint64
+	awake   bool
+	// lastActive is the last reading in which a subflow showed
+	// activity (see quietInterval).
+	lastActive time.Time
+	slow       bool // the timer is set at the quiet pace
+}
+
+// take takes in one sample of the round being read.
+func (s *samplerState) take(smp *sample) {
+	if _, ok := s.skipped[smp.Token]; ok {
+		s.skipped[smp.Token] = s.tracker.gen
+		return
+	}
+	var news bool
+	smp.InRow, smp.Stalled, smp.Silent, news = s.tracker.update(*smp, s.now)
+	if news {
+		// A later sample of a subflow may follow one not handed
+		// over yet: the loop takes both, in order.
+		s.pending.news = append(s.pending.news, *smp)
+	}
+}
+
+// wait waits for a wake-up. It returns read when a round is to be read
+// now, done when ctx is done.
+func (s *samplerState) wait(ctx context.Context) (read, done bool) {
+	if !s.awake {
+		return s.waitAsleep(ctx)
+	}
+	return s.waitAwake(ctx)
+}
+
+// waitAsleep is wait while the loop has nothing to measure.
+func (s *samplerState) waitAsleep(ctx context.Context) (read, done bool) {
+	// What was followed is handed over as gone; then nothing
+	// until the loop has something to measure.
+	var send chan<- batch
+	if len(s.pending.news) > 0 || len(s.pending.gone) > 0 {
+		send = s.out
+	}
+	select {
+	case <-ctx.Done():
+		return false, true
+	case send <- s.pending:
+		s.pending = batch{}
+		return false, false
+	case s.awake = <-s.measure:
+		if !s.awake {
+			return false, false
+		}
+		s.lastActive = time.Now()
+	}
+	return true, false
+}
+
+// waitAwake is wait while the loop has something to measure: the timer,
+// the source's urgent wake-ups and the loop's word.
+func (s *samplerState) waitAwake(ctx context.Context) (read, done bool) {
+	select {
+	case <-ctx.Done():
+		return false, true
+	case <-s.t.C:
+	case <-s.src.urgent():
+	case s.awake = <-s.measure:
+		if !s.awake {
+			s.sleep()
+			return false, false
+		}
+		// A new connection: read at the source's interval
+		// from now on, and at once if the pace was quiet.
+		s.lastActive = time.Now()
+		return s.slow, false
+	}
+	return true, false
+}
+
+// sleep stops the timer and forgets every subflow followed: they are
+// handed over as gone.
+func (s *samplerState) sleep() {
+	s.t.Stop()
+	s.tracker.begin()
+	s.pending.gone = append(s.pending.gone, s.tracker.end()...)
+	clear(s.skipped)
+}
+
+// fromLoop takes what the loop gave back and said: a used batch to fill
+// again, and the connections whose subflows are not to be followed.
+func (s *samplerState) fromLoop() {
+	if s.pending.news == nil && s.pending.gone == nil {
+		select {
+		case s.pending = <-s.free:
+			s.pending.news, s.pending.gone = s.pending.news[:0], s.pending.gone[:0]
+		default:
+		}
+	}
+	if len(s.pending.news) > 2*len(s.tracker.last)+1024 {
+		// The loop has not taken news for several rounds: drop the
+		// oldest (what did not change since is news again within
+		// refresh).
+		s.pending.news = s.pending.news[:0]
+	}
+	for more := true; more; {
+		select {
+		case toks := <-s.skip:
+			for _, tok := range toks {
+				s.skipped[tok] = s.tracker.gen + 1
+			}
+		default:
+			more = false
+		}
+	}
+}
+
+// read reads a round of measurements and sets the timer for the next. It
+// returns whether there is anything to hand over.
+func (s *samplerState) read() bool {
+	s.now = time.Now()
+	s.tracker.begin()
+	n, err := s.src.each(s.takeFn)
+	if s.tracker.active {
+		s.lastActive = s.now
+	}
+	interval := s.src.interval(n)
+	next := pace(interval, s.now.Sub(s.lastActive))
+	s.slow = next > interval
+	s.t.Reset(next)
+	if err != nil {
+		// What was not measured is not gone.
+		s.log.Warn("measuring subflows failed", "source", s.src.name(), "err", err)
+		s.tracker.keep()
+		return false
+	}
+	for tok, gen := range s.skipped {
+		if gen != s.tracker.gen {
+			delete(s.skipped, tok) // gone
+		}
+	}
+	s.pending.gone = append(s.pending.gone, s.tracker.end()...)
+	return len(s.pending.news) > 0 || len(s.pending.gone) > 0
+}
+
+// handOver hands the pending batch to the loop if it takes it now. It
+// returns false when ctx is done.
+func (s *samplerState) handOver(ctx context.Context) bool {
+	select {
+	case s.out <- s.pending:
+		s.pending = batch{}
+	case <-ctx.Done():
+		return false
+	default:
+		// The loop has not taken the last batch: this one waits for
+		// the next round, with what that one adds (a subflow may
+		// then appear twice, in order).
+	}
+	return true
 }
