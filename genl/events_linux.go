@@ -149,83 +149,110 @@ func parseEvent(m genetlink.Message) (Event, error) {
 	// closures its Do takes cost ten allocations an event, and a busy host
 	// sends thousands of events a second.
 	ev := Event{Type: EventType(m.Header.Command)}
-	var saddr, daddr netip.Addr
-	var sport, dport uint16
+	var a eventAddrs
 	b := m.Data
 	for len(b) > 0 {
-		if len(b) < 4 {
-			return ev, fmt.Errorf("%s: %d bytes left, too few for an attribute header", ev.Type, len(b))
+		t, data, rest, err := nextAttr(ev.Type, b)
+		if err != nil {
+			return ev, err
 		}
-		l, t := int(binary.NativeEndian.Uint16(b)), binary.NativeEndian.Uint16(b[2:])&attrTypeMask
-		if l < 4 || l > len(b) {
-			return ev, fmt.Errorf("%s: attribute %d: length %d with %d bytes left", ev.Type, t, l, len(b))
-		}
-		data := b[4:l]
-		b = b[min((l+3)&^3, len(b)):]
+		b = rest
 		typ := EventAttr(t)
-		size := 0 // the size a known attribute must have
-		switch typ {
-		case AttrToken, AttrTimeout, AttrIfIdx, AttrResetReason, AttrResetFlags:
-			size = 4
-		case AttrFamily, AttrSport, AttrDport, AttrFlags:
-			size = 2
-		case AttrLocID, AttrRemID, AttrBackup, AttrError, AttrServerSide:
-			size = 1
-		case AttrSaddr4, AttrDaddr4:
-			size = 4
-		case AttrSaddr6, AttrDaddr6:
-			size = 16
-		default:
+		size := attrSize(typ) // the size a known attribute must have
+		if size == 0 {
 			ev.Unknown = append(ev.Unknown, RawAttr{Type: t, Data: append([]byte(nil), data...)})
 			continue
 		}
 		if len(data) != size {
 			return ev, fmt.Errorf("%s: attribute %d: %d bytes, want %d", ev.Type, typ, len(data), size)
 		}
-		switch typ {
-		case AttrToken:
-			ev.Token = binary.NativeEndian.Uint32(data)
-		case AttrFamily:
-			ev.Family = binary.NativeEndian.Uint16(data)
-		case AttrLocID:
-			ev.LocID = data[0]
-		case AttrRemID:
-			ev.RemID = data[0]
-		case AttrSaddr4:
-			saddr = netip.AddrFrom4([4]byte(data))
-		case AttrDaddr4:
-			daddr = netip.AddrFrom4([4]byte(data))
-		case AttrSaddr6:
-			saddr = netip.AddrFrom16([16]byte(data))
-		case AttrDaddr6:
-			daddr = netip.AddrFrom16([16]byte(data))
-		case AttrSport:
-			// Ports in events are big-endian, unlike the PM address port.
-			sport = binary.BigEndian.Uint16(data)
-		case AttrDport:
-			dport = binary.BigEndian.Uint16(data)
-		case AttrBackup:
-			ev.Backup = data[0] != 0
-		case AttrError:
-			ev.Error = data[0]
-		case AttrFlags:
-			ev.Flags = binary.NativeEndian.Uint16(data)
-		case AttrTimeout:
-			ev.Timeout = binary.NativeEndian.Uint32(data)
-		case AttrIfIdx:
-			ev.IfIndex = int32(binary.NativeEndian.Uint32(data))
-		case AttrResetReason:
-			ev.ResetReason = binary.NativeEndian.Uint32(data)
-		case AttrResetFlags:
-			ev.ResetFlags = binary.NativeEndian.Uint32(data)
-		case AttrServerSide:
-			ev.serverSide = data[0] != 0
-		}
+		ev.decodeAttr(typ, data, &a)
 		ev.set(typ)
 	}
-	ev.Local = netip.AddrPortFrom(saddr, sport)
-	ev.Remote = netip.AddrPortFrom(daddr, dport)
+	ev.Local = netip.AddrPortFrom(a.saddr, a.sport)
+	ev.Remote = netip.AddrPortFrom(a.daddr, a.dport)
 	return ev, nil
+}
+
+// eventAddrs are the parts of an event's addresses, set attribute by
+// attribute.
+type eventAddrs struct {
+	saddr, daddr netip.Addr
+	sport, dport uint16
+}
+
+// nextAttr splits the first attribute off b: its type (flags left out),
+// its data and what follows it.
+func nextAttr(et EventType, b []byte) (t uint16, data, rest []byte, err error) {
+	if len(b) < 4 {
+		return 0, nil, nil, fmt.Errorf("%s: %d bytes left, too few for an attribute header", et, len(b))
+	}
+	l, t := int(binary.NativeEndian.Uint16(b)), binary.NativeEndian.Uint16(b[2:])&attrTypeMask
+	if l < 4 || l > len(b) {
+		return 0, nil, nil, fmt.Errorf("%s: attribute %d: length %d with %d bytes left", et, t, l, len(b))
+	}
+	return t, b[4:l], b[min((l+3)&^3, len(b)):], nil
+}
+
+// attrSize is the size a known attribute must have; 0 for an unknown one.
+func attrSize(typ EventAttr) int {
+	switch typ {
+	case AttrToken, AttrTimeout, AttrIfIdx, AttrResetReason, AttrResetFlags:
+		return 4
+	case AttrFamily, AttrSport, AttrDport, AttrFlags:
+		return 2
+	case AttrLocID, AttrRemID, AttrBackup, AttrError, AttrServerSide:
+		return 1
+	case AttrSaddr4, AttrDaddr4:
+		return 4
+	case AttrSaddr6, AttrDaddr6:
+		return 16
+	}
+	return 0
+}
+
+// decodeAttr sets the field of ev (or of a) that known attribute typ
+// carries; data has the size attrSize says.
+func (ev *Event) decodeAttr(typ EventAttr, data []byte, a *eventAddrs) {
+	switch typ {
+	case AttrToken:
+		ev.Token = binary.NativeEndian.Uint32(data)
+	case AttrFamily:
+		ev.Family = binary.NativeEndian.Uint16(data)
+	case AttrLocID:
+		ev.LocID = data[0]
+	case AttrRemID:
+		ev.RemID = data[0]
+	case AttrSaddr4:
+		a.saddr = netip.AddrFrom4([4]byte(data))
+	case AttrDaddr4:
+		a.daddr = netip.AddrFrom4([4]byte(data))
+	case AttrSaddr6:
+		a.saddr = netip.AddrFrom16([16]byte(data))
+	case AttrDaddr6:
+		a.daddr = netip.AddrFrom16([16]byte(data))
+	case AttrSport:
+		// Ports in events are big-endian, unlike the PM address port.
+		a.sport = binary.BigEndian.Uint16(data)
+	case AttrDport:
+		a.dport = binary.BigEndian.Uint16(data)
+	case AttrBackup:
+		ev.Backup = data[0] != 0
+	case AttrError:
+		ev.Error = data[0]
+	case AttrFlags:
+		ev.Flags = binary.NativeEndian.Uint16(data)
+	case AttrTimeout:
+		ev.Timeout = binary.NativeEndian.Uint32(data)
+	case AttrIfIdx:
+		ev.IfIndex = int32(binary.NativeEndian.Uint32(data))
+	case AttrResetReason:
+		ev.ResetReason = binary.NativeEndian.Uint32(data)
+	case AttrResetFlags:
+		ev.ResetFlags = binary.NativeEndian.Uint32(data)
+	case AttrServerSide:
+		ev.serverSide = data[0] != 0
+	}
 }
 
 // attrTypeMask leaves out an attribute type's NLA_F_NESTED and

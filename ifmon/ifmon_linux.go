@@ -88,49 +88,77 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	// Subscribe before the first dump, so that no change can fall between
 	// the two.
-	events, err := m.dial(eventGroups)
+	events, err := m.subscribe()
 	if err != nil {
-		return fmt.Errorf("ifmon: subscribe to rtnetlink: %w", err)
+		return err
 	}
 	defer events.Close()
-	if m.sys.eventBuffer > 0 {
-		if err := events.SetReadBuffer(m.sys.eventBuffer); err != nil {
-			return fmt.Errorf("ifmon: set event socket buffer: %w", err)
-		}
-	}
 	dumps, err := openDumper(m.cfg.NetNS)
 	if err != nil {
 		return fmt.Errorf("ifmon: open rtnetlink socket: %w", err)
 	}
-	defer func() {
-		if dumps != nil {
-			dumps.Close()
-		}
-	}()
-	// rebuild takes a snapshot on the dump socket. After a failure the
-	// socket is replaced: it may be the socket that failed.
-	rebuild := func() (Snapshot, error) {
-		if dumps == nil {
-			d, err := openDumper(m.cfg.NetNS)
-			if err != nil {
-				return Snapshot{}, fmt.Errorf("open rtnetlink socket: %w", err)
-			}
-			dumps = d
-		}
-		s, err := m.snapshot(dumps)
-		if err != nil {
-			dumps.Close()
-			dumps = nil
-		}
-		return s, err
-	}
+	r := &rebuilder{m: m, dumps: dumps}
+	defer r.close()
 
-	first, err := rebuild()
+	first, err := r.rebuild()
 	if err != nil {
 		return fmt.Errorf("ifmon: first snapshot: %w", err)
 	}
 	m.box.publish(first)
+	return m.watch(ctx, events, first, r.rebuild)
+}
 
+// subscribe opens the event socket, joined to eventGroups.
+func (m *Monitor) subscribe() (*netlink.Conn, error) {
+	events, err := m.dial(eventGroups)
+	if err != nil {
+		return nil, fmt.Errorf("ifmon: subscribe to rtnetlink: %w", err)
+	}
+	if m.sys.eventBuffer > 0 {
+		if err := events.SetReadBuffer(m.sys.eventBuffer); err != nil {
+			events.Close()
+			return nil, fmt.Errorf("ifmon: set event socket buffer: %w", err)
+		}
+	}
+	return events, nil
+}
+
+// rebuilder takes snapshots on the dump socket. After a failure the
+// socket is replaced: it may be the socket that failed.
+type rebuilder struct {
+	m     *Monitor
+	dumps *dumper // nil after a failure, until the next rebuild
+}
+
+// rebuild takes a snapshot on the dump socket, opened anew if the last
+// one failed.
+func (r *rebuilder) rebuild() (Snapshot, error) {
+	if r.dumps == nil {
+		d, err := openDumper(r.m.cfg.NetNS)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("open rtnetlink socket: %w", err)
+		}
+		r.dumps = d
+	}
+	s, err := r.m.snapshot(r.dumps)
+	if err != nil {
+		r.dumps.Close()
+		r.dumps = nil
+	}
+	return s, err
+}
+
+// close closes the dump socket, if open.
+func (r *rebuilder) close() {
+	if r.dumps != nil {
+		r.dumps.Close()
+	}
+}
+
+// watch publishes a snapshot after every change, first being published
+// already, until ctx is done or the event socket fails: the pump turns the
+// event socket's messages into pokes, the debounce rebuilds.
+func (m *Monitor) watch(ctx context.Context, events *netlink.Conn, first Snapshot, rebuild func() (Snapshot, error)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() {
@@ -153,7 +181,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		publish: m.box.publish,
 		logf:    m.cfg.Logf,
 	}
-	err = d.run(ctx, first)
+	err := d.run(ctx, first)
 	cancel(nil)
 	wg.Wait()
 	if err != nil {
