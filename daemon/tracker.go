@@ -17,13 +17,13 @@ import (
 // It also says whether a sample is news: what the engine judges (SRTT,
 // RTOs in a row, stall, segments sent and retransmitted; segments
 // received, at most every rxNews; a silence from silentNews on) changed
-// since the subflow's last sample. An idle subflow's samples are not, and the loop
-// does not step the engine for them: at ten thousand connections, most of
-// them idle, that is most of the work.
+// since the subflow's last sample. An idle subflow's samples are not, and
+// the loop does not step the engine for them: an idle subflow costs the
+// loop nothing.
 //
-// Subflows are found by token and ports first (a uint64: hashing and
-// comparing two netip.AddrPorts for every subflow every round was most of
-// the sampler's time), by their addresses when two share those.
+// Subflows are found by token and ports first (a uint64, cheap to hash
+// and compare for every subflow every round; see docs/scale.md), by their
+// addresses when two share those.
 type progressTracker struct {
 	last  map[uint64]*progress
 	clash map[[2]netip.AddrPort]*progress // subflows whose uint64 another has
@@ -133,8 +133,7 @@ func (t *progressTracker) shrink() {
 func (t *progressTracker) find(s *sample) *progress {
 	if p := t.last[shortKey(s)]; p != nil && p.key[0].Addr() == s.Local.Addr() && p.key[1].Addr() == s.Remote.Addr() {
 		// The ports are in the short key; the addresses compared field
-		// by field (the generic comparison of the array was a sixth of
-		// the sampler's time at 10,000 connections).
+		// by field, cheaper than the generic comparison of the array.
 		return p
 	}
 	if t.clash == nil {
