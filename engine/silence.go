@@ -10,8 +10,8 @@ import (
 // the response to a request) sends pure ACKs, which are never
 // retransmitted: none of the send-side signals (RTOs, a stall, the
 // retransmitted share) ever fires (while the host has data outstanding on
-// a subflow, they do, and silence is not looked at), and in handover mode the peer has no
-// other subflow to fall back to. What the receiver does see is silence: a
+// a subflow, they do, and silence is not looked at), and in handover mode
+// the peer has no other subflow to fall back to. What the receiver does see is silence: a
 // subflow that was receiving and stops. A peer that merely paused (the
 // response was complete) looks the same, so silence is only a suspicion,
 // and the engine asks for proof before it spends cellular data:
@@ -31,8 +31,8 @@ import (
 //
 // A silence with a hole in what was received (segments wait beyond it) is
 // no pause: the peer sent more than arrived and must resend it. Held for
-// stallSRTTs RTTs (at least silenceMin), about as long as the send side waits
-// before it calls a subflow with data outstanding stalled, it is the
+// stallSRTTs RTTs (at least silenceMin), about as long as the send side
+// waits before it calls a subflow with data outstanding stalled, it is the
 // receive side's stall, and the path is bad at once: no probe (a lossy
 // path lets a handshake through now and then, and would be taken for a
 // pausing peer).
@@ -113,12 +113,12 @@ func (s *State) receiving(c *connState, i int, k pathKey, ev Quality, now time.T
 		}
 		return false
 	}
-	// A subflow with data of ours outstanding is judged by what it sends
-	// (a stall, an RTO): those signals are exact, where silence would
-	// also take a path whose RTT jumped for a dead one.
 	if ev.Silent >= silenceMin/2 {
 		q.quiet = true
 	}
+	// A subflow with data of ours outstanding is judged by what it sends
+	// (a stall, an RTO): those signals are exact, where silence would
+	// also take a path whose RTT jumped for a dead one.
 	if sus != nil || q.rxAt.IsZero() || q.segsIn-q.burstFrom < minBurst || sf.Backup || ev.Stalled > 0 || c.Policy.Handover.RTO == 0 {
 		return false
 	}
