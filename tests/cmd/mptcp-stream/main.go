@@ -48,8 +48,14 @@ func main() {
 }
 
 func server(args []string) error {
-	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	listen := fs.String("listen", "0.0.0.0:5201", "address to listen on")
+	return serve("server", "0.0.0.0:5201", args, func(c net.Conn) { stream.Echo(c) })
+}
+
+// serve listens on the -listen address (def by default), MPTCP unless
+// -tcp, and runs handle on each connection in a goroutine of its own.
+func serve(name, def string, args []string, handle func(net.Conn)) error {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	listen := fs.String("listen", def, "address to listen on")
 	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
 	_ = fs.Parse(args)
 	var lc net.ListenConfig
@@ -64,7 +70,7 @@ func server(args []string) error {
 		if err != nil {
 			return err
 		}
-		go stream.Echo(c)
+		go handle(c)
 	}
 }
 
@@ -102,24 +108,7 @@ func client(args []string) error {
 }
 
 func workloads(args []string) error {
-	fs := flag.NewFlagSet("workloads", flag.ExitOnError)
-	listen := fs.String("listen", "0.0.0.0:5202", "address to listen on")
-	tcp := fs.Bool("tcp", false, "plain TCP instead of MPTCP")
-	_ = fs.Parse(args)
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(!*tcp)
-	ln, err := lc.Listen(context.Background(), "tcp", *listen)
-	if err != nil {
-		return err
-	}
-	fmt.Println("listening", ln.Addr())
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() { _ = stream.Serve(c) }()
-	}
+	return serve("workloads", "0.0.0.0:5202", args, func(c net.Conn) { _ = stream.Serve(c) })
 }
 
 // workload runs the download or reqresp workload against a workloads
