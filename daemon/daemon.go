@@ -84,6 +84,7 @@ type Daemon struct {
 	lastTick time.Time
 	statusc  chan statusReq
 	reloadc  chan reloadReq
+	loopc    chan func() // work to run on the loop (onLoop)
 	// reloadMu makes reloads one at a time, so that the set read last
 	// is the one applied last.
 	reloadMu sync.Mutex
@@ -195,7 +196,7 @@ func (d *Daemon) begin() error {
 	d.again.Stop()
 	d.audit = time.NewTimer(time.Hour)
 	d.audit.Stop()
-	d.resync(time.Now(), "start")
+	d.resync(time.Now(), resyncStart)
 	return nil
 }
 
@@ -272,7 +273,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				}
 			}
 		case <-d.again.C:
-			d.resync(time.Now(), "after an overflow")
+			d.resync(time.Now(), resyncRecheck)
 		case <-d.audit.C:
 			d.auditOn = false
 			d.auditConns(time.Now())
@@ -284,6 +285,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
+		case f := <-d.loopc:
+			f()
 		}
 		d.drainDeferred()
 		d.armAudit()
@@ -377,7 +380,8 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 	if ke.err != nil {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
-			d.resync(time.Now(), "overflow")
+			d.metrics.overflow()
+			d.resync(time.Now(), resyncOverflow)
 			d.again.Reset(resyncAgain)
 			return nil
 		}
@@ -386,6 +390,7 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 	d.cause = ke.at
 	defer func() { d.cause = time.Time{} }()
 	for _, ev := range ke.evs {
+		d.metrics.kernelEvent(ev.Type)
 		if d.log.Enabled(context.Background(), slog.LevelDebug) {
 			d.log.Debug("kernel event", "event", ev.String())
 		}
@@ -420,9 +425,11 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 
 // resync rebuilds the view of the connections from a kernel dump: those
 // that exist are (re)adopted with the subflows they have, those the model
-// has but the kernel not are closed.
+// has but the kernel not are closed. why is one of the resync reasons
+// (resyncStart...).
 func (d *Daemon) resync(at time.Time, why string) {
 	d.resyncs++
+	d.metrics.resync(why)
 	conns, err := d.diag.Connections()
 	if err != nil {
 		d.log.Error("cannot read the connections from the kernel", "why", why, "err", err)

@@ -59,7 +59,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, path: set.Config.Source, ready: make(chan struct{}),
-		reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		reloadc: make(chan reloadReq), statusc: make(chan statusReq), loopc: make(chan func()), matched: map[uint32]matchInfo{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	d.set = set
 	d.warnSkipped(set)

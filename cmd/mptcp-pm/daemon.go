@@ -82,11 +82,14 @@ SIGHUP does) and reports whether they were accepted. Needs root.
 `
 
 const policyUsage = `Usage: mptcp-pm policy check FILE...
+       mptcp-pm policy explain token TOKEN [--control PATH]
+       mptcp-pm policy explain [port PORT] [dest ADDR] [uid UID] [cgroup PATH] [process NAME] [--control PATH]
 
-Validates configuration and policy files (a file with a top-level "name"
-is a policy, any other a configuration) and prints every mistake as
-FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is any.
-`
+"check" validates configuration and policy files (a file with a
+top-level "name" is a policy, any other a configuration) and prints every
+mistake as FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is
+any.
+` + policyExplainHelp
 
 const defaultConfig = "/etc/mptcp-pm/config.yaml"
 
@@ -402,5 +405,6 @@ func runPolicy(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%d file(s) OK\n", len(args))
 			return nil
 		}},
+		{name: "explain", run: runPolicyExplain},
 	})
 }

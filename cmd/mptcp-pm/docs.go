@@ -53,7 +53,7 @@ var objectVerbs = map[string][]string{
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
 	"connection": {"show"},
-	"policy":     {"check"},
+	"policy":     {"check", "explain"},
 	"doc":        {"man", "completion"},
 }
 
@@ -76,6 +76,7 @@ var commandKeywords = map[string][]string{
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
+	"policy explain":  {"token", "port", "dest", "uid", "cgroup", "process", "--control"},
 	"doc completion":  {"bash", "zsh", "fish"},
 }
 
@@ -92,6 +93,10 @@ var keywordArgs = map[string]string{
 	"add_addr_accepted": "",
 	"dev":               "@ifname",
 	"token":             "@token",
+	"dest":              "",
+	"uid":               "",
+	"cgroup":            "",
+	"process":           "",
 	"-c":                "@file",
 	"--control":         "@file",
 	"--log-level":       "debug info warn error",
