@@ -47,12 +47,12 @@ func (d *Daemon) onLoop(ctx context.Context, f func()) error {
 // explain is Explain on the loop.
 func (d *Daemon) explain(req control.ExplainRequest, now time.Time) (*control.Explanation, error) {
 	if d.state == nil {
-		return nil, fmt.Errorf("explain: the daemon is starting")
+		return nil, fmt.Errorf("the daemon is starting")
 	}
 	if req.Token != "" {
 		tok, err := strconv.ParseUint(req.Token, 16, 32)
 		if err != nil {
-			return nil, fmt.Errorf("explain: invalid token %q", req.Token)
+			return nil, fmt.Errorf("invalid token %q", req.Token)
 		}
 		mi, known := d.matched[uint32(tok)]
 		return explainConn(d.set, d.state, uint32(tok), mi, known, now)
@@ -65,7 +65,7 @@ func (d *Daemon) explain(req control.ExplainRequest, now time.Time) (*control.Ex
 func explainConn(set *policy.Set, st *engine.State, tok uint32, mi matchInfo, known bool, now time.Time) (*control.Explanation, error) {
 	v, ok := st.Conn(tok)
 	if !ok {
-		return nil, fmt.Errorf("explain: no connection with token %08x (see mptcp-pm status)", tok)
+		return nil, fmt.Errorf("no connection with token %08x (see mptcp-pm status)", tok)
 	}
 	c := mi.conn
 	if !known {
@@ -85,8 +85,11 @@ func explainConn(set *policy.Set, st *engine.State, tok uint32, mi matchInfo, kn
 	ex.Policy, ex.Mode, ex.Source = p.Name, string(p.Mode), p.Source
 	paths, _ := st.Explain(tok, now)
 	ex.Paths = pathExplanations(paths)
-	if v.ServerSide {
+	switch {
+	case v.ServerSide:
 		ex.Notes = append(ex.Notes, "this host accepted the connection: the peer opens its subflows")
+	case !v.Established:
+		ex.Notes = append(ex.Notes, "the connection is not fully established yet: the kernel takes no subflow before")
 	}
 	return ex, nil
 }
@@ -99,7 +102,7 @@ func explainNew(set *policy.Set, st *engine.State, req control.ExplainRequest, n
 	if given.dest {
 		a, err := netip.ParseAddr(req.Dest)
 		if err != nil || a.Zone() != "" {
-			return nil, fmt.Errorf("explain: invalid destination address %q", req.Dest)
+			return nil, fmt.Errorf("invalid destination address %q", req.Dest)
 		}
 		remote = netip.AddrPortFrom(a.Unmap(), req.Port)
 	}
