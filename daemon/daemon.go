@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -103,6 +105,11 @@ type Daemon struct {
 	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]caps.Capability
+	// build is the running build, started when the loop began, and
+	// pmType net.mptcp.pm_type, open (warnings.go).
+	build   buildinfo.Info
+	started time.Time
+	pmType  *os.File
 }
 
 // kernelEvent is what the event pump hands the loop.
@@ -188,7 +195,9 @@ func (d *Daemon) begin() error {
 	if d.quality != nil {
 		source = d.quality.name()
 	}
-	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
+	d.started = time.Now()
+	d.log.Info("started", "version", d.build.Version, "revision", d.build.ShortRevision(), "go", d.build.GoVersion,
+		"dry_run", d.opts.DryRun, "netns", d.opts.NetNSName, "config", d.set.Config.Source,
 		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
@@ -530,6 +539,10 @@ func (d *Daemon) step(ev engine.Event) engine.Result {
 func (d *Daemon) handleResult(r result) {
 	a := r.a
 	delete(d.inflight, keyOf(a))
+	if errors.Is(r.err, errNotSent) {
+		d.notSent(r)
+		return
+	}
 	d.commands++
 	if !r.cause.IsZero() {
 		lat := r.sent.Sub(r.cause)

@@ -19,7 +19,7 @@ func explainSet() *policy.Set {
 		Policies: []*policy.Policy{
 			{Name: "root", Source: "root.yaml", Mode: policy.ModeSingle, Paths: paths, Match: policy.Match{UIDs: []uint32{0}}},
 			{Name: "voice", Source: "voice.yaml", Mode: policy.ModeHandover, Paths: paths, Handover: policy.DefaultHandover,
-				Match: policy.Match{Ports: []policy.PortRange{{5060, 5060}}}},
+				Match: policy.Match{Ports: []policy.PortRange{{From: 5060, To: 5060}}}},
 			{Name: "app", Source: "app.yaml", Mode: policy.ModeSingle, Paths: paths, Match: policy.Match{Cgroup: "/app"}},
 		}}
 }

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -40,7 +42,11 @@ type Options struct {
 	// Capabilities lists, once the control socket is set up (it may need
 	// CAP_CHOWN for the control group) and before the loop starts.
 	DropCapabilities bool
-	Logger           *slog.Logger
+	// DryRun runs the loop without sending the kernel any command, nor
+	// changing anything else of the host: each is logged as "would …"
+	// (dryrun.go).
+	DryRun bool
+	Logger *slog.Logger
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -62,14 +68,18 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		reloadc: make(chan reloadReq), statusc: make(chan statusReq), loopc: make(chan func()), matched: map[uint32]matchInfo{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	d.set = set
+	d.build = buildinfo.Read()
 	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
 	}
+	var err error
+	if d.pmType, err = openPMType(opts.NetNS); err != nil {
+		d.log.Warn("net.mptcp.pm_type cannot be read: status will not show it", "err", err)
+	}
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption
 	// dump that follows covers what happened before.
-	var err error
 	if d.events, err = genl.NewEvents(cfg); err != nil {
 		return nil, err
 	}
@@ -79,6 +89,9 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if d.exec, err = newExecutor(cfg); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if opts.DryRun {
+		d.exec.do = func(int, engine.Action) error { return errNotSent }
 	}
 	d.inflight = map[inflightKey]bool{}
 	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
@@ -99,11 +112,10 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.metrics = newMetrics(d.Status)
 	}
 	d.handovers = map[handoverKey]time.Time{}
-	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
+	if err := d.syncHost(set); err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.mptcpify.sync(set, d.log)
 	return d, nil
 }
 
@@ -121,6 +133,11 @@ func (d *Daemon) checkPMType() error {
 		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
 	}
 	if v == "1" {
+		return nil
+	}
+	if d.opts.DryRun {
+		d.log.Warn("dry run: net.mptcp.pm_type is not 1, the kernel's own path manager is in charge; "+
+			"the daemon says what it would do with the userspace one", "netns", where, "pm_type", v)
 		return nil
 	}
 	if !d.opts.SetPMType && !d.set.Config.SetPMType {
@@ -148,6 +165,9 @@ func (d *Daemon) Close() {
 	}
 	if d.quality != nil {
 		_ = d.quality.close()
+	}
+	if d.pmType != nil {
+		_ = d.pmType.Close()
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()

@@ -226,7 +226,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r := asUser(t, 65534, 65534, "status", "--control", d.control); r.code != 0 || !strings.Contains(r.stdout, "policy default mode aggregate") {
+	if r := asUser(t, 65534, 65534, "status", "--control", d.control); r.code != 0 || !strings.Contains(r.stdout, "  default      aggregate") {
 		t.Errorf("status as a member of the control group: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	for _, c := range []struct {
