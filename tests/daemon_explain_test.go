@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
@@ -91,24 +92,18 @@ func TestIntegrationDaemonDryRun(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBedWith(t, handoverConfig, nil, "--dry-run")
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
-	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return c.Mode == "handover" && activeOn("wlan0")(c) })
+	c := d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return c.Mode == "handover" && activeOn("wlan0")(c) })
 	if st := d.status(); !st.DryRun {
 		t.Errorf("status: dry_run not set")
 	}
 
 	tb.Impair(t, testbed.PathWifi, "cut")
-	want := "would create-subflow"
-	if !d.waitLog(want, 5e9) {
-		t.Fatalf("no %q in the log after the cut", want)
-	}
-	line := ""
-	for _, l := range strings.Split(d.log.String(), "\n") {
-		if strings.Contains(l, want) {
-			line = l
-		}
-	}
-	if !strings.Contains(line, testbed.ClientCell4.String()) || !strings.Contains(line, "-> "+testbed.Server4.String()+":5201") {
-		t.Errorf("the would-be subflow is not from cellular to the server: %s", line)
+	// The log has the creation it would send: from cellular to the
+	// server, as the subflow of a handover (whatever else it would do,
+	// such as probing the silent Wi-Fi path).
+	want := "create-subflow token " + c.Token + " " + testbed.ClientCell4.String() + " id "
+	if !d.waitLog(`msg="would create-subflow" action="`+want, 5*time.Second) {
+		t.Fatalf("no \"would create-subflow\" from %s in the log after the cut", testbed.ClientCell4)
 	}
 	// The kernel has no subflow from the cellular address, and the daemon
 	// neither sent a command nor thinks it has one.
@@ -130,6 +125,18 @@ func TestIntegrationDaemonDryRun(t *testing.T) {
 			}
 		}
 	}
+	// status says it is a dry run, for a person and in JSON.
+	text := mustCLI(t, "", "status", "--control", d.control)
+	for _, want := range []string{"dry run: the daemon logs what it would do and sends the kernel nothing", ", running for ",
+		"the kernel's own path manager is in charge (net.mptcp.pm_type=0)", "commands sent to the kernel: 0 (0 refused)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status: no %q in:\n%s", want, text)
+		}
+	}
+	if st.PMType != "0" || st.Build.GoVersion == "" || st.Started.IsZero() {
+		t.Errorf("status: pm_type %q build %+v started %v", st.PMType, st.Build, st.Started)
+	}
+	t.Logf("%d \"would\" lines in the log", strings.Count(d.log.String(), "msg=\"would "))
 	if strings.Contains(d.log.String(), "kernel refused") {
 		t.Errorf("a command went to the kernel in a dry run:\n%s", d.log.String())
 	}
