@@ -112,16 +112,37 @@ func explainNew(set *policy.Set, st *engine.State, req control.ExplainRequest, n
 	if given.uid {
 		c.UID = *req.UID
 	}
-	ex := &control.Explanation{Remote: remote.String()}
+	ex := &control.Explanation{Remote: given.remote(remote)}
 	if !given.dest {
-		ex.Remote = ""
 		ex.Notes = append(ex.Notes, "no destination given: the paths are those of an IPv4 connection")
 	}
 	p, tried := set.Explain(c)
 	explainRules(ex, set, c, given, p, tried)
 	ex.Policy, ex.Mode, ex.Source = p.Name, string(p.Mode), p.Source
 	ex.Paths = pathExplanations(st.ExplainNew(p, netip.AddrPort{}, remote, now))
+	for i := range ex.Paths {
+		if ex.Paths[i].Used {
+			ex.Paths[i].Remote = ex.Remote
+		}
+	}
 	return ex, nil
+}
+
+// remote writes the remote end of a hypothetical connection with what is
+// known of it: "192.0.2.1:443", "192.0.2.1" (no port), "*:443" (no
+// destination) or "*".
+func (f fields) remote(r netip.AddrPort) string {
+	a, p := "*", ""
+	if f.dest {
+		a = r.Addr().String()
+	}
+	if f.port {
+		p = ":" + strconv.Itoa(int(r.Port()))
+		if f.dest {
+			return r.String() // [v6]:port
+		}
+	}
+	return a + p
 }
 
 // fields says which of a connection's match fields are known.

@@ -76,6 +76,20 @@ func TestExplainNew(t *testing.T) {
 	if diff := cmp.Diff(want, ex.Paths); diff != "" {
 		t.Errorf("paths (-want +got):\n%s", diff)
 	}
+	for req, want := range map[control.ExplainRequest]string{
+		{Dest: "fd00:3::2"}: "fd00:3::2", {Port: 5202}: "*:5202", {}: "*", {Dest: "fd00:3::2", Port: 443}: "[fd00:3::2]:443",
+	} {
+		ex, err := explainNew(set, st, req, time.Now())
+		if err != nil || ex.Remote != want {
+			t.Errorf("%+v: remote %q (%v), want %q", req, ex.Remote, err, want)
+			continue
+		}
+		for _, p := range ex.Paths {
+			if p.Used && p.Remote != want {
+				t.Errorf("%+v: path %s to %q, want %q", req, p.Interface, p.Remote, want)
+			}
+		}
+	}
 	if _, err := explainNew(set, st, control.ExplainRequest{Dest: "fe80::1%eth0"}, time.Now()); err == nil || !strings.Contains(err.Error(), `invalid destination address "fe80::1%eth0"`) {
 		t.Errorf("a zone in the destination: %v", err)
 	}

@@ -41,32 +41,31 @@ func policyWarnings(p *policy.Policy, snap ifmon.Snapshot) []string {
 		return present, up
 	}
 	allowed := append(slices.Clone(p.Paths.Prefer), p.Paths.Backup...)
-	if _, up := usable(allowed); len(up) == 0 {
-		return []string{fmt.Sprintf("%s policy %s has no usable interface of class %s: its connections get no subflow from mptcp-pm",
-			p.Mode, p.Name, classList(allowed))}
-	}
+	_, upAll := usable(allowed)
 	var out []string
+	if len(upAll) == 0 {
+		out = append(out, fmt.Sprintf("%s policy %s has no usable interface of class %s: its connections get no subflow from mptcp-pm",
+			p.Mode, p.Name, classList(allowed)))
+	}
 	switch p.Mode {
 	case policy.ModeHandover:
-		if len(p.Paths.Backup) > 0 {
-			present, up := usable(p.Paths.Backup)
-			switch {
-			case len(present) == 0:
-				out = append(out, fmt.Sprintf("handover policy %s has no interface of class %s: no backup path", p.Name, classList(p.Paths.Backup)))
-			case len(up) == 0:
-				out = append(out, fmt.Sprintf("handover policy %s: %s down or without an address: no backup path now",
-					p.Name, strings.Join(present, ", ")))
-			}
-		} else {
+		present, up := usable(p.Paths.Backup)
+		switch {
+		case len(p.Paths.Backup) == 0:
 			out = append(out, fmt.Sprintf("handover policy %s has no backup class: no backup path", p.Name))
+		case len(present) == 0:
+			out = append(out, fmt.Sprintf("handover policy %s has no interface of class %s: no backup path", p.Name, classList(p.Paths.Backup)))
+		case len(up) == 0 && len(upAll) > 0:
+			out = append(out, fmt.Sprintf("handover policy %s: %s down or without an address: no backup path now",
+				p.Name, strings.Join(present, ", ")))
 		}
 		if present, _ := usable(p.Paths.Prefer); len(present) == 0 {
 			out = append(out, fmt.Sprintf("handover policy %s has no interface of class %s: it always runs on a backup path",
 				p.Name, classList(p.Paths.Prefer)))
 		}
 	case policy.ModeInteractive, policy.ModeAggregate:
-		if _, up := usable(allowed); len(up) == 1 {
-			out = append(out, fmt.Sprintf("%s policy %s can use %s only: one path", p.Mode, p.Name, up[0]))
+		if len(upAll) == 1 {
+			out = append(out, fmt.Sprintf("%s policy %s can use %s only: one path", p.Mode, p.Name, upAll[0]))
 		}
 	}
 	return out
