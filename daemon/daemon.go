@@ -272,15 +272,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case r := <-d.owners.found():
 			d.processFound(r)
 		case b := <-samples:
-			d.measured(b)
-			// Batches are reused, but not the ones a burst made large:
-			// their memory goes back.
-			if cap(b.news) <= maxReusedBatch {
-				select {
-				case free <- b:
-				default:
-				}
-			}
+			d.takeBatch(b, free)
 		case <-d.again.C:
 			d.resync(time.Now(), resyncRecheck)
 		case <-d.audit.C:
@@ -299,6 +291,19 @@ func (d *Daemon) loop(ctx context.Context) error {
 		}
 		d.drainDeferred()
 		d.armAudit()
+	}
+}
+
+// takeBatch hands a batch of measurements to the engine, then back to
+// the sampler through free for reuse, unless a burst made it large: its
+// memory goes back.
+func (d *Daemon) takeBatch(b batch, free chan<- batch) {
+	d.measured(b)
+	if cap(b.news) <= maxReusedBatch {
+		select {
+		case free <- b:
+		default:
+		}
 	}
 }
 
