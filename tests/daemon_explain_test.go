@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +12,13 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/tests/testbed"
 )
 
-// explainPolicies are two policies before the default: bulk on another
-// port, then voice on the echo server's port, in handover mode.
+// explainPolicies are three policies before the default: bulk on another
+// port, then voice on the echo server's port, in handover mode, and video,
+// whose backup class no interface of the testbed has.
 var explainPolicies = map[string]string{
 	"a-bulk.yaml":  "name: bulk\nmatch:\n  ports: [5202]\nmode: aggregate\n",
 	"b-voice.yaml": "name: voice\nmatch:\n  ports: [5201]\nmode: handover\nhandover: { hold_down: 1s }\n",
+	"c-video.yaml": "name: video\nmatch:\n  ports: [8443]\nmode: handover\npaths: { prefer: [wifi], backup: [wired] }\n",
 }
 
 // explainToken runs `mptcp-pm -j policy explain token TOKEN` against d.
@@ -83,6 +86,27 @@ func TestIntegrationPolicyExplainToken(t *testing.T) {
 	}
 	failCLI(t, "", "no connection with token 00000001", "policy", "explain", "token", "1", "--control", d.control)
 	s.wait(t)
+
+	// A connection that does not exist yet: the video policy, whose paths
+	// leave cellular out; and the status warns that it has no backup path.
+	var hypo control.Explanation
+	out := mustCLI(t, "", "-j", "policy", "explain", "port", "8443", "dest", testbed.Server4.String(), "--control", d.control)
+	if err := json.Unmarshal([]byte(out), &hypo); err != nil {
+		t.Fatalf("policy explain -j: %v: %s", err, out)
+	}
+	if hypo.Policy != "video" || len(hypo.Rules) != 3 || hypo.Rules[1].Why != "port 8443 is not 5201" {
+		t.Errorf("explain port 8443: policy %s, rules %+v", hypo.Policy, hypo.Rules)
+	}
+	if c := pathOf(t, hypo, "wwan0"); c.Used || !strings.HasPrefix(c.Why, "class cellular is not among the paths of policy video") {
+		t.Errorf("explain port 8443: wwan0 %+v", c)
+	}
+	want := "handover policy video has no interface of class wired: no backup path"
+	if st := d.status(); !slices.Contains(st.Warnings, want) {
+		t.Errorf("status warnings %q, want %q among them", st.Warnings, want)
+	}
+	if text := mustCLI(t, "", "status", "--control", d.control); !strings.Contains(text, "warning: "+want+"\n") {
+		t.Errorf("status: no warning %q in:\n%s", want, text)
+	}
 }
 
 // TestIntegrationDaemonDryRun: with --dry-run, a link down in handover
