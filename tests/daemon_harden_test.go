@@ -446,7 +446,7 @@ func TestIntegrationControlStrictKeys(t *testing.T) {
 	d := startDaemon(t, tb.Client, writeConfig(t, dpConfig("single", ""), nil))
 	for _, c := range []struct{ req, want string }{
 		{`{"query":"status","Query":"reload"}`, `{"error":"bad request: unknown key \"Query\" (want \"query\", \"brief\" or \"explain\")"}`},
-		{`{"QUERY":"reload"}`, `{"error":"bad request: unknown key \"QUERY\" (want \"query\" or \"brief\")"}`},
+		{`{"QUERY":"reload"}`, `{"error":"bad request: unknown key \"QUERY\" (want \"query\", \"brief\" or \"explain\")"}`},
 		{`{"query":"status","query":"reload"}`, `{"error":"bad request: key \"query\" given twice"}`},
 	} {
 		conn, err := net.Dial("unix", d.control)
