@@ -21,6 +21,9 @@ func explainSet() *policy.Set {
 			{Name: "voice", Source: "voice.yaml", Mode: policy.ModeHandover, Paths: paths, Handover: policy.DefaultHandover,
 				Match: policy.Match{Ports: []policy.PortRange{{From: 5060, To: 5060}}}},
 			{Name: "app", Source: "app.yaml", Mode: policy.ModeSingle, Paths: paths, Match: policy.Match{Cgroup: "/app"}},
+			{Name: "office", Source: "office.yaml", Mode: policy.ModeAggregate, Paths: paths,
+				Match: policy.Match{Prefixes: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}}},
+			{Name: "browser", Source: "browser.yaml", Mode: policy.ModeInteractive, Paths: paths, Match: policy.Match{Process: "firefox"}},
 		}}
 }
 
@@ -43,7 +46,16 @@ func TestExplainNew(t *testing.T) {
 	}{
 		{"nothing given: a uid 0 policy does not match", control.ExplainRequest{}, "default", []string{},
 			[]string{"no root: matches on uid, which is not known", "no voice: matches on port, which is not known",
-				"no app: matches on cgroup, which is not known", "yes default: no policy matched: the default applies"}},
+				"no app: matches on cgroup, which is not known", "no office: matches on destination, which is not known",
+				"no browser: matches on process, which is not known", "yes default: no policy matched: the default applies"}},
+		{"destination", control.ExplainRequest{Port: 443, Dest: "10.9.1.1"}, "office", []string{"port 443", "destination 10.9.1.1"},
+			[]string{"no root: matches on uid, which is not known", "no voice: port 443 is not 5060",
+				"no app: matches on cgroup, which is not known", "yes office: every condition holds"}},
+		{"process", control.ExplainRequest{Port: 443, Dest: "192.0.2.1", Process: "firefox"}, "browser",
+			[]string{"port 443", "destination 192.0.2.1", "process firefox"},
+			[]string{"no root: matches on uid, which is not known", "no voice: port 443 is not 5060",
+				"no app: matches on cgroup, which is not known", "no office: destination 192.0.2.1 is not in 10.9.0.0/16",
+				"yes browser: every condition holds"}},
 		{"port", control.ExplainRequest{Port: 5060, Dest: "192.0.2.1"}, "voice", []string{"port 5060", "destination 192.0.2.1"},
 			[]string{"no root: matches on uid, which is not known", "yes voice: every condition holds"}},
 		{"uid", control.ExplainRequest{Port: 5060, UID: &uid0}, "root", []string{"port 5060", "uid 0"},
