@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -135,7 +136,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 		}
 		return d.loop(ctx)
 	})

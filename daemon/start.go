@@ -8,6 +8,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -40,7 +41,11 @@ type Options struct {
 	// Capabilities lists, once the control socket is set up (it may need
 	// CAP_CHOWN for the control group) and before the loop starts.
 	DropCapabilities bool
-	Logger           *slog.Logger
+	// User, with DropCapabilities, is the user the daemon switches to
+	// before it drops its capabilities (nil: it stays who it is). The
+	// control socket and its directory, if it makes it, are that user's.
+	User   *caps.Identity
+	Logger *slog.Logger
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options

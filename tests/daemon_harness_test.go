@@ -32,6 +32,9 @@ type daemonProc struct {
 	cmd     *exec.Cmd
 	log     *lockedLog
 	args    []string // more command-line arguments
+	// ipNetnsExec runs the daemon under `ip netns exec NS` instead of
+	// with -n NS.
+	ipNetnsExec bool
 }
 
 type lockedLog struct {
@@ -95,8 +98,12 @@ func startDaemonWith(t testing.TB, ns, dir string, args ...string) *daemonProc {
 
 func (d *daemonProc) start() {
 	d.t.Helper()
-	d.cmd = exec.Command(binary, append([]string{"-n", d.ns, "daemon", "-c", filepath.Join(d.dir, "config.yaml"),
-		"--set-pm-type", "--control", d.control, "--log-level", "debug"}, d.args...)...)
+	args := append([]string{"-n", d.ns, "daemon", "-c", filepath.Join(d.dir, "config.yaml"),
+		"--set-pm-type", "--control", d.control, "--log-level", "debug"}, d.args...)
+	d.cmd = exec.Command(binary, args...)
+	if d.ipNetnsExec {
+		d.cmd = exec.Command("ip", append([]string{"netns", "exec", d.ns, binary}, args[2:]...)...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatalf("start daemon: %v", err)

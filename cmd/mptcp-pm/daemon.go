@@ -24,7 +24,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -55,6 +55,9 @@ holds one policy per application.
                      daemon checks that the kernel still has them, and
                      forgets those it has not (their CLOSED event never
                      came); default 30s, from 100ms to 1h
+  --user NAME        once its sockets are open, switch to user NAME (and its
+                     groups), keeping only the capabilities it needs; the
+                     control socket and its directory become NAME's
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
 Starts as root and drops, once its sockets are open, every capability it
@@ -125,10 +128,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
-	config, socket, level, quality, metrics string
-	setPM, endpoints                        bool
-	eventBuffer                             int
-	auditInterval                           time.Duration
+	config, socket, level, quality, metrics, user string
+	setPM, endpoints                              bool
+	eventBuffer                                   int
+	auditInterval                                 time.Duration
 }
 
 // parseDaemonFlags reads and checks the arguments of `mptcp-pm daemon`.
@@ -137,7 +140,7 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	var evbuf, audit string
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
-			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit},
+			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit, "user": &f.user},
 		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints})
 	if err != nil {
 		return f, err
@@ -193,18 +196,24 @@ func runDaemon(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var as *caps.Identity
+	if f.user != "" {
+		if as, err = caps.LookupUser(f.user); err != nil {
+			return fmt.Errorf("daemon: --user: %w", err)
+		}
+	}
 	if kernelMode(conf) {
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, as, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
 	}
 	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
-		AuditInterval: f.auditInterval, DropCapabilities: true, Logger: log})
+		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -262,17 +271,17 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 }
 
 // runEndpointKeeper runs endpoint mode until the context ends.
-func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keeper.Options) error {
+func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.Identity, opts keeper.Options) error {
 	k, err := keeper.New(conf, opts)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)))
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)), as)
 	if err != nil {
 		return err
 	}
-	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

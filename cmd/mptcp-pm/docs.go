@@ -72,7 +72,7 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval", "--user"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
@@ -99,6 +99,7 @@ var keywordArgs = map[string]string{
 	"--metrics":         "",
 	"--event-buffer":    "",
 	"--audit-interval":  "",
+	"--user":            "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
 }
