@@ -246,6 +246,9 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	notified := notifySystemd(ctx, log, d.Ready())
+	defer notified()
+	defer cancel() // STOPPING=1 also when the daemon fails
 	go func() {
 		select {
 		case <-d.Ready():
@@ -286,6 +289,10 @@ func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.I
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	close(ready) // its sockets are open and the capabilities dropped
+	defer notifySystemd(ctx, log, ready)()
 	defer cancel()
 	go func() {
 		for {
