@@ -60,8 +60,10 @@ holds one policy per application.
                      control socket and its directory become NAME's
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
-Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see docs/privileges.md). The Go garbage
+Starts as root (or as a user with the capabilities it needs as ambient
+ones, as systemd starts it) and drops, once its sockets are open, every
+capability it no longer needs (see docs/privileges.md). Under systemd
+(Type=notify) it sends READY=1 once its control socket answers. The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `

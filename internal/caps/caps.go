@@ -167,10 +167,11 @@ type Identity struct {
 // root's ownership of every file.
 func LookupUser(name string) (*Identity, error) {
 	u, err := user.Lookup(name)
+	if _, numeric := strconv.Atoi(name); err != nil && numeric == nil {
+		u, err = user.LookupId(name)
+	}
 	if err != nil {
-		if u, err = user.LookupId(name); err != nil {
-			return nil, fmt.Errorf("user %q: %w", name, err)
-		}
+		return nil, fmt.Errorf("user %q: %w", name, err)
 	}
 	id := &Identity{Name: u.Username}
 	if id.UID, err = strconv.Atoi(u.Uid); err != nil {

@@ -110,3 +110,21 @@ func TestCapabilitiesFollowConfig(t *testing.T) {
 		t.Errorf("nothing dropped: %q", got)
 	}
 }
+
+// LookupUser takes a name or a number, and refuses root.
+func TestLookupUser(t *testing.T) {
+	for _, name := range []string{"nobody", "65534"} {
+		id, err := LookupUser(name)
+		if err != nil {
+			t.Skipf("no user nobody (65534) here: %v", err)
+		}
+		if id.UID != 65534 || id.Name != "nobody" {
+			t.Errorf("LookupUser(%q) = %+v, want nobody, uid 65534", name, id)
+		}
+	}
+	for _, name := range []string{"root", "0"} {
+		if _, err := LookupUser(name); err == nil || !strings.HasSuffix(err.Error(), "uid 0 is root: name an unprivileged user") {
+			t.Errorf("LookupUser(%q): %v", name, err)
+		}
+	}
+}
