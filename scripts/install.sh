@@ -61,7 +61,8 @@ if [ -d /run/systemd/system ]; then
 	systemctl enable mptcp-pm.service
 	systemctl restart mptcp-pm.service
 else
-	if pid=$(pgrep -x -f "$prefix/bin/mptcp-pm daemon -c $etc/config.yaml --set-pm-type --user mptcp-pm"); then
+	# One started by this script, before or since it ran the daemon as a user.
+	if pid=$(pgrep -x -f "$prefix/bin/mptcp-pm daemon -c $etc/config.yaml --set-pm-type( --user mptcp-pm)?"); then
 		kill "$pid" && sleep 0.5
 	fi
 	nohup "$prefix/bin/mptcp-pm" daemon -c "$etc/config.yaml" --set-pm-type --user mptcp-pm >>/var/log/mptcp-pm.log 2>&1 &
