@@ -17,20 +17,38 @@ import (
 // TestIntegrationDaemonNotify runs the daemon as systemd's Type=notify
 // would, with $NOTIFY_SOCKET naming a datagram socket of the test's:
 // READY=1 arrives, and by then the control socket answers status; on
-// SIGTERM, STOPPING=1 arrives and the daemon exits cleanly.
+// SIGTERM, STOPPING=1 arrives and the daemon exits cleanly. The same in
+// endpoint mode (READY=1 once its capabilities are dropped).
 func TestIntegrationDaemonNotify(t *testing.T) {
 	t.Parallel()
 	tb := testbed.New(t)
 	dir := writeConfig(t, handoverConfig, nil)
+	sock := filepath.Join(dir, "control.sock")
+	notifyRun(t, tb.Client, dir, func() {
+		// No wait, no retry: the socket is up when READY=1 is sent.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := control.Query(ctx, sock, control.QueryStatus); err != nil {
+			t.Fatalf("status right after READY=1: %v", err)
+		}
+	}, "--control", sock)
+	notifyRun(t, tb.Client, dir, func() {}, "--endpoints")
+}
+
+// notifyRun starts the daemon in ns on dir's configuration with
+// NOTIFY_SOCKET set, waits for READY=1, calls ready, stops the daemon
+// with SIGTERM and waits for STOPPING=1 and a clean exit.
+func notifyRun(t *testing.T, ns, dir string, ready func(), args ...string) {
+	t.Helper()
 	notify := filepath.Join(dir, "notify")
-	ns, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	_ = os.Remove(notify)
+	nsock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Close()
-	sock := filepath.Join(dir, "control.sock")
+	defer nsock.Close()
 	log := &lockedLog{}
-	cmd := exec.Command(binary, "-n", tb.Client, "daemon", "-c", filepath.Join(dir, "config.yaml"), "--set-pm-type", "--control", sock)
+	cmd := exec.Command(binary, append([]string{"-n", ns, "daemon", "-c", filepath.Join(dir, "config.yaml"), "--set-pm-type"}, args...)...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -45,28 +63,23 @@ func TestIntegrationDaemonNotify(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", log)
+			t.Logf("daemon %v log:\n%s", args, log)
 		}
 	}()
 	receive := func(want string) {
 		t.Helper()
-		_ = ns.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_ = nsock.SetReadDeadline(time.Now().Add(10 * time.Second))
 		b := make([]byte, 4096)
-		n, err := ns.Read(b)
+		n, err := nsock.Read(b)
 		if err != nil {
-			t.Fatalf("waiting for %q on NOTIFY_SOCKET: %v", want, err)
+			t.Fatalf("daemon %v: waiting for %q on NOTIFY_SOCKET: %v", args, want, err)
 		}
 		if got := string(b[:n]); got != want {
-			t.Fatalf("NOTIFY_SOCKET got %q, want %q", got, want)
+			t.Fatalf("daemon %v: NOTIFY_SOCKET got %q, want %q", args, got, want)
 		}
 	}
 	receive("READY=1\n")
-	// No wait, no retry: the socket is up when READY=1 is sent.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := control.Query(ctx, sock, control.QueryStatus); err != nil {
-		t.Fatalf("status right after READY=1: %v", err)
-	}
+	ready()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +88,9 @@ func TestIntegrationDaemonNotify(t *testing.T) {
 	case err := <-exited:
 		waited = true
 		if err != nil {
-			t.Errorf("daemon exited with %v", err)
+			t.Errorf("daemon %v exited with %v", args, err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Errorf("daemon did not exit within 5 s of SIGTERM")
+		t.Errorf("daemon %v did not exit within 5 s of SIGTERM", args)
 	}
 }
