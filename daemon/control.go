@@ -61,7 +61,7 @@ func (d *Daemon) serveControl(ctx context.Context, listening chan<- struct{}) er
 		}
 		mode = 0o660
 	}
-	uid := -1 // the socket stays root's
+	uid := -1 // the socket stays the daemon's
 	if d.opts.DropCapabilities && d.opts.User != nil {
 		uid = d.opts.User.UID
 	}
@@ -144,7 +144,8 @@ type controlListener struct {
 }
 
 // listenControl makes a unix socket at path with mode and, if uid or gid
-// >= 0, that owner or group (see makeControlDir for path's directory). The socket is bound, and its mode and owner set, in a private
+// >= 0, that owner or group (see makeControlDir for path's directory).
+// The socket is bound, and its mode and owner set, in a private
 // directory (0700) next to path, held by a descriptor, then renamed into
 // place without replacing anything: whoever may write to path's directory
 // cannot swap a symbolic link in for chmod or chown to follow. Only a
