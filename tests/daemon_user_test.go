@@ -131,9 +131,11 @@ func TestIntegrationDaemonAmbient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Mkdir(filepath.Join(dir, "run"), 0o755); err == nil {
-		err = os.Chown(filepath.Join(dir, "run"), 65534, 65534)
-	} else {
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(run, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
 	unitCaps := "net_admin,bpf,perfmon,net_bind_service,sys_ptrace,dac_override,chown"
