@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -67,6 +68,16 @@ func TestPolicyCheckInstalled(t *testing.T) {
 	emptyDir := filepath.Join(filepath.Dir(empty), "policies.d")
 	if got, want := cli(t, "policy", "check", "-c", empty), empty+" OK, 0 policies in "+emptyDir+"\n"; got != want {
 		t.Errorf("policy check of an empty policy directory:\n got %q\nwant %q", got, want)
+	}
+	// A FIFO in the policy directory is skipped with a word, as the daemon
+	// skips it with a warning.
+	fifo := filepath.Join(emptyDir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want = "skipped: " + fifo + ": not a regular file (a FIFO): not read\n" + empty + " OK, 0 policies in " + emptyDir + "\n"
+	if got := cli(t, "policy", "check", "-c", empty); got != want {
+		t.Errorf("policy check with a FIFO in the policy directory:\n got %q\nwant %q", got, want)
 	}
 	kernel := installation(t, "pm: kernel\n", nil)
 	if got, want := cli(t, "policy", "check", "-c", kernel), kernel+" OK (endpoint mode: no policies read)\n"; got != want {
