@@ -30,6 +30,11 @@ func (p *parser) syntax(err error) {
 	case strings.Contains(le.ContextMsg, "quoted scalar") && atEnd && ctx.Line > 0:
 		e.Line, e.Column = ctx.Line, ctx.Column
 		e.Msg = "quoted string never closed (" + le.Message + ")"
+	case strings.Contains(le.ContextMsg, "simple key") && ctx.Line > 0:
+		// A plain word with no ": " after it: the parser gives up on the
+		// next line, the mistake is the word.
+		e.Line, e.Column = ctx.Line, ctx.Column
+		e.Msg += ` (a key is followed by ": ", as in "mode: handover")`
 	case strings.HasPrefix(le.Message, "exceeded max depth"):
 		// Nesting past the library's limit: the place is where it is
 		// passed, and no bracket is missing.
@@ -46,6 +51,10 @@ func (p *parser) syntax(err error) {
 		}
 	case le.Mark.Index < len(p.data) && p.data[le.Mark.Index] == '\t' && !strings.Contains(le.Message, "tab"):
 		e.Msg += " (YAML indentation must use spaces, not tabs)"
+	case atEnd && ctx.Line > 0:
+		// Past the last line: where the unfinished part began.
+		e.Line, e.Column = ctx.Line, ctx.Column
+		e.Msg += " (" + le.ContextMsg + ")"
 	}
 	p.errs = append(p.errs, e)
 }
