@@ -50,8 +50,8 @@ fi
 id mptcp-pm
 
 echo "== configuration"
-shopt -s nullglob
-"$prefix/bin/mptcp-pm" policy check "$etc/config.yaml" "$etc"/policies.d/*.yaml "$etc"/policies.d/*.yml
+# As the daemon will load them: its policy_dir, wherever it points.
+"$prefix/bin/mptcp-pm" policy check -c "$etc/config.yaml"
 
 echo "== start"
 if [ -d /run/systemd/system ]; then

@@ -86,13 +86,6 @@ Makes the running daemon read its configuration and policies again (as
 SIGHUP does) and reports whether they were accepted. Needs root.
 `
 
-const policyUsage = `Usage: mptcp-pm policy check FILE...
-
-Validates configuration and policy files (a file with a top-level "name"
-is a policy, any other a configuration) and prints every mistake as
-FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is any.
-`
-
 const defaultConfig = "/etc/mptcp-pm/config.yaml"
 
 // daemonGCPercent is the daemon's GOGC unless the environment sets one.
@@ -188,8 +181,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	// Check the configuration before anything else, to name its mistakes.
 	// It is read once, with the policies unless in endpoint mode.
-	kernelMode := func(c *policy.Config) bool { return f.endpoints || c.PM == policy.PMKernel }
-	set, err := policy.LoadFor(f.config, func(c *policy.Config) bool { return !kernelMode(c) })
+	set, err := loadInstalled(f.config, f.endpoints)
 	if err != nil {
 		return err
 	}
@@ -204,7 +196,7 @@ func runDaemon(e *env, args []string) error {
 			return fmt.Errorf("daemon: --user: %w", err)
 		}
 	}
-	if kernelMode(conf) {
+	if endpointMode(conf, f.endpoints) {
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
@@ -406,19 +398,4 @@ func runReload(e *env, args []string) error {
 	defer cancel()
 	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
 	return err
-}
-
-func runPolicy(e *env, args []string) error {
-	return verb(e, "policy", policyUsage, args, "", []command{
-		{name: "check", run: func(e *env, args []string) error {
-			if len(args) == 0 {
-				return required("policy check", "FILE")
-			}
-			if err := policy.Check(args...); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%d file(s) OK\n", len(args))
-			return nil
-		}},
-	})
 }

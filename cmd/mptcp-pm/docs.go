@@ -75,6 +75,7 @@ var commandKeywords = map[string][]string{
 	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval", "--user"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
+	"policy check":    {"-c", "--endpoints"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
 	"doc completion":  {"bash", "zsh", "fish"},
 }
