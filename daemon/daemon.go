@@ -143,7 +143,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 		}
 		return d.loop(ctx)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -46,6 +47,10 @@ type Options struct {
 	// changing anything else of the host: each is logged as "would …"
 	// (dryrun.go).
 	DryRun bool
+	// User, with DropCapabilities, is the user the daemon switches to
+	// before it drops its capabilities (nil: it stays who it is). The
+	// control socket and its directory, if it makes it, are that user's.
+	User   *caps.Identity
 	Logger *slog.Logger
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -57,10 +57,15 @@ holds one policy per application.
                      daemon checks that the kernel still has them, and
                      forgets those it has not (their CLOSED event never
                      came); default 30s, from 100ms to 1h
+  --user NAME        once its sockets are open, switch to user NAME (and its
+                     groups), keeping only the capabilities it needs; the
+                     control socket and its directory become NAME's
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
-Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see docs/privileges.md). The Go garbage
+Starts as root (or as a user with the capabilities it needs as ambient
+ones, as systemd starts it) and drops, once its sockets are open, every
+capability it no longer needs (see docs/privileges.md). Under systemd
+(Type=notify) it sends READY=1 once its control socket answers. The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `
@@ -85,16 +90,6 @@ const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
 Makes the running daemon read its configuration and policies again (as
 SIGHUP does) and reports whether they were accepted. Needs root.
 `
-
-const policyUsage = `Usage: mptcp-pm policy check FILE...
-       mptcp-pm policy explain token TOKEN [--control PATH]
-       mptcp-pm policy explain [port PORT] [dest ADDR] [uid UID] [cgroup PATH] [process NAME] [--control PATH]
-
-"check" validates configuration and policy files (a file with a
-top-level "name" is a policy, any other a configuration) and prints every
-mistake as FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is
-any.
-` + policyExplainHelp
 
 const defaultConfig = "/etc/mptcp-pm/config.yaml"
 
@@ -133,10 +128,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
-	config, socket, level, quality, metrics string
-	setPM, endpoints, dryRun                bool
-	eventBuffer                             int
-	auditInterval                           time.Duration
+	config, socket, level, quality, metrics, user string
+	setPM, endpoints, dryRun                      bool
+	eventBuffer                                   int
+	auditInterval                                 time.Duration
 }
 
 // parseDaemonFlags reads and checks the arguments of `mptcp-pm daemon`.
@@ -145,7 +140,7 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	var evbuf, audit string
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
-			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit},
+			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit, "user": &f.user},
 		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "dry-run": &f.dryRun})
 	if err != nil {
 		return f, err
@@ -191,8 +186,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	// Check the configuration before anything else, to name its mistakes.
 	// It is read once, with the policies unless in endpoint mode.
-	kernelMode := func(c *policy.Config) bool { return f.endpoints || c.PM == policy.PMKernel }
-	set, err := policy.LoadFor(f.config, func(c *policy.Config) bool { return !kernelMode(c) })
+	set, err := loadInstalled(f.config, f.endpoints)
 	if err != nil {
 		return err
 	}
@@ -201,21 +195,27 @@ func runDaemon(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if kernelMode(conf) {
+	var as *caps.Identity
+	if f.user != "" {
+		if as, err = caps.LookupUser(f.user); err != nil {
+			return fmt.Errorf("daemon: --user: %w", err)
+		}
+	}
+	if endpointMode(conf, f.endpoints) {
 		if f.dryRun {
 			return usagef("daemon: --dry-run applies to the userspace path manager, not to endpoint mode (pm: kernel in %s, or --endpoints)", f.config)
 		}
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, as, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
 	}
 	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
-		AuditInterval: f.auditInterval, DropCapabilities: true, DryRun: f.dryRun, Logger: log})
+		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, DryRun: f.dryRun, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -248,6 +248,9 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	notified := notifySystemd(ctx, log, d.Ready())
+	defer notified()
+	defer cancel() // STOPPING=1 also when the daemon fails
 	go func() {
 		select {
 		case <-d.Ready():
@@ -273,21 +276,25 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 }
 
 // runEndpointKeeper runs endpoint mode until the context ends.
-func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keeper.Options) error {
+func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.Identity, opts keeper.Options) error {
 	k, err := keeper.New(conf, opts)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)))
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)), as)
 	if err != nil {
 		return err
 	}
-	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	close(ready) // its sockets are open and the capabilities dropped
+	defer notifySystemd(ctx, log, ready)()
 	defer cancel()
 	go func() {
 		for {
@@ -353,20 +360,4 @@ func runReload(e *env, args []string) error {
 	defer cancel()
 	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
 	return err
-}
-
-func runPolicy(e *env, args []string) error {
-	return verb(e, "policy", policyUsage, args, "", []command{
-		{name: "check", run: func(e *env, args []string) error {
-			if len(args) == 0 {
-				return required("policy check", "FILE")
-			}
-			if err := policy.Check(args...); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%d file(s) OK\n", len(args))
-			return nil
-		}},
-		{name: "explain", run: runPolicyExplain},
-	})
 }
