@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -106,9 +105,7 @@ func explainNew(set *policy.Set, st *engine.State, req control.ExplainRequest, n
 		}
 		remote = netip.AddrPortFrom(a.Unmap(), req.Port)
 	}
-	// An unknown uid is (uid_t)-1, which no process has: a policy for
-	// uid 0 must not match a connection whose owner is not given.
-	c := policy.Conn{Remote: remote, UID: math.MaxUint32, Cgroup: req.Cgroup, Process: req.Process}
+	c := policy.Conn{Remote: remote, UID: policy.NoUID, Cgroup: req.Cgroup, Process: req.Process}
 	if given.uid {
 		c.UID = *req.UID
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -240,10 +241,15 @@ type Conn struct {
 	ServerSide bool
 	Local      netip.AddrPort
 	Remote     netip.AddrPort
-	UID        uint32
+	UID        uint32 // NoUID if unknown
 	Cgroup     string // cgroup v2 path, "" if unknown
 	Process    string // comm of the owner, "" if unknown
 }
+
+// NoUID is a Conn's UID when its owner is unknown: (uid_t)-1, which no
+// process has and no policy file can name, so that a policy for uid 0
+// never matches a connection whose owner was not found.
+const NoUID = math.MaxUint32
 
 // Lookup returns the first policy whose Match matches c, or the default.
 func (s *Set) Lookup(c Conn) *Policy {
