@@ -175,3 +175,10 @@ func (sf Subflow) unmapped() Subflow {
 func unmapAP(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
+
+// loopback reports whether c runs over the loopback interface, which is no
+// path of the engine's: its address is never "gone" and no other path
+// leads to the host itself, so c is left as it is.
+func (c *connState) loopback() bool {
+	return c.Local.Addr().IsLoopback() || c.Remote.Addr().IsLoopback()
+}

@@ -22,7 +22,7 @@ type want struct {
 
 // reconcile compares what c should have with what it has.
 func (s *State) reconcile(c *connState, now time.Time) ([]Action, time.Time) {
-	if !c.Established || c.Policy == nil {
+	if !c.Established || c.Policy == nil || c.loopback() {
 		return nil, time.Time{}
 	}
 	if c.ServerSide {

@@ -272,3 +272,18 @@ func TestSurviveSingle(t *testing.T) {
 		{ev: sfUp(220*ms, cellSub, srv, 1, false), wake: -1},
 	})
 }
+
+// A connection over loopback (127.0.0.1 to itself) is on no path of the
+// engine's: its address is not "gone" and it gets no subflow elsewhere,
+// whatever the interfaces do (it was destroyed as gone, and the
+// application stalled).
+func TestLoopbackLeftAlone(t *testing.T) {
+	p := pol(policy.ModeAggregate)
+	lo := netip.MustParseAddrPort("127.0.0.1:40000")
+	loSrv := netip.MustParseAddrPort("127.0.0.1:5201")
+	run(t, ifaces(true, true), []step{
+		{ev: ConnCreated{EventBase: at(0), Token: tok, Local: lo, Remote: loSrv, Policy: p, Established: true}},
+		{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(false, true)}},
+		{ev: Tick{EventBase: at(2 * time.Second)}},
+	})
+}
