@@ -335,6 +335,12 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 			return
 		}
 		reply(control.Reply{Status: st})
+	case control.QueryDecisions:
+		if !root && !member {
+			reply(control.Reply{Error: "permission denied: decisions needs root or the control group"})
+			return
+		}
+		d.streamDecisions(ctx, c, reply)
 	case control.QueryReload:
 		if !root {
 			reply(control.Reply{Error: "permission denied: reload needs root"})
@@ -346,7 +352,7 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 		}
 		reply(control.Reply{})
 	default:
-		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s or %s)", req.Query, control.QueryStatus, control.QueryReload)})
+		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s or %s)", req.Query, control.QueryStatus, control.QueryDecisions, control.QueryReload)})
 	}
 }
 

@@ -61,6 +61,8 @@ import (
 //     before it are not counted). The loss of a path is the ratio of their
 //     rates:
 //     rate(mptcp_pm_segments_retransmitted_total[5m]) / rate(mptcp_pm_segments_sent_total[5m]).
+//   - mptcp_pm_decisions_dropped_total (counter): decisions a reader of
+//     the decision stream lost because it read too slowly.
 type metrics struct {
 	status func(context.Context) (*Status, error)
 	reg    *prometheus.Registry
@@ -72,6 +74,7 @@ type metrics struct {
 	rtt             *prometheus.HistogramVec
 	sent            *prometheus.CounterVec
 	retrans         *prometheus.CounterVec
+	decDropped      prometheus.Counter
 
 	mu   sync.Mutex // guards last
 	last map[[2]netip.AddrPort]segCounts
@@ -128,6 +131,8 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		retrans: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "segments_retransmitted_total",
 			Help: "Segments retransmitted by the client-side subflows, by local interface; loss = rate(this) / rate(mptcp_pm_segments_sent_total)."},
 			[]string{"interface"}),
+		decDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "decisions_dropped_total",
+			Help: "Decisions a reader of the decision stream lost because it read too slowly."}),
 		last: map[[2]netip.AddrPort]segCounts{},
 	}
 	// The known kinds start at 0, so that rates and alerts on refusals
@@ -140,7 +145,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{status: status},
-		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans,
+		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans, m.decDropped,
 	)
 	return m
 }
@@ -224,6 +229,15 @@ func (m *metrics) handover(d time.Duration) {
 	}
 	m.handovers.Inc()
 	m.handoverSeconds.Observe(max(d, 0).Seconds())
+}
+
+// decisionDropped counts a decision a slow reader lost (called on the
+// loop, by publish).
+func (m *metrics) decisionDropped() {
+	if m == nil {
+		return
+	}
+	m.decDropped.Inc()
 }
 
 // eventToCommand records the latency of one command a kernel event caused.

@@ -103,7 +103,8 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if opts.MetricsListen != "" {
 		d.metrics = newMetrics(d.Status)
 	}
-	d.handovers = map[handoverKey]time.Time{}
+	d.handovers = map[handoverKey]handover{}
+	d.dec = newDecisionHub(d.metrics)
 	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
 		d.Close()
 		return nil, err
