@@ -106,55 +106,75 @@ func (d Decision) String() string {
 	return b.String()
 }
 
-// Decisions asks the daemon at path for its decisions and calls f with each
-// until ctx ends (it then returns nil), f returns an error, or the daemon
-// closes the stream.
-func Decisions(ctx context.Context, path string, f func(Decision) error) error {
+// DecisionStream is a subscription to the daemon's decisions. It is read
+// by one goroutine; Close may be called from any.
+type DecisionStream struct {
+	c    net.Conn
+	r    *bufio.Reader
+	path string
+	stop func() bool
+	ctx  context.Context
+}
+
+// OpenDecisions asks the daemon at path for its decisions. It returns once
+// the daemon has subscribed the stream: every decision made from then on
+// is read by Next (or counted as dropped). ctx ending ends the stream.
+func OpenDecisions(ctx context.Context, path string) (*DecisionStream, error) {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", path)
 	if err != nil {
-		return fmt.Errorf("control socket %s: %w (is the daemon running?)", path, err)
+		return nil, fmt.Errorf("control socket %s: %w (is the daemon running?)", path, err)
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+	s := &DecisionStream{c: c, r: bufio.NewReaderSize(c, 64<<10), path: path, ctx: ctx,
+		stop: context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })}
+	fail := func(err error) (*DecisionStream, error) {
+		s.Close()
+		return nil, err
+	}
 	if err := json.NewEncoder(c).Encode(Request{Query: QueryDecisions}); err != nil {
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return fail(fmt.Errorf("control socket %s: %w", path, err))
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
-	line, err := r.ReadBytes('\n')
+	line, err := s.r.ReadBytes('\n')
 	if err != nil {
-		return streamErr(ctx, path, err)
+		return fail(s.err(err))
 	}
 	var rep Reply
 	if err := json.Unmarshal(line, &rep); err != nil {
-		return fmt.Errorf("control socket %s: reply: %w", path, err)
+		return fail(fmt.Errorf("control socket %s: reply: %w", path, err))
 	}
 	if rep.Error != "" {
-		return fmt.Errorf("daemon: %s", rep.Error)
+		return fail(fmt.Errorf("daemon: %s", rep.Error))
 	}
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			return streamErr(ctx, path, err)
-		}
-		var d Decision
-		if err := json.Unmarshal(line, &d); err != nil {
-			return fmt.Errorf("control socket %s: decision %q: %w", path, line, err)
-		}
-		if err := f(d); err != nil {
-			return err
-		}
-	}
+	return s, nil
 }
 
-// streamErr is nil when the stream ended because ctx did.
-func streamErr(ctx context.Context, path string, err error) error {
-	if ctx.Err() != nil {
-		return nil
+// Next returns the next decision, waiting for it. It returns io.EOF once
+// the stream's context has ended.
+func (s *DecisionStream) Next() (Decision, error) {
+	var d Decision
+	line, err := s.r.ReadBytes('\n')
+	if err != nil {
+		return d, s.err(err)
+	}
+	if err := json.Unmarshal(line, &d); err != nil {
+		return d, fmt.Errorf("control socket %s: decision %q: %w", s.path, line, err)
+	}
+	return d, nil
+}
+
+// Close ends the stream.
+func (s *DecisionStream) Close() error {
+	s.stop()
+	return s.c.Close()
+}
+
+// err is io.EOF when the stream ended because its context did.
+func (s *DecisionStream) err(err error) error {
+	if s.ctx.Err() != nil {
+		return io.EOF
 	}
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("control socket %s: the daemon closed the stream", path)
+		return fmt.Errorf("control socket %s: the daemon closed the stream", s.path)
 	}
-	return fmt.Errorf("control socket %s: %w", path, err)
+	return fmt.Errorf("control socket %s: %w", s.path, err)
 }

@@ -35,6 +35,10 @@ const (
 	// one of the control socket's maxControlClients for as long as it
 	// reads, and status must still be answered.
 	maxDecisionReaders = 16
+	// decisionSocketBuffer is the send buffer of a stream's socket: with
+	// the reader's buffer it bounds what a reader that does not read
+	// holds of the daemon's memory.
+	decisionSocketBuffer = 8 << 10
 	// dropReportEvery is how often a reader that lost decisions is told
 	// so when no decision follows to carry the news.
 	dropReportEvery = time.Second
@@ -112,6 +116,7 @@ func (d *Daemon) streamDecisions(ctx context.Context, c *net.UnixConn, reply fun
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_ = c.SetDeadline(time.Time{})
+	_ = c.SetWriteBuffer(decisionSocketBuffer)
 	go func() {
 		// The reader sends nothing more: a read returns when it closes
 		// its end (or when serveConn closes c).

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
@@ -18,9 +20,23 @@ func monitorDecisions(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("monitor decisions: unexpected argument %q", rest[0])
 	}
-	return control.Decisions(e.ctx, controlPath(e, socket), func(d control.Decision) error {
-		return printDecision(e, d)
-	})
+	s, err := control.OpenDecisions(e.ctx, controlPath(e, socket))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for {
+		d, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := printDecision(e, d); err != nil {
+			return err
+		}
+	}
 }
 
 // printDecision prints one decision: as it came (JSON), or as a line with
