@@ -52,7 +52,7 @@ var objectVerbs = map[string][]string{
 	"endpoint":   {"add", "delete", "change", "show", "flush"},
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
-	"connection": {"show"},
+	"connection": {"show", "trace"},
 	"policy":     {"check"},
 	"doc":        {"man", "completion"},
 }
@@ -103,6 +103,10 @@ var keywordArgs = map[string]string{
 	"--user":            "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
+	"--for":             "",
+	"--svg":             "@file",
+	"--html":            "@file",
+	"--from":            "@file",
 }
 
 // freeWords are what the words that are not keywords are completed with:

@@ -3,6 +3,7 @@ package plot
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -34,6 +35,16 @@ type TimeChart struct {
 	Left, Width, Height int
 	X0, X1              float64
 	Marks               []Mark
+}
+
+// markLabelGap is the least room between two marks' labels, in pixels.
+const markLabelGap = 14
+
+// tick prints tick value v with the decimals its step needs: 0.1 × 3 is
+// 0.30000000000000004 in floating point.
+func tick(v, step float64) string {
+	decimals := max(0, int(-math.Floor(math.Log10(step))))
+	return strconv.FormatFloat(v, 'f', decimals, 64)
 }
 
 // x maps seconds to pixels.
@@ -83,20 +94,27 @@ func (c *Canvas) TimePanel(ch TimeChart, p TimePanel) {
 	c.Add(`<text x="%d" y="%d" font-size="14" font-weight="bold">%s</text>`, ch.Left, c.Y-8, Esc(p.Title))
 	y0, y1 := c.Y, c.Y+ch.Height
 	y := func(v float64) float64 { return float64(y1) - v/top*float64(ch.Height) }
-	for v := 0.0; v <= top+step/2; v += step {
+	for i := 0; float64(i)*step <= top+step/2; i++ {
+		v := float64(i) * step
 		c.Add(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd" stroke-width="1"/>`, ch.Left, y(v), ch.Left+ch.Width, y(v))
-		c.Add(`<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#444">%s</text>`, ch.Left-6, y(v)+4, Num(v))
+		c.Add(`<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#444">%s</text>`, ch.Left-6, y(v)+4, tick(v, step))
 	}
 	tstep := NiceStep(ch.X1-ch.X0, 8)
-	for s := math.Ceil(ch.X0/tstep) * tstep; s <= ch.X1+tstep/100; s += tstep {
-		c.Add(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#444">%ss</text>`, ch.x(s), y1+14, Num(math.Round(s*1000)/1000))
+	for i := math.Ceil(ch.X0 / tstep); i*tstep <= ch.X1+tstep/100; i++ {
+		s := i * tstep
+		c.Add(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#444">%ss</text>`, ch.x(s), y1+14, tick(s, tstep))
 	}
 	c.Add(`<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#444" stroke-width="1"/>`, ch.Left, y0, ch.Width, ch.Height)
+	labelled := math.Inf(-1) // where the last label was drawn
 	for _, m := range ch.Marks {
 		mx := ch.x(m.X)
 		c.Add(`<line class="mark" x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="1" stroke-dasharray="4 3"><title>%s</title></line>`,
 			mx, y0, mx, y1, m.Color, Esc(m.Text))
-		c.Add(`<text x="%.1f" y="%d" font-size="10" text-anchor="middle" fill="%s">%s</text>`, mx, y0+10, m.Color, Esc(m.Label))
+		if mx-labelled >= markLabelGap {
+			// Marks closer than that share the first one's label.
+			c.Add(`<text x="%.1f" y="%d" font-size="10" text-anchor="middle" fill="%s">%s</text>`, mx, y0+10, m.Color, Esc(m.Label))
+			labelled = mx
+		}
 	}
 	for _, s := range p.Series {
 		c.line(ch, s, y)
