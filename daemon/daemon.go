@@ -548,6 +548,7 @@ func (d *Daemon) handleResult(r result) {
 		return
 	}
 	d.log.Info("action", "action", a.String())
+	d.doneDecision(a, r.done)
 	if a.Kind == engine.SetBackup {
 		d.step(engine.ActionDone{EventBase: at, Action: a})
 	}

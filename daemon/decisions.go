@@ -52,6 +52,10 @@ type decisionHub struct {
 	mu      sync.Mutex
 	subs    map[*decisionSub]struct{}
 	metrics *metrics
+	// promotions are warm-standby subflows being promoted to carry their
+	// connection: a handover, published once the kernel has done it.
+	// Only the loop uses it.
+	promotions map[inflightKey]handover
 }
 
 // decisionSub is one reader: its buffer and what it lost.
@@ -61,7 +65,7 @@ type decisionSub struct {
 }
 
 func newDecisionHub(m *metrics) *decisionHub {
-	return &decisionHub{subs: map[*decisionSub]struct{}{}, metrics: m}
+	return &decisionHub{subs: map[*decisionSub]struct{}{}, metrics: m, promotions: map[inflightKey]handover{}}
 }
 
 // on reports whether anyone reads the decisions: the loop builds one only
@@ -173,7 +177,11 @@ func (d *Daemon) newHandover(a engine.Action, asked time.Time) handover {
 		return h
 	}
 	ifs := d.state.Interfaces()
-	h.to = ifName(ifs.Link(a.IfIndex))
+	target, ok := ifs.Link(a.IfIndex)
+	if !ok { // a SetBackup names its subflow by address
+		target, ok = ifs.ByAddr(a.Local.Addr().Unmap())
+	}
+	h.to = ifName(target, ok)
 	h.reason = a.Reason
 	cv, ok := d.state.Conn(a.Token)
 	if !ok {
@@ -186,7 +194,7 @@ func (d *Daemon) newHandover(a engine.Action, asked time.Time) handover {
 		addr := sf.Local.Addr().Unmap()
 		l, ok := ifs.ByAddr(addr)
 		switch {
-		case ok && l.Index == a.IfIndex:
+		case ok && l.Name == h.to:
 			continue
 		case !ok:
 			h.from, h.reason = addr.String(), "address "+addr.String()+" is gone"
@@ -228,6 +236,11 @@ func (d *Daemon) decided(a engine.Action, moves bool) {
 		}
 		dec.Local, dec.Remote = a.Local.Addr().String(), a.Remote.String()
 	case engine.SetBackup:
+		if !a.Backup && d.inHandoverMode(a.Token) {
+			// A warm standby taking over: a handover, told once done.
+			d.dec.promotions[keyOf(a)] = d.newHandover(a, time.Now())
+			return
+		}
 		dec.Kind, dec.From = control.DecisionPromote, name
 		if a.Backup {
 			dec.Kind = control.DecisionDemote
@@ -246,9 +259,32 @@ func (d *Daemon) decided(a engine.Action, moves bool) {
 	d.dec.publish(dec)
 }
 
+// inHandoverMode reports whether connection token's policy is in
+// handover mode.
+func (d *Daemon) inHandoverMode(token uint32) bool {
+	cv, ok := d.state.Conn(token)
+	return ok && cv.Policy != nil && cv.Policy.Mode == policy.ModeHandover
+}
+
+// doneDecision publishes, once the kernel has done it, the promotion of
+// a warm standby that decided recorded as a handover.
+func (d *Daemon) doneDecision(a engine.Action, at time.Time) {
+	if d.dec == nil || a.Kind != engine.SetBackup || a.Backup || len(d.dec.promotions) == 0 {
+		return
+	}
+	k := keyOf(a)
+	if h, ok := d.dec.promotions[k]; ok {
+		delete(d.dec.promotions, k)
+		d.handoverDecision(a.Token, a.Local.Addr().Unmap(), h, at)
+	}
+}
+
 // refusedDecision publishes a command the kernel refused, with the
 // kernel's extended-ack message.
 func (d *Daemon) refusedDecision(a engine.Action, err error, at time.Time) {
+	if d.dec != nil && len(d.dec.promotions) > 0 {
+		delete(d.dec.promotions, keyOf(a))
+	}
 	if !d.dec.on() {
 		return
 	}

@@ -26,6 +26,7 @@ func decisionDaemon(t *testing.T) (*Daemon, engine.Action) {
 	remote := netip.MustParseAddrPort("10.0.3.2:7000")
 	d.state.Step(engine.ConnCreated{EventBase: engine.EventBase{At: time.Now()}, Token: 7,
 		Local: netip.AddrPortFrom(wifi, 40000), Remote: remote, Established: true,
+		Policy:   &policy.Policy{Name: "voice", Mode: policy.ModeHandover},
 		Subflows: []engine.Subflow{{Local: netip.AddrPortFrom(wifi, 40000), Remote: remote}}})
 	snap.Links[0].Up = false
 	d.state.Step(engine.InterfacesChanged{EventBase: engine.EventBase{At: time.Now()}, Ifaces: snap})
@@ -127,5 +128,29 @@ func TestDecisionsSlowReader(t *testing.T) {
 	}
 	if _, err := h.subscribe(); err == nil {
 		t.Errorf("reader %d was accepted, want at most %d", maxDecisionReaders+1, maxDecisionReaders)
+	}
+}
+
+// A warm standby promoted in handover mode is a handover, told once the
+// kernel has done it.
+func TestDecisionsPromotion(t *testing.T) {
+	d, _ := decisionDaemon(t)
+	sub, err := d.dec.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	standby := engine.Subflow{Local: netip.MustParseAddrPort("10.0.2.2:40001"), Remote: netip.MustParseAddrPort("10.0.3.2:7000"), LocID: 1, Backup: true}
+	d.state.Step(engine.SubflowUp{EventBase: engine.EventBase{At: time.Now()}, Token: 7, Subflow: standby})
+	a := engine.Action{Kind: engine.SetBackup, Token: 7, Local: standby.Local, Remote: standby.Remote, Reason: "handover: no preferred path, backup wwan0"}
+	d.decided(a, false)
+	if len(sub.c) != 0 {
+		t.Fatalf("a promotion told before it is done: %+v", <-sub.c)
+	}
+	d.doneDecision(a, time.Now())
+	if got := <-sub.c; got.Kind != control.DecisionHandover || got.From != "wlan0" || got.To != "wwan0" || got.Reason != "wlan0 link down" {
+		t.Errorf("promotion: %+v", got)
+	}
+	if len(d.dec.promotions) != 0 {
+		t.Errorf("promotions left: %v", d.dec.promotions)
 	}
 }
