@@ -13,6 +13,7 @@ import (
 const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
        mptcp-pm connection trace token TOKEN [--for DURATION] [--svg FILE] [--html FILE] [--control PATH]
        mptcp-pm connection trace [token TOKEN] --from FILE [--svg FILE] [--html FILE]
+       mptcp-pm connection watch [token TOKEN] [--interval DURATION] [--control PATH]
 
 Lists the MPTCP connections of the namespace from sock_diag (no daemon
 needed): token, addresses, state, and each subflow with its addresses,
@@ -30,6 +31,10 @@ JSON object per line, which --from FILE draws again; --from also reads
 what monitor -j and monitor decisions -j print. The kernel's events need
 CAP_NET_ADMIN, the decisions a daemon (root or the control group):
 without either, the trace goes on without its marks.
+
+"watch" redraws every --interval (default 1s) the connections (or one),
+each subflow's throughput, RTT and retransmissions since the last frame,
+and the daemon's last decision about each connection, until SIGINT.
 `
 
 type connection = sockdiag.Conn
@@ -38,6 +43,7 @@ func runConnection(e *env, args []string) error {
 	return verb(e, "connection", connectionUsage, args, "show", []command{
 		{name: "show", run: connectionShow},
 		{name: "trace", run: connectionTrace},
+		{name: "watch", run: connectionWatch},
 	})
 }
 

@@ -52,7 +52,7 @@ var objectVerbs = map[string][]string{
 	"endpoint":   {"add", "delete", "change", "show", "flush"},
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
-	"connection": {"show", "trace"},
+	"connection": {"show", "trace", "watch"},
 	"policy":     {"check"},
 	"doc":        {"man", "completion"},
 }
@@ -107,6 +107,7 @@ var keywordArgs = map[string]string{
 	"--svg":             "@file",
 	"--html":            "@file",
 	"--from":            "@file",
+	"--interval":        "",
 }
 
 // freeWords are what the words that are not keywords are completed with:

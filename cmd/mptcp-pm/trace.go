@@ -229,9 +229,15 @@ func startTraceInputs(e *env, o traceOpts, in *traceInputs) {
 		}()
 		go pumpEvents(src, in.kernel, in.stop)
 	}
-	ds, err := control.OpenDecisions(e.ctx, controlPath(e, o.socket))
+	startDecisions(e, o.socket, "connection trace", in)
+}
+
+// startDecisions hands the daemon's decisions to in.decisions until
+// in.stop; without a daemon it says so on stderr, for cmd.
+func startDecisions(e *env, socket, cmd string, in *traceInputs) {
+	ds, err := control.OpenDecisions(e.ctx, controlPath(e, socket))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "mptcp-pm: connection trace: no decisions: %v\n", err)
+		fmt.Fprintf(e.stderr, "mptcp-pm: %s: no decisions: %v\n", cmd, err)
 		return
 	}
 	go func() {
@@ -278,7 +284,12 @@ func traceDevs(e *env, socket string) map[netip.Addr]string {
 	if view == nil {
 		return nil
 	}
-	st := view(e)
+	return devsOf(view(e))
+}
+
+// devsOf names the interfaces of the local addresses in a daemon's view
+// (nil without one).
+func devsOf(st *control.Status) map[netip.Addr]string {
 	if st == nil {
 		return nil
 	}
@@ -302,20 +313,27 @@ func traceSample1(e *env, o traceOpts, devs map[netip.Addr]string) (traceSample,
 	if err != nil {
 		return traceSample{}, false, fmt.Errorf("connection trace: %w", err)
 	}
-	s := traceSample{Time: time.Now(), Type: sampleType, Token: o.token, Subflows: []traceSubflow{}}
+	s := traceSample{Time: time.Now(), Type: sampleType, Token: o.token}
 	for _, c := range conns {
-		if c.Token != o.tok {
-			continue
+		if c.Token == o.tok {
+			s.Subflows = subflowsOf(c, devs)
+			return s, true, nil
 		}
-		for _, sf := range c.Subflows {
-			if sf.State == tcpClose {
-				continue // closed, not yet released with its connection
-			}
-			s.Subflows = append(s.Subflows, traceSubflow{Local: sf.Local.String(), Remote: sf.Remote.String(),
-				Dev: devs[sf.Local.Addr()], Backup: sf.Backup, BytesAcked: sf.BytesAcked, BytesReceived: sf.BytesReceived,
-				RTTus: sf.RTT.Microseconds(), TotalRetrans: sf.TotalRetrans})
-		}
-		return s, true, nil
 	}
 	return s, false, nil
+}
+
+// subflowsOf is what a trace or watch keeps of c's subflows: those not
+// closed, with the interfaces of their local addresses (devs).
+func subflowsOf(c connection, devs map[netip.Addr]string) []traceSubflow {
+	out := []traceSubflow{}
+	for _, sf := range c.Subflows {
+		if sf.State == tcpClose {
+			continue // closed, not yet released with its connection
+		}
+		out = append(out, traceSubflow{Local: sf.Local.String(), Remote: sf.Remote.String(),
+			Dev: devs[sf.Local.Addr()], Backup: sf.Backup, BytesAcked: sf.BytesAcked, BytesReceived: sf.BytesReceived,
+			RTTus: sf.RTT.Microseconds(), TotalRetrans: sf.TotalRetrans})
+	}
+	return out
 }

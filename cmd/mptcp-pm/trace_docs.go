@@ -5,4 +5,5 @@ package main
 // checks of the manual and the docs.
 func init() {
 	commandKeywords["connection trace"] = []string{"token", "--for", "--svg", "--html", "--control", "--from"}
+	commandKeywords["connection watch"] = []string{"token", "--interval", "--control"}
 }
