@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // decisionDaemon is a daemon with a connection on wlan0 (down) and
 // wwan0 (up), enough for the decisions to name them.
-func decisionDaemon(t *testing.T) (*Daemon, engine.Action) {
+func decisionDaemon(t testing.TB) (*Daemon, engine.Action) {
 	t.Helper()
 	wifi, cell := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")
 	snap := ifmon.Snapshot{Links: []ifmon.Link{
@@ -152,5 +153,29 @@ func TestDecisionsPromotion(t *testing.T) {
 	}
 	if len(d.dec.promotions) != 0 {
 		t.Errorf("promotions left: %v", d.dec.promotions)
+	}
+}
+
+// BenchmarkDecision is what one decision (a subflow opened) costs the
+// loop with nobody reading, and with one reader that keeps up.
+func BenchmarkDecision(b *testing.B) {
+	for _, readers := range []int{0, 1} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			d, a := decisionDaemon(b)
+			for range readers {
+				s, err := d.dec.subscribe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					for range s.c {
+					}
+				}()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				d.decided(a, false)
+			}
+		})
 	}
 }
