@@ -237,6 +237,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 	}{
 		{"reload as a member", 65534, 65534, []string{"reload"}, "mptcp-pm: daemon: permission denied: reload needs root\n"},
 		{"status as a non-member", 65533, 65533, []string{"status"}, "mptcp-pm: daemon: permission denied: status needs root or the control group\n"},
+		{"decisions as a non-member", 65533, 65533, []string{"monitor", "decisions"}, "mptcp-pm: daemon: permission denied: decisions needs root or the control group\n"},
 		{"reload as a non-member", 65533, 65533, []string{"reload"}, "mptcp-pm: daemon: permission denied: reload needs root\n"},
 	} {
 		// The socket's mode would stop a non-member before the daemon
@@ -302,7 +303,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		want string
 	}{
 		{"not JSON", notJSON, `{"error":"bad request: invalid character 's' looking for beginning of value"}` + "\n"},
-		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status or reload)"}` + "\n"},
+		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status, decisions or reload)"}` + "\n"},
 		{"1 MiB without a newline", huge, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"half a request", slow, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"nothing", silent, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
