@@ -98,7 +98,7 @@ OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connecti
 OPTIONS := { -j[son] | -t[imestamp] | -n[etns] NAME | -h[elp] }
 
   -j, --json          print JSON (one object per line for monitor)
-  -t, --timestamp     monitors print the time of each line (JSON has it always)
+  -t, --timestamp     monitor quality and monitor decisions print each line's time
   -n, --netns NAME    act in the network namespace NAME (as ip -n NAME)
 
 Keywords may be shortened to a prefix, as with ip(8): "mptcp-pm endp sh".
