@@ -7,6 +7,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,12 +61,38 @@ func nextDecision(t *testing.T, s *control.DecisionStream, pred func(control.Dec
 	}
 }
 
+// denyOthers checks that the daemon itself refuses the decisions to a
+// user who is neither root nor in the control group (the socket is made
+// world-writable for the test, so that its mode does not refuse first).
+func denyOthers(t *testing.T, d *daemonProc) {
+	t.Helper()
+	for dir := filepath.Dir(d.control); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(d.control, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Let in, the monitor would read until killed: the watchdog kills it
+	// (exit -1) instead of letting the test hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "monitor", "decisions", "--control", d.control)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{}}}
+	want := "mptcp-pm: daemon: permission denied: decisions needs root or the control group\n"
+	if r := runCmd(t, cmd, "monitor decisions as 65533"); r.code != 1 || r.stderr != want || r.stdout != "" {
+		t.Errorf("decisions as another user: exit %d, stdout %q, stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
 // The decision stream shows a connection's policy, then, when its Wi-Fi
 // link goes down, the handover from wlan0 to wwan0 with its reason and
 // the time it took.
 func TestIntegrationDecisionsHandoverLinkDown(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, handoverConfig, nil)
+	denyOthers(t, d)
 	s := openDecisions(t, d)
 	st := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	local := st.conn.LocalAddr().String()
