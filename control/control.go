@@ -20,26 +20,30 @@ import (
 
 // The control socket speaks one JSON object per line each way: a request
 // {"query": "status"} (with "brief": true, the connections are counted,
-// not listed) or {"query": "reload"}, and a Reply; {"query": "decisions"}
-// is answered with a Reply, then a stream of Decisions (decision.go).
+// not listed), {"query": "reload"} or {"query": "explain", "explain":
+// {...}}, and a Reply; {"query": "decisions"} is answered with a Reply,
+// then a stream of Decisions (decision.go).
 
 // Request is one control request.
 type Request struct {
-	Query string `json:"query"`
-	Brief bool   `json:"brief,omitempty"`
+	Query   string          `json:"query"`
+	Brief   bool            `json:"brief,omitempty"`
+	Explain *ExplainRequest `json:"explain,omitempty"` // with QueryExplain
 }
 
 // Reply is the answer to one Request.
 type Reply struct {
-	Status *Status `json:"status,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Status      *Status      `json:"status,omitempty"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+	Error       string       `json:"error,omitempty"`
 }
 
 // Queries and who may send them: read-only ones to root and the control
 // group, changes to root only.
 const (
-	QueryStatus = "status"
-	QueryReload = "reload"
+	QueryStatus  = "status"
+	QueryReload  = "reload"
+	QueryExplain = "explain" // read-only
 )
 
 // MaxRequest is the longest request line a daemon reads, and Timeout how
@@ -50,7 +54,7 @@ const (
 )
 
 // requestKeys are the keys of a Request, exactly as they are spelled.
-var requestKeys = []string{"query", "brief"}
+var requestKeys = []string{"query", "brief", "explain"}
 
 // DecodeRequest decodes one request strictly: encoding/json matches keys
 // without regard to case, so {"query":"status","Query":"reload"} would be
@@ -77,16 +81,19 @@ func DecodeRequest(line []byte) (Request, error) {
 		}
 		switch {
 		case !slices.Contains(requestKeys, key):
-			return req, fmt.Errorf("unknown key %q (want %q or %q)", key, requestKeys[0], requestKeys[1])
+			return req, fmt.Errorf("unknown key %q (want %q, %q or %q)", key, requestKeys[0], requestKeys[1], requestKeys[2])
 		case seen[key]:
 			return req, fmt.Errorf("key %q given twice", key)
 		}
 		seen[key] = true
 		var dst any = &req.Query
-		if key == "brief" {
+		switch key {
+		case "brief":
 			dst = &req.Brief
+		case "explain":
+			dst = &req.Explain
 		}
-		if err := json.Unmarshal(raw, dst); err != nil {
+		if err := unmarshalStrict(raw, dst); err != nil {
 			return req, fmt.Errorf("key %q: %w", key, err)
 		}
 	}
@@ -97,4 +104,13 @@ func DecodeRequest(line []byte) (Request, error) {
 		return req, errors.New("trailing data after the JSON object")
 	}
 	return req, nil
+}
+
+// unmarshalStrict decodes raw into dst, refusing unknown keys (an
+// ExplainRequest's; its keys are lower case, and a misspelt one is an
+// error rather than a condition quietly left out).
+func unmarshalStrict(raw []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
 }

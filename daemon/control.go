@@ -351,8 +351,11 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 			return
 		}
 		reply(control.Reply{})
+	case control.QueryExplain:
+		d.serveExplain(qctx, req, root || member, reply)
 	default:
-		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s or %s)", req.Query, control.QueryStatus, control.QueryDecisions, control.QueryReload)})
+		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s, %s or %s)", req.Query,
+			control.QueryStatus, control.QueryDecisions, control.QueryReload, control.QueryExplain)})
 	}
 }
 

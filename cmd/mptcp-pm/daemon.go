@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +22,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -37,6 +35,10 @@ holds one policy per application.
                      its endpoints in line with the interfaces, after FILE's
                      endpoints section. No control socket and no policies;
                      see the endpoints with ` + "`mptcp-pm endpoint show`" + `
+  --dry-run          decide as usual but send the kernel nothing: each command
+                     is logged as "would create-subflow ..." (and again after
+                     a back-off while it is still wanted), pm_type, listeners
+                     and eBPF programs are left alone; not in endpoint mode
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
                      /run/mptcp-pm/netns-NETNS.sock with -n); a stale socket
                      there is replaced, anything else is an error
@@ -70,9 +72,12 @@ per-connection state, and that halves its headroom.
 
 const statusUsage = `Usage: mptcp-pm status [--brief] [--control PATH]
 
-Shows the running daemon's view: policies, interfaces and their classes,
-and each connection with its application, mode, active interfaces and
-subflows; the counts of connections and subflows; the event-to-command
+Shows the running daemon's view: its version, how long it has run, which
+path manager the kernel uses (net.mptcp.pm_type), warnings about what to
+fix (such as a handover policy with no interface of its backup class),
+policies, interfaces and their classes, and each connection with its
+application, mode, active interfaces and subflows; the counts of
+connections and subflows; the event-to-command
 latency (for each command a kernel event caused, from the event's receipt
 to the command's sending) and the kernel's time for those commands (from
 sending to acknowledgement): median, 99th percentile and maximum over the
@@ -124,7 +129,7 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
 	config, socket, level, quality, metrics, user string
-	setPM, endpoints                              bool
+	setPM, endpoints, dryRun                      bool
 	eventBuffer                                   int
 	auditInterval                                 time.Duration
 }
@@ -136,7 +141,7 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
 			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit, "user": &f.user},
-		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints})
+		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "dry-run": &f.dryRun})
 	if err != nil {
 		return f, err
 	}
@@ -197,6 +202,9 @@ func runDaemon(e *env, args []string) error {
 		}
 	}
 	if endpointMode(conf, f.endpoints) {
+		if f.dryRun {
+			return usagef("daemon: --dry-run applies to the userspace path manager, not to endpoint mode (pm: kernel in %s, or --endpoints)", f.config)
+		}
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
@@ -207,7 +215,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
-		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, Logger: log})
+		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, DryRun: f.dryRun, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -335,54 +343,8 @@ func runStatus(e *env, args []string) error {
 	if e.json {
 		return printJSON(e.stdout, r.Status)
 	}
-	st := r.Status
-	fmt.Fprintf(e.stdout, "daemon pid %d config %s", st.PID, st.Config)
-	if st.NetNS != "" {
-		fmt.Fprintf(e.stdout, " netns %s", st.NetNS)
-	}
-	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
-	fmt.Fprintf(e.stdout, "connections %d subflows %d\n", st.ConnectionCount, st.SubflowCount)
-	fmt.Fprintf(e.stdout, "event-to-command p50 %.1fus p99 %.1fus max %.1fus, kernel p50 %.1fus p99 %.1fus max %.1fus (last %d of %d commands)\n",
-		st.Latency.P50, st.Latency.P99, st.Latency.Max, st.CommandTime.P50, st.CommandTime.P99, st.CommandTime.Max,
-		st.Latency.Window, st.Latency.Count)
-	for _, p := range st.Policies {
-		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)", p.Name, p.Mode, p.Source)
-		if p.Mptcpify != "" {
-			fmt.Fprintf(e.stdout, " mptcpify %s", p.Mptcpify)
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	for _, i := range st.Interfaces {
-		state := "down"
-		if i.Up {
-			state = "up"
-		}
-		fmt.Fprintln(e.stdout, strings.Join(append([]string{"interface", i.Name, i.Class, state}, i.Addrs...), " "))
-	}
-	for _, c := range st.Connections {
-		printDaemonConn(e, c)
-	}
+	printStatus(e.stdout, r.Status, time.Now())
 	return nil
-}
-
-func printDaemonConn(e *env, c control.ConnStatus) {
-	side := "client"
-	if c.ServerSide {
-		side = "server"
-	}
-	fmt.Fprintf(e.stdout, "token %s %s -> %s app %s mode %s %s active %s", c.Token, c.Local, c.Remote,
-		c.Application, c.Mode, side, strings.Join(c.Active, ","))
-	for _, ifname := range slices.Sorted(maps.Keys(c.Bad)) {
-		fmt.Fprintf(e.stdout, " bad %s(%s)", ifname, c.Bad[ifname])
-	}
-	fmt.Fprintln(e.stdout)
-	for _, sf := range c.Subflows {
-		b := ""
-		if sf.Backup {
-			b = " backup"
-		}
-		fmt.Fprintf(e.stdout, "\tsubflow %s -> %s locid %d remid %d dev %s%s\n", sf.Local, sf.Remote, sf.LocID, sf.RemID, sf.Interface, b)
-	}
 }
 
 func runReload(e *env, args []string) error {

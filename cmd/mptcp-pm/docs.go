@@ -53,7 +53,7 @@ var objectVerbs = map[string][]string{
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
 	"connection": {"show", "trace", "watch"},
-	"policy":     {"check"},
+	"policy":     {"check", "explain"},
 	"doc":        {"man", "completion"},
 }
 
@@ -72,11 +72,12 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval", "--user"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--dry-run", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval", "--user"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"policy check":    {"-c", "--endpoints"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
+	"policy explain":  {"token", "port", "dest", "uid", "cgroup", "process", "--control"},
 	"doc completion":  {"bash", "zsh", "fish"},
 }
 
@@ -93,6 +94,10 @@ var keywordArgs = map[string]string{
 	"add_addr_accepted": "",
 	"dev":               "@ifname",
 	"token":             "@token",
+	"dest":              "",
+	"uid":               "",
+	"cgroup":            "",
+	"process":           "",
 	"-c":                "@file",
 	"--control":         "@file",
 	"--log-level":       "debug info warn error",

@@ -10,6 +10,8 @@ import (
 
 const policyUsage = `Usage: mptcp-pm policy check [-c FILE] [--endpoints]
        mptcp-pm policy check FILE...
+       mptcp-pm policy explain token TOKEN [--control PATH]
+       mptcp-pm policy explain [port PORT] [dest ADDR] [uid UID] [cgroup PATH] [process NAME] [--control PATH]
 
 With no FILE, checks the installed configuration (-c FILE, default
 /etc/mptcp-pm/config.yaml) and its policy directory exactly as the daemon
@@ -21,7 +23,7 @@ With FILEs, validates those configuration and policy files alone (a file
 with a top-level "name" is a policy, any other a configuration).
 Every mistake is printed as FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status
 1 if there is any.
-`
+` + policyExplainHelp
 
 // loadInstalled reads the configuration at path as the daemon starts
 // with it: with its policy directory, unless the daemon runs in endpoint
@@ -41,6 +43,7 @@ func endpointMode(c *policy.Config, endpoints bool) bool {
 func runPolicy(e *env, args []string) error {
 	return verb(e, "policy", policyUsage, args, "", []command{
 		{name: "check", run: runPolicyCheck},
+		{name: "explain", run: runPolicyExplain},
 	})
 }
 
