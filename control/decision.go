@@ -67,11 +67,17 @@ type Decision struct {
 	// since the line before, and the total so far in DroppedTotal.
 	Dropped      uint64 `json:"dropped,omitempty"`
 	DroppedTotal uint64 `json:"dropped_total,omitempty"`
+	// DryRun is set when the daemon runs with --dry-run: the decision's
+	// command was not sent (a handover then has no time taken).
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // String is the decision as monitor decisions prints it, without the time.
 func (d Decision) String() string {
 	var b strings.Builder
+	if d.DryRun {
+		b.WriteString("would ")
+	}
 	b.WriteString(d.Kind)
 	if d.Token != "" {
 		b.WriteString(" token " + d.Token)
@@ -84,7 +90,10 @@ func (d Decision) String() string {
 		if from == "" {
 			from = "-"
 		}
-		fmt.Fprintf(&b, " %s -> %s took %sms", from, d.To, strconv.FormatFloat(d.TookMS, 'f', 1, 64))
+		fmt.Fprintf(&b, " %s -> %s", from, d.To)
+		if !d.DryRun {
+			fmt.Fprintf(&b, " took %sms", strconv.FormatFloat(d.TookMS, 'f', 1, 64))
+		}
 	case DecisionRefused:
 		fmt.Fprintf(&b, " %s: %s", d.Action, d.Error)
 	case DecisionDropped:

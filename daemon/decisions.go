@@ -56,6 +56,8 @@ type decisionHub struct {
 	// connection: a handover, published once the kernel has done it.
 	// Only the loop uses it.
 	promotions map[inflightKey]handover
+	// dryRun marks every decision as not sent (Options.DryRun).
+	dryRun bool
 }
 
 // decisionSub is one reader: its buffer and what it lost.
@@ -64,8 +66,8 @@ type decisionSub struct {
 	dropped atomic.Uint64
 }
 
-func newDecisionHub(m *metrics) *decisionHub {
-	return &decisionHub{subs: map[*decisionSub]struct{}{}, metrics: m, promotions: map[inflightKey]handover{}}
+func newDecisionHub(m *metrics, dryRun bool) *decisionHub {
+	return &decisionHub{subs: map[*decisionSub]struct{}{}, metrics: m, promotions: map[inflightKey]handover{}, dryRun: dryRun}
 }
 
 // on reports whether anyone reads the decisions: the loop builds one only
@@ -94,6 +96,7 @@ func (h *decisionHub) unsubscribe(s *decisionSub) {
 // publish hands dec to every reader that has room, and counts a drop for
 // the others; it never waits.
 func (h *decisionHub) publish(dec control.Decision) {
+	dec.DryRun = h.dryRun
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -305,6 +308,18 @@ func (d *Daemon) handoverDecision(token uint32, local netip.Addr, h handover, at
 	d.dec.publish(control.Decision{Time: at, Kind: control.DecisionHandover, Token: tokenString(token),
 		From: h.from, To: h.to, Local: local.String(), Reason: h.reason,
 		TookMS: float64(at.Sub(h.asked).Microseconds()) / 1000})
+}
+
+// wouldMove publishes, in a dry run, the handover that creation a would
+// have made: its subflow never comes up, so handoverDone never tells it.
+func (d *Daemon) wouldMove(a engine.Action) {
+	if !d.dec.on() {
+		return
+	}
+	if h, ok := d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}]; ok && (h.to != "" || h.reason != "") {
+		d.dec.publish(control.Decision{Time: time.Now(), Kind: control.DecisionHandover, Token: tokenString(a.Token),
+			From: h.from, To: h.to, Local: a.Local.Addr().Unmap().String(), Reason: h.reason})
+	}
 }
 
 // policyDecision publishes the policy a new connection got.

@@ -23,7 +23,7 @@ func decisionDaemon(t testing.TB) (*Daemon, engine.Action) {
 		{Index: 2, Name: "wlan0", Class: ifmon.ClassWifi, Up: true, Addrs: []netip.Addr{wifi}},
 		{Index: 3, Name: "wwan0", Class: ifmon.ClassCellular, Up: true, Addrs: []netip.Addr{cell}},
 	}}
-	d := &Daemon{state: engine.NewState(snap), dec: newDecisionHub(nil)}
+	d := &Daemon{state: engine.NewState(snap), dec: newDecisionHub(nil, false)}
 	remote := netip.MustParseAddrPort("10.0.3.2:7000")
 	d.state.Step(engine.ConnCreated{EventBase: engine.EventBase{At: time.Now()}, Token: 7,
 		Local: netip.AddrPortFrom(wifi, 40000), Remote: remote, Established: true,
@@ -89,7 +89,7 @@ func TestDecisionsDescribe(t *testing.T) {
 // A reader that does not read loses decisions beyond its buffer, counted;
 // publishing never waits for it.
 func TestDecisionsSlowReader(t *testing.T) {
-	h := newDecisionHub(nil)
+	h := newDecisionHub(nil, false)
 	slow, err := h.subscribe()
 	if err != nil {
 		t.Fatal(err)
@@ -177,5 +177,30 @@ func BenchmarkDecision(b *testing.B) {
 				d.decided(a, false)
 			}
 		})
+	}
+}
+
+// In a dry run every decision says it was not sent, and a handover is
+// told when its command comes back not sent.
+func TestDecisionsDryRun(t *testing.T) {
+	d, a := decisionDaemon(t)
+	d.dec.dryRun = true
+	d.handovers = map[handoverKey]handover{}
+	sub, err := d.dec.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.handovers[handoverKey{a.Token, a.Local.Addr()}] = d.newHandover(a, time.Now())
+	d.wouldMove(a)
+	got := <-sub.c
+	if got.Kind != control.DecisionHandover || !got.DryRun || got.From != "wlan0" || got.To != "wwan0" || got.TookMS != 0 {
+		t.Errorf("dry-run handover: %+v", got)
+	}
+	if s := got.String(); s != "would handover token 00000007 wlan0 -> wwan0: wlan0 link down" {
+		t.Errorf("dry-run handover prints %q", s)
+	}
+	d.decided(engine.Action{Kind: engine.DestroySubflow, Token: 7, Local: netip.MustParseAddrPort("10.0.1.2:40000"), Remote: netip.MustParseAddrPort("10.0.3.2:7000")}, false)
+	if got := <-sub.c; got.Kind != control.DecisionClose || !got.DryRun {
+		t.Errorf("dry-run close: %+v", got)
 	}
 }

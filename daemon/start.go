@@ -117,7 +117,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.metrics = newMetrics(d.Status)
 	}
 	d.handovers = map[handoverKey]handover{}
-	d.dec = newDecisionHub(d.metrics)
+	d.dec = newDecisionHub(d.metrics, opts.DryRun)
 	if err := d.syncHost(set); err != nil {
 		d.Close()
 		return nil, err
