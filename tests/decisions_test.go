@@ -187,3 +187,23 @@ func TestIntegrationDecisionsSlowReader(t *testing.T) {
 		}
 	}
 }
+
+// A dry run streams the handover it would make, marked as not sent.
+func TestIntegrationDecisionsDryRun(t *testing.T) {
+	t.Parallel()
+	tb, d, _ := newDaemonBedWith(t, handoverConfig, nil, "--dry-run")
+	s := openDecisions(t, d)
+	st := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+	c := d.conn(st.conn.LocalAddr(), activeOn("wlan0"))
+	tb.Impair(t, testbed.PathWifi, "cut")
+	ho, seen := nextDecision(t, s, func(dec control.Decision) bool { return dec.Kind == control.DecisionHandover })
+	if ho.Token != c.Token || !ho.DryRun || ho.From != "wlan0" || ho.To != "wwan0" || ho.Reason != "wlan0 link down" || ho.TookMS != 0 {
+		t.Errorf("dry-run handover %+v, want token %s from wlan0 to wwan0 because wlan0 link down, not sent", ho, c.Token)
+	}
+	for _, dec := range append(seen, ho) {
+		if !dec.DryRun {
+			t.Errorf("a decision of a dry run not marked so: %+v", dec)
+		}
+	}
+	t.Logf("dry run: %s", ho)
+}
