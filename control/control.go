@@ -1,7 +1,8 @@
 // Package control is the daemon's control protocol and its client: the
 // wire format (one JSON Request per line, one Reply back), the status the
-// daemon serves (Status and its parts), and Query and Ask, which the
-// command line and the tests use without importing package daemon.
+// daemon serves (Status and its parts), the decision stream (Decision,
+// OpenDecisions), and Query and Ask, which the command line and the tests
+// use without importing package daemon.
 //
 // Out of scope: serving the socket (package daemon does, with its
 // permissions and limits) and printing a status.
@@ -20,7 +21,8 @@ import (
 // The control socket speaks one JSON object per line each way: a request
 // {"query": "status"} (with "brief": true, the connections are counted,
 // not listed), {"query": "reload"} or {"query": "explain", "explain":
-// {...}}, and a Reply.
+// {...}}, and a Reply; {"query": "decisions"} is answered with a Reply,
+// then a stream of Decisions (decision.go).
 
 // Request is one control request.
 type Request struct {

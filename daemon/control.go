@@ -335,6 +335,12 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 			return
 		}
 		reply(control.Reply{Status: st})
+	case control.QueryDecisions:
+		if !root && !member {
+			reply(control.Reply{Error: "permission denied: decisions needs root or the control group"})
+			return
+		}
+		d.streamDecisions(ctx, c, reply)
 	case control.QueryReload:
 		if !root {
 			reply(control.Reply{Error: "permission denied: reload needs root"})
@@ -348,8 +354,8 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 	case control.QueryExplain:
 		d.serveExplain(qctx, req, root || member, reply)
 	default:
-		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s or %s)", req.Query,
-			control.QueryStatus, control.QueryReload, control.QueryExplain)})
+		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s, %s or %s)", req.Query,
+			control.QueryStatus, control.QueryDecisions, control.QueryReload, control.QueryExplain)})
 	}
 }
 

@@ -71,7 +71,9 @@ type Daemon struct {
 	// handovers are subflows created to move a connection, by (token,
 	// local address), with when the move was asked for: a metric measures
 	// until the subflow is up.
-	handovers map[handoverKey]time.Time
+	handovers map[handoverKey]handover
+	// dec streams the decisions to their readers (decisions.go).
+	dec *decisionHub
 
 	state   *engine.State
 	matched map[uint32]matchInfo // what connections matched on owner fields were matched on, for reloads
@@ -531,8 +533,9 @@ func (d *Daemon) step(ev engine.Event) engine.Result {
 		if r.Moves(i) {
 			// Until the subflow is up; its SF_ESTABLISHED may come
 			// before the command's result.
-			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = asked
+			d.handovers[handoverKey{a.Token, a.Local.Addr().Unmap()}] = d.newHandover(a, asked)
 		}
+		d.decided(a, r.Moves(i))
 		d.deferred = append(d.deferred, d.exec.submit(d.ctx, job{a: a, cause: d.cause})...)
 	}
 	return r
@@ -561,6 +564,7 @@ func (d *Daemon) handleResult(r result) {
 		d.refused++
 		delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 		d.log.Warn("kernel refused", "action", a.String(), "err", r.err)
+		d.refusedDecision(a, r.err, r.done)
 		// The engine forgets a connection the kernel has no more.
 		for _, tok := range d.step(engine.ActionFailed{EventBase: at, Action: a, Err: r.err}).Forgotten {
 			d.forgetConn(tok)
@@ -568,6 +572,7 @@ func (d *Daemon) handleResult(r result) {
 		return
 	}
 	d.log.Info("action", "action", a.String())
+	d.doneDecision(a, r.done)
 	if a.Kind == engine.SetBackup {
 		d.step(engine.ActionDone{EventBase: at, Action: a})
 	}
@@ -583,9 +588,10 @@ type handoverKey struct {
 // to its subflow being up.
 func (d *Daemon) handoverDone(token uint32, local netip.Addr, at time.Time) {
 	k := handoverKey{token, local.Unmap()}
-	if start, ok := d.handovers[k]; ok {
+	if h, ok := d.handovers[k]; ok {
 		delete(d.handovers, k)
-		d.metrics.handover(at.Sub(start))
+		d.metrics.handover(at.Sub(h.asked))
+		d.handoverDecision(token, local, h, at)
 	}
 }
 

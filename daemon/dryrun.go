@@ -27,6 +27,7 @@ var errNotSent = errors.New("dry run: not sent")
 // notSent takes in the result of a command a dry run did not send.
 func (d *Daemon) notSent(r result) {
 	a := r.a
+	d.wouldMove(a)
 	delete(d.handovers, handoverKey{a.Token, a.Local.Addr().Unmap()})
 	d.log.Info("would "+a.Kind.String(), "action", a.String())
 	for _, tok := range d.step(engine.ActionFailed{EventBase: engine.EventBase{At: r.done}, Action: a, Err: r.err}).Forgotten {

@@ -28,7 +28,7 @@ func TestDryRunKeepsTheKernelsView(t *testing.T) {
 	ex.run(ctx)
 	wifi, cell := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")
 	d := &Daemon{log: slog.New(slog.NewTextHandler(&logb, nil)), exec: ex, ctx: ctx, inflight: map[inflightKey]bool{},
-		handovers: map[handoverKey]time.Time{}, matched: map[uint32]matchInfo{}, timer: time.NewTimer(time.Hour),
+		handovers: map[handoverKey]handover{}, matched: map[uint32]matchInfo{}, timer: time.NewTimer(time.Hour),
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval),
 		state: engine.NewState(ifmon.Snapshot{Links: []ifmon.Link{
 			{Index: 3, Name: "wlan0", Class: ifmon.ClassWifi, Up: true, Addrs: []netip.Addr{wifi}},

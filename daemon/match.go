@@ -79,6 +79,7 @@ func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bo
 	p := d.set.Lookup(mc)
 	d.log.Debug("connection matched", "token", tokenString(token), "policy", p.Name, "mode", p.Mode,
 		"remote", mc.Remote.String(), "uid", mc.UID, "cgroup", mc.Cgroup, "process", mc.Process)
+	d.policyDecision(token, mc, p)
 	return p
 }
 

@@ -74,6 +74,8 @@ import (
 //     kernel event socket, each one events lost and a rebuild.
 //   - mptcp_pm_build_info{version,revision,goversion} (gauge, always 1):
 //     the running build (package internal/buildinfo).
+//   - mptcp_pm_decisions_dropped_total (counter): decisions a reader of
+//     the decision stream lost because it read too slowly.
 type metrics struct {
 	status func(context.Context) (*Status, error)
 	reg    *prometheus.Registry
@@ -85,6 +87,7 @@ type metrics struct {
 	rtt             *prometheus.HistogramVec
 	sent            *prometheus.CounterVec
 	retrans         *prometheus.CounterVec
+	decDropped      prometheus.Counter
 	// events are the kernel events counted, by type (an array, not a
 	// vector lookup: one increment per event on the loop).
 	events    [256]prometheus.Counter
@@ -146,6 +149,8 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		retrans: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "segments_retransmitted_total",
 			Help: "Segments retransmitted by the client-side subflows, by local interface; loss = rate(this) / rate(mptcp_pm_segments_sent_total)."},
 			[]string{"interface"}),
+		decDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "decisions_dropped_total",
+			Help: "Decisions a reader of the decision stream lost because it read too slowly."}),
 		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "resyncs_total",
 			Help: "Rebuilds of the view of the kernel from a sock_diag dump, by reason (start, overflow, overflow_recheck)."},
 			[]string{"reason"}),
@@ -175,7 +180,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{status: status},
-		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans,
+		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans, m.decDropped,
 		kernelEvents, m.resyncs, m.overflows, buildInfo,
 	)
 	return m
@@ -260,6 +265,15 @@ func (m *metrics) handover(d time.Duration) {
 	}
 	m.handovers.Inc()
 	m.handoverSeconds.Observe(max(d, 0).Seconds())
+}
+
+// decisionDropped counts a decision a slow reader lost (called on the
+// loop, by publish).
+func (m *metrics) decisionDropped() {
+	if m == nil {
+		return
+	}
+	m.decDropped.Inc()
 }
 
 // eventToCommand records the latency of one command a kernel event caused.

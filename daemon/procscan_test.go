@@ -27,7 +27,7 @@ func procDaemon(t *testing.T, scan func(map[uint32]uint32) map[uint32]string) *D
 	f := newProcFinder("")
 	f.scan = scan
 	d := &Daemon{set: set, log: log, state: engine.NewState(ifmon.Snapshot{}), matched: map[uint32]matchInfo{},
-		inflight: map[inflightKey]bool{}, timer: time.NewTimer(time.Hour), handovers: map[handoverKey]time.Time{},
+		inflight: map[inflightKey]bool{}, timer: time.NewTimer(time.Hour), handovers: map[handoverKey]handover{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval),
 		owners:      &owners{log: log, finder: f}}
 	d.timer.Stop()

@@ -116,7 +116,8 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if opts.MetricsListen != "" {
 		d.metrics = newMetrics(d.Status)
 	}
-	d.handovers = map[handoverKey]time.Time{}
+	d.handovers = map[handoverKey]handover{}
+	d.dec = newDecisionHub(d.metrics, opts.DryRun)
 	if err := d.syncHost(set); err != nil {
 		d.Close()
 		return nil, err

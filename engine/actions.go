@@ -46,6 +46,9 @@ type Action struct {
 	// kernel finds the subflows of an AF_INET6 connection by that form
 	// only (SUBFLOW_DESTROY and SET_FLAGS with plain IPv4 get ESRCH).
 	Mapped bool
+	// Probe marks a CreateSubflow that probes a path found bad (a fresh
+	// backup subflow), for the decision stream.
+	Probe  bool
 	Reason string // why, for logs
 }
 

@@ -218,7 +218,7 @@ func (s *State) createMissing(r *plan, kept map[pathKey]bool) {
 		c.pending[w.key] = pendingCreate{since: now, backup: w.backup, id: id}
 		r.wake = earliest(r.wake, now.Add(pendingTimeout))
 		r.create = append(r.create, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(w.local, 0),
-			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Reason: w.reason})
+			ID: id, IfIndex: w.key.link, Remote: w.key.remote, Backup: w.backup, Probe: !w.freshAfter.IsZero(), Reason: w.reason})
 	}
 }
 

@@ -226,7 +226,7 @@ func (s *State) proveSilent(c *connState, now time.Time) ([]Action, time.Time) {
 		c.pending[k] = pendingCreate{since: now, backup: true, id: id, probe: true}
 		sus.sent = true
 		out = append(out, Action{Kind: CreateSubflow, Token: c.Token, Local: netip.AddrPortFrom(local, 0), ID: id,
-			IfIndex: link, Remote: k.remote, Backup: true,
+			IfIndex: link, Remote: k.remote, Backup: true, Probe: true,
 			Reason: fmt.Sprintf("%s: %s silent for %v: probing it", c.Policy.Mode, l.Name, now.Sub(sus.since).Round(time.Millisecond))})
 	}
 	return out, wake

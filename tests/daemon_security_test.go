@@ -302,7 +302,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		want string
 	}{
 		{"not JSON", notJSON, `{"error":"bad request: invalid character 's' looking for beginning of value"}` + "\n"},
-		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status, reload or explain)"}` + "\n"},
+		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status, decisions, reload or explain)"}` + "\n"},
 		{"1 MiB without a newline", huge, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"half a request", slow, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"nothing", silent, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},

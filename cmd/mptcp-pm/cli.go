@@ -48,6 +48,7 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	json           bool
+	timestamp      bool   // -t: monitors print the time of each line
 	netns          string // -n NAME, "" for the caller's namespace
 	nsfd           int    // an open fd of that namespace, 0 for none
 
@@ -95,9 +96,10 @@ func init() {
 const globalUsage = `Usage: mptcp-pm [OPTIONS] OBJECT { COMMAND | help }
 OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection |
            daemon | status | policy | reload | run | doc | version }
-OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] | --version }
+OPTIONS := { -j[son] | -t[imestamp] | -n[etns] NAME | -h[elp] | --version }
 
   -j, --json          print JSON (one object per line for monitor)
+  -t, --timestamp     monitor quality and monitor decisions print each line's time
   -n, --netns NAME    act in the network namespace NAME (as ip -n NAME)
   --version           print the build (as "mptcp-pm version") and exit
 
@@ -117,6 +119,8 @@ func run(e *env, args []string) error {
 		switch {
 		case a == "-j" || a == "-json" || a == "--json":
 			e.json = true
+		case a == "-t" || a == "-timestamp" || a == "--timestamp":
+			e.timestamp = true
 		case a == "-n" || a == "-netns" || a == "--netns":
 			if len(args) == 0 {
 				return usagef("option %s needs a namespace name", a)

@@ -11,6 +11,9 @@ import (
 )
 
 const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
+       mptcp-pm connection trace token TOKEN [--for DURATION] [--svg FILE] [--html FILE] [--control PATH]
+       mptcp-pm connection trace [token TOKEN] --from FILE [--svg FILE] [--html FILE]
+       mptcp-pm connection watch [token TOKEN] [--interval DURATION] [--control PATH]
 
 Lists the MPTCP connections of the namespace from sock_diag (no daemon
 needed): token, addresses, state, and each subflow with its addresses,
@@ -18,6 +21,20 @@ address IDs, backup flags (ours, and the peer's as "backup_remote"),
 smoothed RTT/variance, retransmissions and lost segments. When a daemon
 answers on the control socket, each connection it manages also shows its
 application, mode and active interfaces.
+
+"trace" draws one connection over time (--svg FILE, --html FILE): each
+subflow's throughput, RTT and retransmissions, sampled every 100 ms from
+sock_diag, with the daemon's decisions and the kernel's events about the
+connection marked on them. It records for --for DURATION, or until the
+connection closes or SIGINT. With -j it also prints the recording, one
+JSON object per line, which --from FILE draws again; --from also reads
+what monitor -j and monitor decisions -j print. The kernel's events need
+CAP_NET_ADMIN, the decisions a daemon (root or the control group):
+without either, the trace goes on without its marks.
+
+"watch" redraws every --interval (default 1s) the connections (or one),
+each subflow's throughput, RTT and retransmissions since the last frame,
+and the daemon's last decision about each connection, until SIGINT.
 `
 
 type connection = sockdiag.Conn
@@ -25,6 +42,8 @@ type connection = sockdiag.Conn
 func runConnection(e *env, args []string) error {
 	return verb(e, "connection", connectionUsage, args, "show", []command{
 		{name: "show", run: connectionShow},
+		{name: "trace", run: connectionTrace},
+		{name: "watch", run: connectionWatch},
 	})
 }
 

@@ -52,7 +52,7 @@ var objectVerbs = map[string][]string{
 	"endpoint":   {"add", "delete", "change", "show", "flush"},
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
-	"connection": {"show"},
+	"connection": {"show", "trace", "watch"},
 	"policy":     {"check", "explain"},
 	"doc":        {"man", "completion"},
 }
@@ -65,7 +65,7 @@ var commandKeywords = map[string][]string{
 	"endpoint change": {"id", "backup", "nobackup", "fullmesh", "nofullmesh"},
 	"endpoint show":   {"id"},
 	"limits set":      {"subflows", "add_addr_accepted"},
-	"monitor":         {"quality"},
+	"monitor":         {"quality", "decisions", "--control"},
 	"announce":        {"id", "token", "port", "dev"},
 	"remove":          {"id", "token"},
 	"subflow add":     {"token", "local", "id", "port", "remote", "dev", "backup"},
@@ -108,6 +108,11 @@ var keywordArgs = map[string]string{
 	"--user":            "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
+	"--for":             "",
+	"--svg":             "@file",
+	"--html":            "@file",
+	"--from":            "@file",
+	"--interval":        "",
 }
 
 // freeWords are what the words that are not keywords are completed with:
@@ -119,7 +124,7 @@ var freeWords = map[string]string{
 }
 
 // globalOptions are what run() reads before the object.
-var globalOptions = []string{"-j", "--json", "-n", "--netns", "-h", "--help"}
+var globalOptions = []string{"-j", "--json", "-t", "--timestamp", "-n", "--netns", "-h", "--help"}
 
 // caseArm is one arm of a generated shell switch.
 type caseArm struct {

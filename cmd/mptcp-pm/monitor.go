@@ -11,6 +11,7 @@ import (
 )
 
 const monitorUsage = `Usage: mptcp-pm monitor [quality]
+       mptcp-pm monitor decisions [--control PATH]
 
 Prints the path manager's events as they arrive, one line each, like
 ip mptcp monitor (with -j, one JSON object per line). With "quality",
@@ -20,6 +21,13 @@ retransmission timeout fired), STATE (a TCP state change) and MEASURED
 retransmissions and lost segments. Joining the event group needs
 CAP_NET_ADMIN, loading the probes CAP_BPF and CAP_PERFMON too. Stops on
 SIGINT or SIGTERM.
+
+"decisions" prints the running daemon's decisions as it makes them, from
+its control socket (root or the control group): the policy of each new
+connection, handovers (from and to which interface, why, and the time
+they took), subflows opened, probed, demoted, promoted and closed, and
+commands the kernel refused with its message. A reader too slow for the
+daemon loses decisions, and is told how many ("dropped").
 `
 
 // eventSource is what monitor reads; *genl.Events implements it.
@@ -45,6 +53,11 @@ type received struct {
 }
 
 func runMonitor(e *env, args []string) error {
+	if len(args) > 0 {
+		if _, ok := match(args[0], "decisions"); ok {
+			return monitorDecisions(e, args[1:])
+		}
+	}
 	quality := false
 	if len(args) > 0 {
 		if _, ok := match(args[0], "quality"); !ok || len(args) > 1 {
@@ -129,18 +142,19 @@ func isDecodeError(err error) bool {
 var qualityNames = map[bpf.EventKind]string{bpf.EventEstablished: "MEASURED", bpf.EventRTO: "RTO", bpf.EventState: "STATE"}
 
 type qualityJSON struct {
-	Type         string `json:"type"`
-	Token        string `json:"token"`
-	Local        string `json:"local"`
-	Remote       string `json:"remote"`
-	LocID        uint8  `json:"locid"`
-	RemID        uint8  `json:"remid"`
-	State        string `json:"state"`
-	OldState     string `json:"old_state,omitempty"`
-	SRTTus       int64  `json:"srtt_us"`
-	RTOs         uint32 `json:"rtos"`
-	TotalRetrans uint32 `json:"total_retrans"`
-	Lost         uint32 `json:"lost"`
+	Time         time.Time `json:"time"`
+	Type         string    `json:"type"`
+	Token        string    `json:"token"`
+	Local        string    `json:"local"`
+	Remote       string    `json:"remote"`
+	LocID        uint8     `json:"locid"`
+	RemID        uint8     `json:"remid"`
+	State        string    `json:"state"`
+	OldState     string    `json:"old_state,omitempty"`
+	SRTTus       int64     `json:"srtt_us"`
+	RTOs         uint32    `json:"rtos"`
+	TotalRetrans uint32    `json:"total_retrans"`
+	Lost         uint32    `json:"lost"`
 }
 
 func printQuality(e *env, pe bpf.Event) error {
@@ -149,8 +163,9 @@ func printQuality(e *env, pe bpf.Event) error {
 		name = pe.Kind.String()
 	}
 	m := pe.Metrics
+	now := time.Now()
 	if e.json {
-		j := qualityJSON{Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
+		j := qualityJSON{Time: now, Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
 			LocID: m.LocID, RemID: m.RemID, State: stateName(pe.State), SRTTus: m.SRTT.Microseconds(), RTOs: m.RTOs,
 			TotalRetrans: m.TotalRetrans, Lost: m.Lost}
 		if pe.Kind == bpf.EventState {
@@ -159,6 +174,7 @@ func printQuality(e *env, pe bpf.Event) error {
 		return printJSON(e.stdout, j)
 	}
 	var b strings.Builder
+	b.WriteString(stamp(e, now))
 	fmt.Fprintf(&b, "[%16s] token=%08x locid=%d remid=%d saddr=%s daddr=%s", name, pe.Key.Token, m.LocID, m.RemID, pe.Key.Local, pe.Key.Remote)
 	if pe.Kind == bpf.EventState {
 		fmt.Fprintf(&b, " state=%s->%s", stateName(pe.OldState), stateName(pe.State))

@@ -8,7 +8,6 @@ package main
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	svg "github.com/mptcp-pm/mptcp-pm/internal/plot"
 )
 
 // row is one path manager's result, as tests/bench_handover_test.go writes it.
@@ -100,25 +101,6 @@ func title(impairment string) string {
 	return "Wi-Fi " + impairment
 }
 
-// palette colours the path managers in the order they first appear
-// (Okabe–Ito colours, readable by colour-blind readers).
-var palette = []string{"#999999", "#E69F00", "#0072B2", "#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#F0E442"}
-
-// niceStep is a 1, 2 or 5 × 10^k step giving about n ticks up to max.
-func niceStep(max float64, n int) float64 {
-	if max <= 0 {
-		return 1
-	}
-	raw := max / float64(n)
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if raw <= m*mag {
-			return m * mag
-		}
-	}
-	return 10 * mag
-}
-
 func ms(v float64) string {
 	switch {
 	case v >= 100:
@@ -130,11 +112,7 @@ func ms(v float64) string {
 	}
 }
 
-func esc(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
+var esc = svg.Esc
 
 // Layout, in pixels.
 const (
@@ -146,7 +124,6 @@ const (
 	barGap    = 10
 	panelHead = 34
 	axisH     = 34
-	font      = `font-family="DejaVu Sans, Verdana, Arial, sans-serif"`
 )
 
 // plot writes the chart as SVG.
@@ -164,54 +141,45 @@ func plot(w io.Writer, res *results, note string) error {
 		ch.panel(p)
 	}
 	ch.foot(note)
-
-	y := ch.y
-	_, err := fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" %s>
-<rect width="100%%" height="100%%" fill="#fff"/>
-%s</svg>
-`, width, y, width, y, font, ch.b.String())
+	_, err := ch.WriteTo(w, width)
 	return err
 }
 
-// chart is the SVG body being drawn, top to bottom.
+// chart is the SVG being drawn, top to bottom (ch.Y: the bottom of what
+// is drawn so far).
 type chart struct {
-	b     strings.Builder
-	y     int      // the bottom of what is drawn so far
+	svg.Canvas
 	names []string // the path managers, in the order they first appear
 }
 
-// body adds a line to the SVG body.
-func (ch *chart) body(format string, args ...any) { fmt.Fprintf(&ch.b, format+"\n", args...) }
-
 // color is the colour of a path manager.
 func (ch *chart) color(name string) string {
-	return palette[slices.Index(ch.names, name)%len(palette)]
+	return svg.Palette[slices.Index(ch.names, name)%len(svg.Palette)]
 }
 
 // head draws the title, the subtitle (runs: how many runs) and the legend.
 func (ch *chart) head(runs int) {
-	ch.y += 30
-	ch.body(`<text x="%d" y="%d" font-size="20" font-weight="bold">Handover stall: the longest gap between two echoes, per path manager</text>`, 20, ch.y)
-	ch.y += 22
+	ch.Y += 30
+	ch.Add(`<text x="%d" y="%d" font-size="20" font-weight="bold">Handover stall: the longest gap between two echoes, per path manager</text>`, 20, ch.Y)
+	ch.Y += 22
 	sub := "A 100-byte record every 10 ms, echoed; the Wi-Fi path is impaired at 3 s. Bar: median"
 	if runs > 0 {
 		sub += fmt.Sprintf(" of %d runs", runs)
 	}
 	sub += "; dots: the runs. Lower is better."
-	ch.body(`<text x="%d" y="%d" font-size="13" fill="#444">%s</text>`, 20, ch.y, esc(sub))
-	ch.y += 16
+	ch.Add(`<text x="%d" y="%d" font-size="13" fill="#444">%s</text>`, 20, ch.Y, esc(sub))
+	ch.Y += 16
 	legendRows := (len(ch.names) + 1) / 2
 	for i, n := range ch.names {
 		lx := 20 + (i%2)*480
-		ly := ch.y + 8 + (i/2)*20
-		ch.body(`<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`, lx, ly, ch.color(n))
-		ch.body(`<text x="%d" y="%d" font-size="13">%s</text>`, lx+20, ly+12, esc(n))
+		ly := ch.Y + 8 + (i/2)*20
+		ch.Add(`<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`, lx, ly, ch.color(n))
+		ch.Add(`<text x="%d" y="%d" font-size="13">%s</text>`, lx+20, ly+12, esc(n))
 	}
-	ch.y += 8 + legendRows*20 + 4
-	ch.body(`<circle cx="%d" cy="%d" r="4" fill="#222" stroke="#fff" stroke-width="1"/>`, 27, ch.y+7)
-	ch.body(`<text x="%d" y="%d" font-size="13">one run</text>`, 40, ch.y+12)
-	ch.y += 24
+	ch.Y += 8 + legendRows*20 + 4
+	ch.Add(`<circle cx="%d" cy="%d" r="4" fill="#222" stroke="#fff" stroke-width="1"/>`, 27, ch.Y+7)
+	ch.Add(`<text x="%d" y="%d" font-size="13">one run</text>`, 40, ch.Y+12)
+	ch.Y += 24
 }
 
 // panel draws one impairment's panel: its title, the axis and a bar per
@@ -224,44 +192,44 @@ func (ch *chart) panel(p panel) {
 			max = math.Max(max, v)
 		}
 	}
-	step := niceStep(max, 5)
+	step := svg.NiceStep(max, 5)
 	top := math.Ceil(max/step) * step
 	if top == 0 {
 		top = step
 	}
 	x := func(v float64) float64 { return plotX + v/top*plotW }
 
-	ch.y += panelHead
-	ch.body(`<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`, 20, ch.y-10, esc(title(p.Impairment)))
-	plotTop := ch.y
-	plotBottom := ch.y + len(p.Rows)*(barH+barGap) + barGap
+	ch.Y += panelHead
+	ch.Add(`<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`, 20, ch.Y-10, esc(title(p.Impairment)))
+	plotTop := ch.Y
+	plotBottom := ch.Y + len(p.Rows)*(barH+barGap) + barGap
 	// Grid and ticks.
 	for t := 0.0; t <= top+step/2; t += step {
 		gx := x(t)
-		ch.body(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd" stroke-width="1"/>`, gx, plotTop, gx, plotBottom)
-		ch.body(`<text x="%.1f" y="%d" font-size="12" text-anchor="middle" fill="#444">%s</text>`, gx, plotBottom+16, strconv.FormatFloat(t, 'f', -1, 64))
+		ch.Add(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd" stroke-width="1"/>`, gx, plotTop, gx, plotBottom)
+		ch.Add(`<text x="%.1f" y="%d" font-size="12" text-anchor="middle" fill="#444">%s</text>`, gx, plotBottom+16, strconv.FormatFloat(t, 'f', -1, 64))
 	}
-	ch.body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotBottom, plotX+plotW, plotBottom)
-	ch.body(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotTop, plotX, plotBottom)
-	ch.body(`<text x="%d" y="%d" font-size="12" text-anchor="middle" fill="#444">longest stall (ms)</text>`, plotX+plotW/2, plotBottom+30)
+	ch.Add(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotBottom, plotX+plotW, plotBottom)
+	ch.Add(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="1"/>`, plotX, plotTop, plotX, plotBottom)
+	ch.Add(`<text x="%d" y="%d" font-size="12" text-anchor="middle" fill="#444">longest stall (ms)</text>`, plotX+plotW/2, plotBottom+30)
 
 	for i, r := range p.Rows {
 		ch.bar(r, plotTop+barGap+i*(barH+barGap), x)
 	}
-	ch.y = plotBottom + axisH
+	ch.Y = plotBottom + axisH
 }
 
 // bar draws one path manager's bar at by: the median, a dot per run and
 // the label; x maps milliseconds to the plot.
 func (ch *chart) bar(r row, by int, x func(float64) float64) {
 	name := r.Name
-	ch.body(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`, labelW, by+barH/2+5, esc(name))
-	ch.body(`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: median %s ms</title></rect>`,
+	ch.Add(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`, labelW, by+barH/2+5, esc(name))
+	ch.Add(`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: median %s ms</title></rect>`,
 		plotX, by, x(r.MedianMS)-plotX, barH, ch.color(r.Name), esc(name), ms(r.MedianMS))
 	end := x(r.MedianMS)
 	for j, v := range r.RunsMS {
 		dy := float64(by) + float64(barH)*(float64(j)+1)/float64(len(r.RunsMS)+1)
-		ch.body(`<circle class="run" cx="%.1f" cy="%.1f" r="4" fill="#222" stroke="#fff" stroke-width="1"><title>%s ms</title></circle>`, x(v), dy, ms(v))
+		ch.Add(`<circle class="run" cx="%.1f" cy="%.1f" r="4" fill="#222" stroke="#fff" stroke-width="1"><title>%s ms</title></circle>`, x(v), dy, ms(v))
 		end = math.Max(end, x(v))
 	}
 	label := ms(r.MedianMS) + " ms"
@@ -271,18 +239,18 @@ func (ch *chart) bar(r row, by int, x func(float64) float64) {
 	if n := len(r.Failed); n > 0 {
 		label += fmt.Sprintf("  %d failed", n)
 	}
-	ch.body(`<text x="%.1f" y="%d" font-size="13" font-weight="bold">%s</text>`, end+8, by+barH/2+5, esc(label))
+	ch.Add(`<text x="%.1f" y="%d" font-size="13" font-weight="bold">%s</text>`, end+8, by+barH/2+5, esc(label))
 }
 
 // foot draws the footnote (note first, if any).
 func (ch *chart) foot(note string) {
-	ch.y += 12
+	ch.Y += 12
 	foot := "×: ratio to the kernel PM with a backup endpoint. Data: scripts/bench-handover.sh; chart: tools/plotbench."
 	if note != "" {
 		foot = note + " " + foot
 	}
-	ch.body(`<text x="%d" y="%d" font-size="11" fill="#666">%s</text>`, 20, ch.y, esc(foot))
-	ch.y += 10
+	ch.Add(`<text x="%d" y="%d" font-size="11" fill="#666">%s</text>`, 20, ch.Y, esc(foot))
+	ch.Y += 10
 }
 
 func main() {

@@ -147,11 +147,3 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
-
-func TestNiceStep(t *testing.T) {
-	for _, c := range []struct{ max, want float64 }{{430, 100}, {963.8, 200}, {17.5, 5}, {0, 1}, {3219, 1000}} {
-		if got := niceStep(c.max, 5); got != c.want {
-			t.Errorf("niceStep(%v): got %v, want %v", c.max, got, c.want)
-		}
-	}
-}

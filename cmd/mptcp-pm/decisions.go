@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/control"
+)
+
+// monitorDecisions prints the running daemon's decisions as it makes
+// them (monitor decisions).
+func monitorDecisions(e *env, args []string) error {
+	var socket string
+	rest, err := parseFlags("monitor decisions", args, map[string]*string{"control": &socket}, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("monitor decisions: unexpected argument %q", rest[0])
+	}
+	s, err := control.OpenDecisions(e.ctx, controlPath(e, socket))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for {
+		d, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := printDecision(e, d); err != nil {
+			return err
+		}
+	}
+}
+
+// printDecision prints one decision: as it came (JSON), or as a line with
+// the time first under -t.
+func printDecision(e *env, d control.Decision) error {
+	if e.json {
+		return printJSON(e.stdout, d)
+	}
+	_, err := fmt.Fprintln(e.stdout, stamp(e, d.Time)+d.String())
+	return err
+}
+
+// stampLayout is how -t prints a time: the local time to the microsecond.
+const stampLayout = "2006-01-02T15:04:05.000000"
+
+// stamp is the time prefix of a monitor's text line under -t ("" without).
+func stamp(e *env, t time.Time) string {
+	if !e.timestamp {
+		return ""
+	}
+	return "[" + t.Local().Format(stampLayout) + "] "
+}
