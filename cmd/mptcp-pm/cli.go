@@ -24,6 +24,9 @@ type pmClient interface {
 	Endpoints() ([]genl.Endpoint, error)
 	FlushEndpoints() error
 	ChangeEndpoint(uint8, genl.EndpointChange) error
+	ChangeEndpointAt(netip.AddrPort, genl.EndpointChange) error
+	Addresses(token uint32) ([]genl.Endpoint, error)
+	Address(token uint32, id uint8) (genl.Endpoint, error)
 	Limits() (genl.Limits, error)
 	SetLimits(genl.LimitsUpdate) error
 	Announce(uint32, genl.Endpoint) error

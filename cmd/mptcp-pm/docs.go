@@ -60,10 +60,10 @@ var objectVerbs = map[string][]string{
 // commandKeywords are the keywords that may follow a command: the key is
 // "OBJECT VERB", or "OBJECT" for an object without verbs.
 var commandKeywords = map[string][]string{
-	"endpoint add":    {"port", "dev", "id", "signal", "subflow", "backup", "fullmesh"},
+	"endpoint add":    {"port", "dev", "id", "signal", "subflow", "backup", "fullmesh", "laminar"},
 	"endpoint delete": {"id"},
-	"endpoint change": {"id", "backup", "nobackup", "fullmesh", "nofullmesh"},
-	"endpoint show":   {"id"},
+	"endpoint change": {"id", "port", "backup", "nobackup", "fullmesh", "nofullmesh"},
+	"endpoint show":   {"id", "token"},
 	"limits set":      {"subflows", "add_addr_accepted"},
 	"monitor":         {"quality"},
 	"announce":        {"id", "token", "port", "dev"},

@@ -12,15 +12,18 @@ import (
 
 const endpointUsage = `Usage: mptcp-pm endpoint add ADDR [port PORT] [dev IFNAME] [id ID] [FLAG-LIST]
        mptcp-pm endpoint delete id ID [ADDR]
-       mptcp-pm endpoint change id ID CHANGE-OPT...
-       mptcp-pm endpoint show [id ID]
+       mptcp-pm endpoint change { id ID | ADDR [port PORT] } CHANGE-OPT...
+       mptcp-pm endpoint show [id ID] [token TOKEN]
        mptcp-pm endpoint flush
 FLAG-LIST := [FLAG-LIST] FLAG
-FLAG := [ signal | subflow | backup | fullmesh ]
+FLAG := [ signal | subflow | laminar | backup | fullmesh ]
 CHANGE-OPT := [ backup | nobackup | fullmesh | nofullmesh ]
 
 Endpoints of the in-kernel path manager (net.mptcp.pm_type=0), as ip mptcp endpoint.
-"change" keeps the flags it is not given (ip mptcp clears them).
+"change" keeps the flags it is not given (ip mptcp clears them); by ADDR,
+an endpoint without a port matches any PORT, as in the kernel.
+"show token TOKEN" lists the local addresses of one userspace-PM connection.
+"laminar" (kernel 6.18): the source of subflows to the peer's announced addresses.
 `
 
 const limitsUsage = `Usage: mptcp-pm limits set [subflows N] [add_addr_accepted N]
@@ -57,7 +60,7 @@ func resolveDev(e *env, cmd, name string) (int32, error) {
 // resolved by the caller.
 func parseEndpointAdd(args []string) (ep genl.Endpoint, dev string, err error) {
 	s := &scanner{cmd: "endpoint add", args: args}
-	keywords := []string{"port", "dev", "id", "signal", "subflow", "backup", "fullmesh"}
+	keywords := []string{"port", "dev", "id", "signal", "subflow", "backup", "fullmesh", "laminar"}
 	for s.more() {
 		a := s.next()
 		kw, ok := match(a, keywords...)
@@ -140,81 +143,6 @@ func endpointDelete(e *env, args []string) error {
 		return usagef("%s: id 0 needs the address (id 0 is the initial subflow's address)", s.cmd)
 	}
 	return withPM(e, func(pm pmClient) error { return pm.DeleteEndpoint(id, addr) })
-}
-
-func endpointChange(e *env, args []string) error {
-	s := &scanner{cmd: "endpoint change", args: args}
-	var (
-		id     uint8
-		haveID bool
-		ch     genl.EndpointChange
-		err    error
-	)
-	for s.more() {
-		a := s.next()
-		kw, ok := match(a, "id", "backup", "nobackup", "fullmesh", "nofullmesh")
-		if !ok {
-			return s.unknown(a, "id", "backup", "nobackup", "fullmesh", "nofullmesh")
-		}
-		on := !strings.HasPrefix(kw, "no")
-		switch strings.TrimPrefix(kw, "no") {
-		case "id":
-			if id, err = s.id(); err != nil {
-				return err
-			}
-			haveID = true
-		case "backup":
-			if ch.Backup != nil && *ch.Backup != on {
-				return usagef("%s: backup and nobackup contradict each other", s.cmd)
-			}
-			ch.Backup = &on
-		case "fullmesh":
-			if ch.Fullmesh != nil && *ch.Fullmesh != on {
-				return usagef("%s: fullmesh and nofullmesh contradict each other", s.cmd)
-			}
-			ch.Fullmesh = &on
-		}
-	}
-	if !haveID {
-		return required(s.cmd, "id ID")
-	}
-	if ch.Backup == nil && ch.Fullmesh == nil {
-		return required(s.cmd, "one of backup, nobackup, fullmesh, nofullmesh")
-	}
-	return withPM(e, func(pm pmClient) error { return pm.ChangeEndpoint(id, ch) })
-}
-
-func endpointShow(e *env, args []string) error {
-	s := &scanner{cmd: "endpoint show", args: args}
-	var (
-		id     uint8
-		haveID bool
-		err    error
-	)
-	for s.more() {
-		a := s.next()
-		if _, ok := match(a, "id"); !ok {
-			return s.unknown(a, "id")
-		}
-		if id, err = s.id(); err != nil {
-			return err
-		}
-		haveID = true
-	}
-	var eps []genl.Endpoint
-	err = withPM(e, func(pm pmClient) error {
-		if haveID {
-			ep, err := pm.Endpoint(id)
-			eps = []genl.Endpoint{ep}
-			return err
-		}
-		eps, err = pm.Endpoints()
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return printEndpoints(e, eps)
 }
 
 // endpointJSON is an endpoint as `ip -j mptcp endpoint show` prints it.
