@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -51,8 +52,10 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	json           bool
-	netns          string // -n NAME, "" for the caller's namespace
-	nsfd           int    // an open fd of that namespace, 0 for none
+	timestamp      bool             // -t: monitor lines start with their time
+	now            func() time.Time // nil: time.Now
+	netns          string           // -n NAME, "" for the caller's namespace
+	nsfd           int              // an open fd of that namespace, 0 for none
 
 	dialPM     func(e *env) (pmClient, error)
 	dialEvents func(e *env) (eventSource, error)
@@ -98,9 +101,10 @@ func init() {
 const globalUsage = `Usage: mptcp-pm [OPTIONS] OBJECT { COMMAND | help }
 OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection |
            daemon | status | policy | reload | run | doc | version }
-OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] | --version }
+OPTIONS := { -j[son] | -t[imestamp] | -n[etns] NAME | -h[elp] | --version }
 
   -j, --json          print JSON (one object per line for monitor)
+  -t, --timestamp     start each line of monitor with its time
   -n, --netns NAME    act in the network namespace NAME (as ip -n NAME)
   --version           print the build (as "mptcp-pm version") and exit
 
@@ -120,6 +124,8 @@ func run(e *env, args []string) error {
 		switch {
 		case a == "-j" || a == "-json" || a == "--json":
 			e.json = true
+		case a == "-t" || a == "-timestamp" || a == "--timestamp":
+			e.timestamp = true
 		case a == "-n" || a == "-netns" || a == "--netns":
 			if len(args) == 0 {
 				return usagef("option %s needs a namespace name", a)
@@ -221,6 +227,14 @@ func verb(e *env, object, usage string, args []string, def string, verbs []comma
 		}
 	}
 	panic("unreachable")
+}
+
+// clock returns the time now (e.now in tests).
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 // withPM dials the path manager for one command.

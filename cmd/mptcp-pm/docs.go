@@ -65,7 +65,7 @@ var commandKeywords = map[string][]string{
 	"endpoint change": {"id", "port", "backup", "nobackup", "fullmesh", "nofullmesh"},
 	"endpoint show":   {"id", "token"},
 	"limits set":      {"subflows", "add_addr_accepted"},
-	"monitor":         {"quality"},
+	"monitor":         {"quality", "--json-legacy"},
 	"announce":        {"id", "token", "port", "dev"},
 	"remove":          {"id", "token"},
 	"subflow add":     {"token", "local", "id", "port", "remote", "dev", "backup"},
@@ -119,7 +119,7 @@ var freeWords = map[string]string{
 }
 
 // globalOptions are what run() reads before the object.
-var globalOptions = []string{"-j", "--json", "-n", "--netns", "-h", "--help"}
+var globalOptions = []string{"-j", "--json", "-t", "--timestamp", "-n", "--netns", "-h", "--help"}
 
 // caseArm is one arm of a generated shell switch.
 type caseArm struct {

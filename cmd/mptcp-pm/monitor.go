@@ -10,10 +10,13 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
-const monitorUsage = `Usage: mptcp-pm monitor [quality]
+const monitorUsage = `Usage: mptcp-pm monitor [quality] [--json-legacy]
 
-Prints the path manager's events as they arrive, one line each, like
-ip mptcp monitor (with -j, one JSON object per line). With "quality",
+Prints the path manager's events as they arrive, one line each, as
+ip mptcp monitor of iproute2 7.1 does (with -j, its JSON objects, one per
+line, each with a "time"; with -t, each line after its time). With
+"--json-legacy", -j prints the JSON of mptcp-pm 1 ("type", not "event").
+With "quality",
 also the subflows' quality events from the eBPF probes: RTO (a
 retransmission timeout fired), STATE (a TCP state change) and MEASURED
 (a subflow's first measurement), with its smoothed RTT, RTOs,
@@ -46,11 +49,16 @@ type received struct {
 
 func runMonitor(e *env, args []string) error {
 	quality := false
-	if len(args) > 0 {
-		if _, ok := match(args[0], "quality"); !ok || len(args) > 1 {
-			return (&scanner{cmd: "monitor"}).unknown(args[len(args)-1], "quality")
+	out := &eventPrinter{e: e}
+	for _, a := range args {
+		switch _, ok := match(a, "quality"); {
+		case a == "--json-legacy":
+			out.legacy = true
+		case ok && !quality:
+			quality = true
+		default:
+			return (&scanner{cmd: "monitor"}).unknown(a, "quality", "--json-legacy")
 		}
-		quality = true
 	}
 	src, err := e.dialEvents(e)
 	if err != nil {
@@ -106,18 +114,66 @@ func runMonitor(e *env, args []string) error {
 				return r.err
 			}
 			for _, ev := range r.evs {
-				if e.json {
-					if err := printJSON(e.stdout, ev); err != nil {
-						return err
-					}
-					continue
-				}
-				if _, err := fmt.Fprintln(e.stdout, ev.String()); err != nil {
+				if err := out.print(&ev); err != nil {
 					return err
 				}
 			}
 		}
 	}
+}
+
+// eventPrinter prints kernel events as the monitor's options say.
+type eventPrinter struct {
+	e      *env
+	legacy bool      // --json-legacy: genl.Event's own JSON
+	links  linkTable // for dev=, dumped again for an index it lacks
+}
+
+func (p *eventPrinter) print(ev *genl.Event) error {
+	now := p.e.clock()
+	if p.e.json {
+		var (
+			b   []byte
+			err error
+		)
+		if p.legacy {
+			b, err = ev.MarshalJSON()
+			b = withTime(b, now)
+		} else {
+			b, err = eventJSON(ev, p.dev, now)
+		}
+		if err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
+		_, err = fmt.Fprintf(p.e.stdout, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintln(p.e.stdout, timePrefix(p.e, now)+eventText(ev, p.dev))
+	return err
+}
+
+// dev names an interface as ip's ll_index_to_name does: "" when the
+// namespace has no such index (or the links cannot be read).
+func (p *eventPrinter) dev(index int32) string {
+	if p.links != nil {
+		if n := p.links.Name(index); n != "" {
+			return n
+		}
+	}
+	lt, err := p.e.dumpLinks(p.e)
+	if err != nil {
+		return ""
+	}
+	p.links = lt
+	return lt.Name(index)
+}
+
+// timePrefix is what -t puts before a text line, as `ip -ts` does.
+func timePrefix(e *env, t time.Time) string {
+	if !e.timestamp {
+		return ""
+	}
+	return "[" + t.Format(timeText) + "] "
 }
 
 func isDecodeError(err error) bool {
@@ -129,6 +185,7 @@ func isDecodeError(err error) bool {
 var qualityNames = map[bpf.EventKind]string{bpf.EventEstablished: "MEASURED", bpf.EventRTO: "RTO", bpf.EventState: "STATE"}
 
 type qualityJSON struct {
+	Time         string `json:"time"`
 	Type         string `json:"type"`
 	Token        string `json:"token"`
 	Local        string `json:"local"`
@@ -149,8 +206,9 @@ func printQuality(e *env, pe bpf.Event) error {
 		name = pe.Kind.String()
 	}
 	m := pe.Metrics
+	now := e.clock()
 	if e.json {
-		j := qualityJSON{Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
+		j := qualityJSON{Time: now.Format(timeJSON), Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
 			LocID: m.LocID, RemID: m.RemID, State: stateName(pe.State), SRTTus: m.SRTT.Microseconds(), RTOs: m.RTOs,
 			TotalRetrans: m.TotalRetrans, Lost: m.Lost}
 		if pe.Kind == bpf.EventState {
@@ -159,6 +217,7 @@ func printQuality(e *env, pe bpf.Event) error {
 		return printJSON(e.stdout, j)
 	}
 	var b strings.Builder
+	b.WriteString(timePrefix(e, now))
 	fmt.Fprintf(&b, "[%16s] token=%08x locid=%d remid=%d saddr=%s daddr=%s", name, pe.Key.Token, m.LocID, m.RemID, pe.Key.Local, pe.Key.Remote)
 	if pe.Kind == bpf.EventState {
 		fmt.Fprintf(&b, " state=%s->%s", stateName(pe.OldState), stateName(pe.State))
