@@ -393,8 +393,8 @@ func TestMonitorQuality(t *testing.T) {
 	}{
 		{false, "[             RTO] token=84715662 locid=0 remid=0 saddr=10.0.1.2:40000 daddr=10.0.3.2:5201 srtt=0.050ms rtos=1 retrans=2 lost=1\n" +
 			"[           STATE] token=84715662 locid=0 remid=0 saddr=10.0.1.2:40000 daddr=10.0.3.2:5201 state=ESTAB->UNCONN srtt=0.050ms rtos=1 retrans=2 lost=1\n"},
-		{true, `{"time":"2026-12-06T10:00:00.000000Z","type":"RTO","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n" +
-			`{"time":"2026-12-06T10:00:00.000000Z","type":"STATE","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"UNCONN","old_state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n"},
+		{true, `{"time":"2026-12-06T10:00:00.000000Z","event":"RTO","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n" +
+			`{"time":"2026-12-06T10:00:00.000000Z","event":"STATE","token":"84715662","local":"10.0.1.2:40000","remote":"10.0.3.2:5201","locid":0,"remid":0,"state":"UNCONN","old_state":"ESTAB","srtt_us":50,"rtos":1,"total_retrans":2,"lost":1}` + "\n"},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		e, _, _ := testEnv(&fakePM{}, nil)

@@ -13,13 +13,13 @@ import (
 const monitorUsage = `Usage: mptcp-pm monitor [quality] [--json-legacy]
 
 Prints the path manager's events as they arrive, one line each, as
-ip mptcp monitor of iproute2 7.1 does (with -j, its JSON objects, one per
-line, each with a "time"; with -t, each line after its time). With
-"--json-legacy", -j prints the JSON of mptcp-pm 1 ("type", not "event").
-With "quality",
-also the subflows' quality events from the eBPF probes: RTO (a
-retransmission timeout fired), STATE (a TCP state change) and MEASURED
-(a subflow's first measurement), with its smoothed RTT, RTOs,
+ip mptcp monitor of iproute2 7.1 does; with -t, each line after its
+time; with -j, the JSON objects of ip -j mptcp monitor, one per line, each
+with a "time" first. "--json-legacy" gives the JSON of earlier mptcp-pm
+versions ("type" for "event", the token in 8 hex digits, family, flags).
+With "quality", also the subflows' quality events from the eBPF probes:
+RTO (a retransmission timeout fired), STATE (a TCP state change) and
+MEASURED (a subflow's first measurement), with its smoothed RTT, RTOs,
 retransmissions and lost segments. Joining the event group needs
 CAP_NET_ADMIN, loading the probes CAP_BPF and CAP_PERFMON too. Stops on
 SIGINT or SIGTERM.
@@ -100,7 +100,7 @@ func runMonitor(e *env, args []string) error {
 			if !ok {
 				return errors.New("monitor: the eBPF probes stopped")
 			}
-			if err := printQuality(e, pe); err != nil {
+			if err := printQuality(e, pe, out.legacy); err != nil {
 				return err
 			}
 		case r := <-kernel:
@@ -186,7 +186,8 @@ var qualityNames = map[bpf.EventKind]string{bpf.EventEstablished: "MEASURED", bp
 
 type qualityJSON struct {
 	Time         string `json:"time"`
-	Type         string `json:"type"`
+	Event        string `json:"event,omitempty"` // the name, as kernel events have it
+	Type         string `json:"type,omitempty"`  // the name with --json-legacy
 	Token        string `json:"token"`
 	Local        string `json:"local"`
 	Remote       string `json:"remote"`
@@ -200,7 +201,7 @@ type qualityJSON struct {
 	Lost         uint32 `json:"lost"`
 }
 
-func printQuality(e *env, pe bpf.Event) error {
+func printQuality(e *env, pe bpf.Event, legacy bool) error {
 	name := qualityNames[pe.Kind]
 	if name == "" {
 		name = pe.Kind.String()
@@ -208,11 +209,14 @@ func printQuality(e *env, pe bpf.Event) error {
 	m := pe.Metrics
 	now := e.clock()
 	if e.json {
-		j := qualityJSON{Time: now.Format(timeJSON), Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
+		j := qualityJSON{Time: now.Format(timeJSON), Event: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
 			LocID: m.LocID, RemID: m.RemID, State: stateName(pe.State), SRTTus: m.SRTT.Microseconds(), RTOs: m.RTOs,
 			TotalRetrans: m.TotalRetrans, Lost: m.Lost}
 		if pe.Kind == bpf.EventState {
 			j.OldState = stateName(pe.OldState)
+		}
+		if legacy {
+			j.Event, j.Type = "", name
 		}
 		return printJSON(e.stdout, j)
 	}
