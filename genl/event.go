@@ -212,8 +212,8 @@ func b2i(v bool) int {
 	return 0
 }
 
-// eventJSON is an event as `mptcp-pm monitor -j` prints it: the names of
-// `ip mptcp monitor`, only the attributes the kernel sent.
+// eventJSON is an event as `mptcp-pm -j monitor --json-legacy` prints it:
+// the names of `ip mptcp monitor`, only the attributes the kernel sent.
 type eventJSON struct {
 	Type        string    `json:"type"`
 	Token       string    `json:"token,omitempty"`

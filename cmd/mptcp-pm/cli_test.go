@@ -189,8 +189,8 @@ func TestBadInput(t *testing.T) {
 		{"subflow set token 1 local 10.0.0.1 port 2 remote 10.0.0.2 port 1", "subflow set: missing backup or nobackup"},
 		{"subflow set token 1 local 10.0.0.x port 2", `subflow set: invalid local address "10.0.0.x" (want ADDR or ADDR:PORT, [ADDR]:PORT for IPv6)`},
 		{"connection show token", `connection show: missing value after "token"`},
-		{"monitor now", `monitor: unknown argument "now" (expected quality)`},
-		{"monitor quality now", `monitor: unknown argument "now" (expected quality)`},
+		{"monitor now", `monitor: unknown argument "now" (expected quality, --json-legacy)`},
+		{"monitor quality now", `monitor: unknown argument "now" (expected quality, --json-legacy)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
