@@ -140,7 +140,7 @@ func (p *eventPrinter) print(ev *genl.Event) error {
 			b, err = ev.MarshalJSON()
 			b = withTime(b, now)
 		} else {
-			b, err = eventJSON(ev, p.dev, now)
+			b = eventJSON(ev, p.dev, now)
 		}
 		if err != nil {
 			return fmt.Errorf("monitor: %w", err)

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -24,33 +23,44 @@ const timeText = "2006-01-02T15:04:05.000000"
 // in microseconds, with the zone.
 const timeJSON = "2006-01-02T15:04:05.000000Z07:00"
 
-// cHex formats v as C's printf("%#x") does: "0x2a", but "0" for zero
-// (iproute2 prints reset_flags and the remaining event flags so, and
+// cHex appends v as C's printf("%#x") formats it: "0x2a", but "0" for
+// zero (iproute2 prints reset_flags and the remaining event flags so, and
 // print_0xhex uses "%#llx" for the JSON strings of token and flags).
-func cHex(v uint64) string {
+func cHex(b []byte, v uint64) []byte {
 	if v == 0 {
-		return "0"
+		return append(b, '0')
 	}
-	return "0x" + strconv.FormatUint(v, 16)
+	return strconv.AppendUint(append(b, "0x"...), v, 16)
 }
 
-// field is one key and value of an event, in iproute2's order. text is
-// what the line shows after a space; a boolean field shows its key alone.
+// Kinds of field: how its value prints in text and JSON.
+const (
+	kindUint  = iota // key=N, a JSON number
+	kindInt          // key=-N, a JSON number
+	kindAddr         // key=ADDR, a JSON string
+	kindStr          // key=S, a JSON string
+	kindTrue         // the key alone, JSON true
+	kindHex          // key=0x2a, the JSON string "0x2a"
+	kindToken        // token=0000abcd, the JSON string "0xabcd"
+)
+
+// field is one key and value of an event, in iproute2's order.
 type field struct {
 	key  string
-	json any
-	text string
+	kind uint8
+	n    uint64
+	i    int64
+	addr netip.Addr
+	s    string
 }
 
-// eventFields lists what iproute2 7.1 prints of ev; dev names an
+// eventFields appends to fs what iproute2 7.1 prints of ev; dev names an
 // interface index ("" when unknown).
-func eventFields(ev *genl.Event, dev func(int32) string) []field {
-	var fs []field
-	num := func(key string, v uint64) { fs = append(fs, field{key, v, key + "=" + strconv.FormatUint(v, 10)}) }
-	str := func(key, v string) { fs = append(fs, field{key, v, key + "=" + v}) }
+func eventFields(fs []field, ev *genl.Event, dev func(int32) string) []field {
+	num := func(key string, v uint64) { fs = append(fs, field{key: key, kind: kindUint, n: v}) }
 	has := ev.Has
 	if has(genl.AttrToken) {
-		fs = append(fs, field{"token", cHex(uint64(ev.Token)), fmt.Sprintf("token=%08x", ev.Token)})
+		fs = append(fs, field{key: "token", kind: kindToken, n: uint64(ev.Token)})
 	}
 	if has(genl.AttrRemID) {
 		num("remid", uint64(ev.RemID))
@@ -58,20 +68,15 @@ func eventFields(ev *genl.Event, dev func(int32) string) []field {
 	if has(genl.AttrLocID) {
 		num("locid", uint64(ev.LocID))
 	}
-	for _, a := range []struct {
-		attr genl.EventAttr
-		key  string
-		addr func() string
-	}{
-		{genl.AttrSaddr4, "saddr4", func() string { return ev.Local.Addr().String() }},
-		{genl.AttrDaddr4, "daddr4", func() string { return ev.Remote.Addr().String() }},
-		{genl.AttrSaddr6, "saddr6", func() string { return ev.Local.Addr().String() }},
-		{genl.AttrDaddr6, "daddr6", func() string { return ev.Remote.Addr().String() }},
-	} {
-		if has(a.attr) {
-			str(a.key, a.addr())
+	addr := func(a genl.EventAttr, key string, v netip.Addr) {
+		if has(a) {
+			fs = append(fs, field{key: key, kind: kindAddr, addr: v})
 		}
 	}
+	addr(genl.AttrSaddr4, "saddr4", ev.Local.Addr())
+	addr(genl.AttrDaddr4, "daddr4", ev.Remote.Addr())
+	addr(genl.AttrSaddr6, "saddr6", ev.Local.Addr())
+	addr(genl.AttrDaddr6, "daddr6", ev.Remote.Addr())
 	if has(genl.AttrSport) {
 		num("sport", uint64(ev.Local.Port()))
 	}
@@ -88,38 +93,35 @@ func eventFields(ev *genl.Event, dev func(int32) string) []field {
 		num("timeout", uint64(ev.Timeout))
 	}
 	if has(genl.AttrIfIdx) {
-		fs = append(fs, field{"ifindex", int64(ev.IfIndex), "ifindex=" + strconv.Itoa(int(ev.IfIndex))})
+		fs = append(fs, field{key: "ifindex", kind: kindInt, i: int64(ev.IfIndex)})
 		if name := dev(ev.IfIndex); ev.IfIndex != 0 && name != "" {
-			str("dev", name)
+			fs = append(fs, field{key: "dev", kind: kindStr, s: name})
 		}
 	}
 	if has(genl.AttrResetReason) {
 		num("reset_reason", uint64(ev.ResetReason))
 	}
 	if has(genl.AttrResetFlags) {
-		v := cHex(uint64(ev.ResetFlags))
-		fs = append(fs, field{"reset_flags", v, "reset_flags=" + v})
+		fs = append(fs, field{key: "reset_flags", kind: kindHex, n: uint64(ev.ResetFlags)})
 	}
-	return append(fs, flagFields(ev)...)
+	return flagFields(fs, ev)
 }
 
-// flagFields are the event flags as iproute2 ≥ 6.19 prints them:
+// flagFields appends the event flags as iproute2 >= 6.19 prints them:
 // server_side (the 6.18 flag, or the deprecated attribute of older
 // kernels), deny_join_id0, then any other bit as flags=%#x.
-func flagFields(ev *genl.Event) []field {
-	var fs []field
+func flagFields(fs []field, ev *genl.Event) []field {
 	flags := ev.Flags
 	if ev.ServerSide() {
 		flags &^= genl.EventFlagServerSide
-		fs = append(fs, field{"server_side", true, "server_side"})
+		fs = append(fs, field{key: "server_side", kind: kindTrue})
 	}
 	if flags&genl.EventFlagDenyJoinID0 != 0 {
 		flags &^= genl.EventFlagDenyJoinID0
-		fs = append(fs, field{"deny_join_id0", true, "deny_join_id0"})
+		fs = append(fs, field{key: "deny_join_id0", kind: kindTrue})
 	}
 	if flags != 0 {
-		v := cHex(uint64(flags))
-		fs = append(fs, field{"flags", v, "flags=" + v})
+		fs = append(fs, field{key: "flags", kind: kindHex, n: uint64(flags)})
 	}
 	return fs
 }
@@ -131,60 +133,97 @@ func b2u(v bool) uint8 {
 	return 0
 }
 
-// eventName is the event's name as iproute2 prints it, "UNKNOWN n" for
-// a type it does not know.
-func eventName(ev *genl.Event) string {
-	if !ev.Type.Known() {
-		return "UNKNOWN " + strconv.Itoa(int(ev.Type))
+// maxFields is more than the fields of any event: the stack buffer of
+// eventFields.
+const maxFields = 24
+
+// appendText appends " key=value" (" key" for a flag) as iproute2 prints f.
+func (f *field) appendText(b []byte) []byte {
+	b = append(append(b, ' '), f.key...)
+	if f.kind == kindTrue {
+		return b
 	}
-	return ev.Type.String()
+	b = append(b, '=')
+	switch f.kind {
+	case kindUint:
+		return strconv.AppendUint(b, f.n, 10)
+	case kindInt:
+		return strconv.AppendInt(b, f.i, 10)
+	case kindAddr:
+		return f.addr.AppendTo(b)
+	case kindHex:
+		return cHex(b, f.n)
+	case kindToken:
+		return fmt.Appendf(b, "%08x", f.n)
+	}
+	return append(b, f.s...)
+}
+
+// appendJSON appends "key":value as `ip -j` prints f.
+func (f *field) appendJSON(b []byte) []byte {
+	b = append(strconv.AppendQuote(b, f.key), ':')
+	switch f.kind {
+	case kindUint:
+		return strconv.AppendUint(b, f.n, 10)
+	case kindInt:
+		return strconv.AppendInt(b, f.i, 10)
+	case kindTrue:
+		return append(b, "true"...)
+	case kindAddr:
+		return append(f.addr.AppendTo(append(b, '"')), '"')
+	case kindHex, kindToken:
+		return append(cHex(append(b, '"'), f.n), '"')
+	}
+	return appendJSONString(b, f.s)
+}
+
+// appendJSONString appends s as a JSON string (an interface name may hold
+// any byte but '/' and NUL).
+func appendJSONString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil { // a string always encodes
+		return append(b, `""`...)
+	}
+	return append(b, q...)
+}
+
+// eventName appends the event's name as iproute2 prints it, "UNKNOWN n"
+// for a type it does not know.
+func eventName(b []byte, ev *genl.Event) []byte {
+	if !ev.Type.Known() {
+		return strconv.AppendUint(append(b, "UNKNOWN "...), uint64(ev.Type), 10)
+	}
+	return append(b, ev.Type.String()...)
 }
 
 // eventText is the line `ip mptcp monitor` (iproute2 7.1) prints for ev.
 func eventText(ev *genl.Event, dev func(int32) string) string {
 	if !ev.Type.Known() {
-		return "[" + eventName(ev) + "]"
+		return string(append(eventName([]byte{'['}, ev), ']'))
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%16s]", ev.Type)
-	for _, f := range eventFields(ev, dev) {
-		b.WriteString(" " + f.text)
+	b := fmt.Appendf(make([]byte, 0, 256), "[%16s]", ev.Type)
+	var buf [maxFields]field
+	for _, f := range eventFields(buf[:0], ev, dev) {
+		b = f.appendText(b)
 	}
-	return b.String()
+	return string(b)
 }
 
 // eventJSON is the object `ip -j mptcp monitor` (iproute2 7.1) prints for
 // ev, its keys in iproute2's order, after a "time" key when t is not zero.
-func eventJSON(ev *genl.Event, dev func(int32) string, t time.Time) ([]byte, error) {
-	fs := []field{{key: "event", json: eventName(ev)}}
-	if ev.Type.Known() {
-		fs = append(fs, eventFields(ev, dev)...)
-	}
+func eventJSON(ev *genl.Event, dev func(int32) string, t time.Time) []byte {
+	b := append(make([]byte, 0, 320), '{')
 	if !t.IsZero() {
-		fs = append([]field{{key: "time", json: t.Format(timeJSON)}}, fs...)
+		b = append(t.AppendFormat(append(b, `"time":"`...), timeJSON), `",`...)
 	}
-	return orderedJSON(fs)
-}
-
-// orderedJSON encodes fs as one object, keys in order.
-func orderedJSON(fs []field) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range fs {
-		if i > 0 {
-			b.WriteByte(',')
+	b = append(eventName(append(b, `"event":"`...), ev), '"')
+	if ev.Type.Known() {
+		var buf [maxFields]field
+		for _, f := range eventFields(buf[:0], ev, dev) {
+			b = f.appendJSON(append(b, ','))
 		}
-		k, _ := json.Marshal(f.key)
-		v, err := json.Marshal(f.json)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", f.key, err)
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}')
 }
 
 // withTime puts a "time" key first in the JSON object obj.

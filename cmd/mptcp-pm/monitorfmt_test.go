@@ -125,3 +125,26 @@ func TestMonitorJSONLegacy(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMonitorFormat: the cost of one line of each output form.
+func BenchmarkMonitorFormat(b *testing.B) {
+	ev := monitorEvents[2] // SF_CLOSED, with dev=
+	dev := func(int32) string { return "wwan0" }
+	now := time.Now()
+	b.Run("text", func(b *testing.B) {
+		for b.Loop() {
+			_ = eventText(&ev, dev)
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			_ = eventJSON(&ev, dev, now)
+		}
+	})
+	b.Run("json-legacy", func(b *testing.B) {
+		for b.Loop() {
+			j, _ := ev.MarshalJSON()
+			_ = withTime(j, now)
+		}
+	})
+}
