@@ -13,7 +13,9 @@ import (
 // The kernel events as iproute2 7.1 prints them (ip/ipmptcp.c,
 // mptcp_monitor_msg and print_iface): the same words in the same order in
 // text, and the same keys and values with -j, so that the output of
-// `mptcp-pm monitor` and `ip mptcp monitor` can be diffed.
+// `mptcp-pm monitor` and `ip mptcp monitor` can be diffed. server_side and
+// deny_join_id0 came in 6.19, dev= in 7.0, JSON (and "%#x", which prints
+// a zero reset_flags as "0", not "0x0") in 7.1.
 
 // timeText is the prefix -t puts on a text line: the format of
 // `ip -ts` (lib/utils.c print_timestamp, timestamp_short).
