@@ -145,6 +145,18 @@ func endpointDelete(e *env, args []string) error {
 	return withPM(e, func(pm pmClient) error { return pm.DeleteEndpoint(id, addr) })
 }
 
+// knownFlags are the endpoint flags iproute2 7.1 names.
+const knownFlags = genl.FlagSignal | genl.FlagSubflow | genl.FlagBackup | genl.FlagFullmesh | genl.FlagImplicit | genl.FlagLaminar
+
+// rawFlags is what iproute2 prints as "rawflags" for the bits it does not
+// name (print_mptcp_addr_flags: "%02x"), "" for none.
+func rawFlags(f genl.Flags) string {
+	if f&^knownFlags == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%02x", uint32(f&^knownFlags))
+}
+
 // endpointJSON is an endpoint as `ip -j mptcp endpoint show` prints it.
 type endpointJSON struct {
 	Address  string `json:"address"`
@@ -156,6 +168,7 @@ type endpointJSON struct {
 	Fullmesh bool   `json:"fullmesh,omitempty"`
 	Implicit bool   `json:"implicit,omitempty"`
 	Laminar  bool   `json:"laminar,omitempty"`
+	RawFlags string `json:"rawflags,omitempty"` // bits ip does not name, "%02x"
 	Dev      string `json:"dev,omitempty"`
 }
 
@@ -186,7 +199,7 @@ func printEndpoints(e *env, eps []genl.Endpoint) error {
 				Signal: ep.Flags&genl.FlagSignal != 0, Subflow: ep.Flags&genl.FlagSubflow != 0,
 				Backup: ep.Flags&genl.FlagBackup != 0, Fullmesh: ep.Flags&genl.FlagFullmesh != 0,
 				Implicit: ep.Flags&genl.FlagImplicit != 0, Laminar: ep.Flags&genl.FlagLaminar != 0,
-				Dev: dev(ep),
+				RawFlags: rawFlags(ep.Flags), Dev: dev(ep),
 			})
 		}
 		return printJSON(e.stdout, out)
@@ -201,8 +214,11 @@ func printEndpoints(e *env, eps []genl.Endpoint) error {
 			fmt.Fprintf(&b, "port %d ", ep.Port)
 		}
 		fmt.Fprintf(&b, "id %d ", ep.ID)
-		for _, f := range ep.Flags.Names() {
+		for _, f := range (ep.Flags & knownFlags).Names() {
 			b.WriteString(f + " ")
+		}
+		if raw := rawFlags(ep.Flags); raw != "" {
+			b.WriteString("rawflags " + raw + " ")
 		}
 		if d := dev(ep); d != "" {
 			fmt.Fprintf(&b, "dev %s ", d)

@@ -132,3 +132,22 @@ func TestParityBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointRawFlags: bits iproute2 does not name print as "rawflags"
+// in hexadecimal, as print_mptcp_addr_flags does (a kernel before the
+// "ignore unknown endpoint flags" fix keeps them).
+func TestEndpointRawFlags(t *testing.T) {
+	pm := &fakePM{eps: []genl.Endpoint{{ID: 1, Addr: netip.MustParseAddr("10.0.1.1"), Flags: genl.FlagSubflow | genl.FlagLaminar | 0x140}}}
+	for _, tc := range []struct{ args, want string }{
+		{"endpoint show", "10.0.1.1 id 1 subflow laminar rawflags 140 \n"},
+		{"-j endpoint show", `[{"address":"10.0.1.1","id":1,"subflow":true,"laminar":true,"rawflags":"140"}]` + "\n"},
+	} {
+		e, out, _ := testEnv(pm, nil)
+		if err := run(e, strings.Fields(tc.args)); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.args, out.String(), tc.want)
+		}
+	}
+}
