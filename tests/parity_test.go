@@ -402,3 +402,30 @@ func TestIntegrationParityMonitor(t *testing.T) {
 			strings.Join(ours, "\n\t"), strings.Join(theirs, "\n\t"))
 	}
 }
+
+// TestIntegrationParityKernelPMRefused: the new forms on a connection of
+// the in-kernel path manager get the kernel's refusal, as the full forms
+// do (TestIntegrationKernelPMUserspaceCommandsRefused), and change nothing.
+func TestIntegrationParityKernelPMRefused(t *testing.T) {
+	t.Parallel()
+	tb := testbed.New(t)
+	kernelPM(t, tb)
+	echoServer(t, tb.Server, netip.AddrPortFrom(netip.IPv4Unspecified(), 5201))
+	c := dialMPTCP(t, tb.Client, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
+	echo(t, c, "hello")
+	conn := connectionOf(t, tb.Client, c.LocalAddr(), 1)
+	failCLI(t, tb.Client, "subflow add: look up the ID of local 10.0.2.2: dump addresses token "+conn.Token+": userspace PM not selected",
+		"subflow", "add", "token", conn.Token, "local", "10.0.2.2", "remote", "10.0.3.2")
+	for _, args := range [][]string{
+		{"subflow", "delete", "token", conn.Token, "local", "10.0.1.2"},
+		{"subflow", "set", "token", conn.Token, "remote", "10.0.3.2:5201", "backup"},
+		{"endpoint", "show", "token", conn.Token},
+	} {
+		line := failCLI(t, tb.Client, "userspace PM not selected", args...)
+		t.Logf("%s: %s", strings.Join(args, " "), line)
+	}
+	cc := connectionOf(t, tb.Client, c.LocalAddr(), 1)
+	if len(cc.Subflows) != 1 || cc.Subflows[0].Local != conn.Local || cc.Subflows[0].Backup {
+		t.Errorf("connection after the refused commands: %+v, want its single non-backup subflow from %s", cc.Subflows, conn.Local)
+	}
+}

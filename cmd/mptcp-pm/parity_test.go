@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
+	"golang.org/x/sys/unix"
 )
 
 func (f *fakePM) ChangeEndpointAt(a netip.AddrPort, ch genl.EndpointChange) error {
@@ -149,5 +151,20 @@ func TestEndpointRawFlags(t *testing.T) {
 		if out.String() != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.args, out.String(), tc.want)
 		}
+	}
+}
+
+// TestSubflowAddLookupRefused: a refused lookup prints what was looked up
+// with the kernel's message.
+func TestSubflowAddLookupRefused(t *testing.T) {
+	pm := &fakePM{err: &genl.Error{Op: "dump addresses token 84715662", Message: "userspace PM not selected", Err: unix.EINVAL}}
+	e, _, _ := testEnv(pm, parityConns)
+	err := run(e, strings.Fields("subflow add token 84715662 local 10.0.9.2 remote 10.0.3.2"))
+	want := "subflow add: look up the ID of local 10.0.9.2: dump addresses token 84715662: userspace PM not selected (invalid argument)"
+	if got := message(err); got != want || !errors.Is(err, unix.EINVAL) {
+		t.Errorf("message %q (err %v)\nwant %q matching EINVAL", got, err, want)
+	}
+	if want := []string{"addrs 84715662"}; !slices.Equal(pm.calls, want) {
+		t.Errorf("calls %q, want %q", pm.calls, want)
 	}
 }

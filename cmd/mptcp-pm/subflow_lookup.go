@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
 // The userspace subflow commands fill in what the user left out from the
@@ -37,6 +40,12 @@ func completeAdd(e *env, pm pmClient, sa *subflowArgs) error {
 	}
 	if !sa.haveID {
 		if sa.local.ID, err = localID(pm, c, sa.local.Addr); err != nil {
+			// The CLI prints a kernel refusal as its operation and
+			// message alone: say there what was looked up.
+			var ge *genl.Error
+			if errors.As(err, &ge) {
+				return &genl.Error{Op: fmt.Sprintf("%s: look up the ID of local %s: %s", cmd, sa.local.Addr, ge.Op), Message: ge.Message, Err: ge.Err}
+			}
 			return fmt.Errorf("%s: look up the ID of local %s: %w", cmd, sa.local.Addr, err)
 		}
 	}
