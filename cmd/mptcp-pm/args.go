@@ -57,6 +57,14 @@ func (s *scanner) unknown(arg string, want ...string) error {
 	return usagef("%s: unknown argument %q (expected %s)", s.cmd, arg, strings.Join(want, ", "))
 }
 
+func (s *scanner) addr(kw string) (netip.Addr, error) {
+	v, err := s.value(kw)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return parseAddr(s.cmd, kw, v)
+}
+
 func parseAddr(cmd, what, v string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(v)
 	if err != nil || a.Zone() != "" {
