@@ -235,6 +235,47 @@ func (c *Client) ChangeEndpoint(id uint8, ch EndpointChange) error {
 	return err
 }
 
+// ChangeEndpointAt is ChangeEndpoint for the endpoint of address addr
+// (and port, when not 0), looked up by the kernel as `ip mptcp endpoint
+// change ADDR` does: an endpoint without a port matches any port. The
+// flags are read from the dump first, so that fields left nil keep their
+// value; an address the dump does not have goes to the kernel all the
+// same, which refuses it with its own message ("address not found").
+//
+// Equivalent to: `ip mptcp endpoint change ADDR [port PORT] [no]backup [no]fullmesh`.
+func (c *Client) ChangeEndpointAt(addr netip.AddrPort, ch EndpointChange) error {
+	op := "change endpoint " + addr.Addr().String()
+	if addr.Port() != 0 {
+		op += fmt.Sprintf(" port %d", addr.Port())
+	}
+	if !addr.Addr().IsValid() {
+		return fmt.Errorf("genl: %s: no address", op)
+	}
+	eps, err := c.Endpoints()
+	if err != nil {
+		return err
+	}
+	var flags Flags
+	for _, ep := range eps {
+		// The kernel's __lookup_addr: mptcp_addresses_equal with the
+		// entry's port, so a port-less endpoint matches any port.
+		if ep.Addr == addr.Addr() && (ep.Port == 0 || ep.Port == addr.Port()) {
+			flags = ep.Flags
+			break
+		}
+	}
+	if ch.Backup != nil {
+		flags = setFlag(flags, FlagBackup, *ch.Backup)
+	}
+	if ch.Fullmesh != nil {
+		flags = setFlag(flags, FlagFullmesh, *ch.Fullmesh)
+	}
+	_, err = c.execute(op, cmdSetFlags, netlink.Acknowledge, func(ae *netlink.AttributeEncoder) {
+		encodeAddr(ae, attrAddr, Endpoint{Addr: addr.Addr(), Port: addr.Port(), Flags: flags}, false)
+	})
+	return err
+}
+
 func setFlag(f, bit Flags, on bool) Flags {
 	if on {
 		return f | bit

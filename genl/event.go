@@ -125,6 +125,19 @@ func (e *Event) Has(a EventAttr) bool { return a <= attrMax && e.present&(1<<a) 
 
 func (e *Event) set(a EventAttr) { e.present |= 1 << a }
 
+// With returns a copy of e that reports attrs as sent by the kernel (Has),
+// with the values already in e's fields: events built by hand, in tests
+// or from a recording. AttrServerSide so set counts as 0; use
+// EventFlagServerSide in Flags.
+func (e Event) With(attrs ...EventAttr) Event {
+	for _, a := range attrs {
+		if a <= attrMax {
+			e.set(a)
+		}
+	}
+	return e
+}
+
 // ServerSide reports whether this side accepted the connection. Kernels
 // up to 6.17 send the server_side attribute on both sides; 6.18 sends the
 // SERVER_SIDE event flag and the attribute only on the server.
@@ -132,8 +145,9 @@ func (e *Event) ServerSide() bool {
 	return e.Flags&EventFlagServerSide != 0 || e.serverSide
 }
 
-// String formats the event as one line the way `ip mptcp monitor` does
-// (iproute2 6.2 and later), so that the two can be compared.
+// String formats the event as one line the way `ip mptcp monitor` of
+// iproute2 6.2 to 6.18 does (flags in hexadecimal after error, no dev=);
+// `mptcp-pm monitor` prints the form of iproute2 6.19 and later.
 func (e *Event) String() string {
 	if !e.Type.Known() {
 		return fmt.Sprintf("[UNKNOWN %d]", e.Type)
@@ -198,8 +212,8 @@ func b2i(v bool) int {
 	return 0
 }
 
-// eventJSON is an event as `mptcp-pm monitor -j` prints it: the names of
-// `ip mptcp monitor`, only the attributes the kernel sent.
+// eventJSON is an event as `mptcp-pm -j monitor --json-legacy` prints it:
+// the names of `ip mptcp monitor`, only the attributes the kernel sent.
 type eventJSON struct {
 	Type        string    `json:"type"`
 	Token       string    `json:"token,omitempty"`

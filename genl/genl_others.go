@@ -39,6 +39,9 @@ func (c *Client) FlushEndpoints() error { return errUnsupported }
 // ChangeEndpoint returns an error on this platform.
 func (c *Client) ChangeEndpoint(uint8, EndpointChange) error { return errUnsupported }
 
+// ChangeEndpointAt returns an error on this platform.
+func (c *Client) ChangeEndpointAt(netip.AddrPort, EndpointChange) error { return errUnsupported }
+
 // Limits returns an error on this platform.
 func (c *Client) Limits() (Limits, error) { return Limits{}, errUnsupported }
 

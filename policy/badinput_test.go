@@ -19,7 +19,7 @@ var pmConfigErrorTests = []struct{ name, in, want string }{
 	{"endpoints.interfaces: empty pattern", "endpoints:\n  interfaces: [\"\"]\n",
 		`config.yaml:2:16: endpoints.interfaces[0]: empty pattern (want e.g. "wlan*")`},
 	{"endpoints.flags: unknown flag", "endpoints:\n  flags: [signal, bogus]\n",
-		`config.yaml:2:19: endpoints.flags[1]: unknown flag "bogus" (want subflow, signal, backup, fullmesh)`},
+		`config.yaml:2:19: endpoints.flags[1]: unknown flag "bogus" (want subflow, signal, backup, fullmesh, laminar)`},
 	{"endpoints.backup: a pattern, not a class", "endpoints:\n  backup: [\"wlan[\"]\n",
 		`config.yaml:2:12: endpoints.backup[0]: unknown class "wlan[" (want wifi, cellular, wired, virtual)`},
 	{"endpoints.limits: scalar", "endpoints:\n  limits: 8\n",

@@ -190,8 +190,10 @@ func (p *parser) controlGroup(v *yaml.Node, key string) (string, bool) {
 // (MPTCP_PM_ADDR_MAX in net/mptcp/pm_kernel.c).
 const maxLimit = 8
 
-// endpointFlagNames are the flags an endpoints section may give.
-var endpointFlagNames = []string{"subflow", "signal", "backup", "fullmesh"}
+// endpointFlagNames are the flags an endpoints section may give: all of
+// genl's but implicit, which only the kernel sets. laminar needs kernel
+// 6.18 (MPTCP_PM_ADDR_FLAG_LAMINAR); older kernels drop unknown flags.
+var endpointFlagNames = []string{"subflow", "signal", "backup", "fullmesh", "laminar"}
 
 // endpoints parses the endpoints section over the defaults in ec. An
 // empty section (endpoints: with nothing) keeps every default.

@@ -250,6 +250,11 @@ func TestParseConfigPM(t *testing.T) {
 				p.Endpoints = &EndpointConfig{Interfaces: []string{"wlan0"}, Flags: genl.FlagSubflow | genl.FlagBackup | genl.FlagFullmesh,
 					Backup: classes(ifmon.ClassWired), Limits: genl.LimitsUpdate{Subflows: u(8)}}
 			})},
+		{"laminar (6.18) with signal", "endpoints: {flags: [signal, laminar]}\n",
+			def(func(p *Config) {
+				p.HasEndpoints = true
+				p.Endpoints = &EndpointConfig{Flags: genl.FlagSignal | genl.FlagLaminar}
+			})},
 		{"signal, no backup class, zero limit", "endpoints: {flags: signal, backup: [], limits: {add_addr_accepted: 0}}\n",
 			def(func(p *Config) {
 				p.HasEndpoints = true
@@ -298,11 +303,11 @@ func TestParseConfigPMErrors(t *testing.T) {
 		{"flags: signal and fullmesh", "endpoints:\n  flags: [signal, fullmesh]\n",
 			`config.yaml:2:10: endpoints.flags: signal and fullmesh together are refused by the kernel (a fullmesh endpoint opens subflows, a signal one is announced)`},
 		{"flags: unknown, kernel's, twice", "endpoints:\n  flags: [subflow, subflows, implicit, subflow]\n",
-			"config.yaml:2:20: endpoints.flags[1]: unknown flag \"subflows\" (want subflow, signal, backup, fullmesh)\n" +
-				"config.yaml:2:30: endpoints.flags[2]: flag implicit is set by the kernel, not by configuration (want subflow, signal, backup, fullmesh)\n" +
+			"config.yaml:2:20: endpoints.flags[1]: unknown flag \"subflows\" (want subflow, signal, backup, fullmesh, laminar)\n" +
+				"config.yaml:2:30: endpoints.flags[2]: flag implicit is set by the kernel, not by configuration (want subflow, signal, backup, fullmesh, laminar)\n" +
 				"config.yaml:2:40: endpoints.flags[3]: flag subflow is listed twice"},
 		{"flags: empty", "endpoints: {flags: []}\n",
-			`config.yaml:1:20: endpoints.flags: empty list (want at least one of subflow, signal, backup, fullmesh; leave the field out for subflow)`},
+			`config.yaml:1:20: endpoints.flags: empty list (want at least one of subflow, signal, backup, fullmesh, laminar; leave the field out for subflow)`},
 		{"backup: bad classes", "endpoints:\n  backup: [cellular, loopback, lte, cellular]\n",
 			"config.yaml:2:22: endpoints.backup[1]: class loopback never has endpoints (want wifi, cellular, wired, virtual)\n" +
 				"config.yaml:2:32: endpoints.backup[2]: unknown class \"lte\" (want wifi, cellular, wired, virtual)\n" +

@@ -30,8 +30,9 @@ type EndpointConfig struct {
 	// but loopback: naming a veth "eth*" pattern is a deliberate choice.
 	Interfaces []string
 	// Flags are the flags of every endpoint: a combination of
-	// genl.FlagSubflow, FlagSignal, FlagBackup and FlagFullmesh, never
-	// signal with fullmesh (the kernel refuses it). Default subflow.
+	// genl.FlagSubflow, FlagSignal, FlagBackup, FlagFullmesh and
+	// FlagLaminar (kernel 6.18), never signal with fullmesh (the kernel
+	// refuses it). Default subflow.
 	Flags genl.Flags
 	// Backup lists the classes whose endpoints get genl.FlagBackup too.
 	// Default none.

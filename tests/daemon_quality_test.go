@@ -191,7 +191,7 @@ func TestIntegrationMonitorQuality(t *testing.T) {
 				port, _ := m["sport"].(float64) // kernel events
 				l = net.JoinHostPort(saddr, strconv.Itoa(int(port)))
 			}
-			return m["type"] == typ && l == local.String()
+			return m["event"] == typ && l == local.String()
 		}
 		for _, m := range seen {
 			if match(m) {

@@ -136,7 +136,8 @@ func sysctl(t testing.TB, ns, key, value string) {
 	}
 }
 
-// event is one line of `mptcp-pm monitor -j`.
+// event is one line of `mptcp-pm -j monitor --json-legacy` (the schema
+// these tests were written against: "type", tokens in eight hex digits).
 type event map[string]any
 
 func (e event) str(k string) string {
@@ -149,7 +150,7 @@ func (e event) num(k string) (int, bool) {
 	return int(v), ok
 }
 
-// monitor is a running `mptcp-pm -j monitor` in one namespace.
+// monitor is a running `mptcp-pm -j monitor --json-legacy` in one namespace.
 type monitor struct {
 	ns     string
 	cmd    *exec.Cmd
@@ -165,7 +166,7 @@ type monitor struct {
 func startMonitor(t testing.TB, ns string) *monitor {
 	t.Helper()
 	m := &monitor{ns: ns, events: make(chan event, 1024)}
-	m.cmd = exec.Command(binary, "-n", ns, "-j", "monitor")
+	m.cmd = exec.Command(binary, "-n", ns, "-j", "monitor", "--json-legacy")
 	m.cmd.Stderr = &m.stderr
 	out, err := m.cmd.StdoutPipe()
 	if err != nil {

@@ -1180,13 +1180,15 @@ var (
 	// The event name in brackets, right-aligned: ip 6.1 pads it to 14
 	// columns, iproute2 6.2 and later (and mptcp-pm) to 16.
 	usBracketRe = regexp.MustCompile(`^\[ *([^\]]*)\]`)
-	// ip 6.1 does not print the deprecated server_side attribute; an
-	// mptcp-pm that adds " server_side" after the event flags is not wrong.
-	usServerSideRe = regexp.MustCompile(` server_side(=\S+)?`)
+	// What iproute2 6.19 and later (and mptcp-pm) print of the event flags
+	// and the device, and 6.1 prints otherwise or not: 6.1 puts
+	// "flags=%x" after "error", knows no server_side, deny_join_id0 or
+	// dev=. TestIntegrationMonitorFlags checks those.
+	usFlagsRe = regexp.MustCompile(` (server_side|deny_join_id0|flags=\S+|dev=\S+)`)
 )
 
 // usNormalize makes a line of either monitor comparable with the other's:
-// no bracket padding, no server_side, and the listener
+// no bracket padding, no event flags or dev=, and the listener
 // events, which ip 6.1 prints as "[UNKNOWN 15]" and "[UNKNOWN 16]" only,
 // reduced to their names.
 func usNormalize(line string) string {
@@ -1197,7 +1199,7 @@ func usNormalize(line string) string {
 	case strings.HasPrefix(line, "[LISTENER_CLOSED]"), line == "[UNKNOWN 16]":
 		return "LISTENER_CLOSED"
 	}
-	return usServerSideRe.ReplaceAllString(line, "")
+	return usFlagsRe.ReplaceAllString(line, "")
 }
 
 // usReadyTextPair starts `mptcp-pm monitor` and `ip mptcp monitor` in ns

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/genl"
@@ -24,6 +25,9 @@ type pmClient interface {
 	Endpoints() ([]genl.Endpoint, error)
 	FlushEndpoints() error
 	ChangeEndpoint(uint8, genl.EndpointChange) error
+	ChangeEndpointAt(netip.AddrPort, genl.EndpointChange) error
+	Addresses(token uint32) ([]genl.Endpoint, error)
+	Address(token uint32, id uint8) (genl.Endpoint, error)
 	Limits() (genl.Limits, error)
 	SetLimits(genl.LimitsUpdate) error
 	Announce(uint32, genl.Endpoint) error
@@ -48,9 +52,10 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	json           bool
-	timestamp      bool   // -t: monitors print the time of each line
-	netns          string // -n NAME, "" for the caller's namespace
-	nsfd           int    // an open fd of that namespace, 0 for none
+	timestamp      bool             // -t: monitor lines start with their time
+	now            func() time.Time // nil: time.Now
+	netns          string           // -n NAME, "" for the caller's namespace
+	nsfd           int              // an open fd of that namespace, 0 for none
 
 	dialPM     func(e *env) (pmClient, error)
 	dialEvents func(e *env) (eventSource, error)
@@ -99,7 +104,7 @@ OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connecti
 OPTIONS := { -j[son] | -t[imestamp] | -n[etns] NAME | -h[elp] | --version }
 
   -j, --json          print JSON (one object per line for monitor)
-  -t, --timestamp     monitor quality and monitor decisions print each line's time
+  -t, --timestamp     start each line of a monitor with its time
   -n, --netns NAME    act in the network namespace NAME (as ip -n NAME)
   --version           print the build (as "mptcp-pm version") and exit
 
@@ -222,6 +227,14 @@ func verb(e *env, object, usage string, args []string, def string, verbs []comma
 		}
 	}
 	panic("unreachable")
+}
+
+// clock returns the time now (e.now in tests).
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 // withPM dials the path manager for one command.

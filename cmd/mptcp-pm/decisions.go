@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
 )
@@ -45,17 +44,6 @@ func printDecision(e *env, d control.Decision) error {
 	if e.json {
 		return printJSON(e.stdout, d)
 	}
-	_, err := fmt.Fprintln(e.stdout, stamp(e, d.Time)+d.String())
+	_, err := fmt.Fprintln(e.stdout, timePrefix(e, d.Time)+d.String())
 	return err
-}
-
-// stampLayout is how -t prints a time: the local time to the microsecond.
-const stampLayout = "2006-01-02T15:04:05.000000"
-
-// stamp is the time prefix of a monitor's text line under -t ("" without).
-func stamp(e *env, t time.Time) string {
-	if !e.timestamp {
-		return ""
-	}
-	return "[" + t.Local().Format(stampLayout) + "] "
 }

@@ -60,12 +60,12 @@ var objectVerbs = map[string][]string{
 // commandKeywords are the keywords that may follow a command: the key is
 // "OBJECT VERB", or "OBJECT" for an object without verbs.
 var commandKeywords = map[string][]string{
-	"endpoint add":    {"port", "dev", "id", "signal", "subflow", "backup", "fullmesh"},
+	"endpoint add":    {"port", "dev", "id", "signal", "subflow", "backup", "fullmesh", "laminar"},
 	"endpoint delete": {"id"},
-	"endpoint change": {"id", "backup", "nobackup", "fullmesh", "nofullmesh"},
-	"endpoint show":   {"id"},
+	"endpoint change": {"id", "port", "backup", "nobackup", "fullmesh", "nofullmesh"},
+	"endpoint show":   {"id", "token"},
 	"limits set":      {"subflows", "add_addr_accepted"},
-	"monitor":         {"quality", "decisions", "--control"},
+	"monitor":         {"quality", "decisions", "--control", "--json-legacy"},
 	"announce":        {"id", "token", "port", "dev"},
 	"remove":          {"id", "token"},
 	"subflow add":     {"token", "local", "id", "port", "remote", "dev", "backup"},

@@ -12,15 +12,18 @@ import (
 
 const endpointUsage = `Usage: mptcp-pm endpoint add ADDR [port PORT] [dev IFNAME] [id ID] [FLAG-LIST]
        mptcp-pm endpoint delete id ID [ADDR]
-       mptcp-pm endpoint change id ID CHANGE-OPT...
-       mptcp-pm endpoint show [id ID]
+       mptcp-pm endpoint change { id ID | ADDR [port PORT] } CHANGE-OPT...
+       mptcp-pm endpoint show [id ID] [token TOKEN]
        mptcp-pm endpoint flush
 FLAG-LIST := [FLAG-LIST] FLAG
-FLAG := [ signal | subflow | backup | fullmesh ]
+FLAG := [ signal | subflow | laminar | backup | fullmesh ]
 CHANGE-OPT := [ backup | nobackup | fullmesh | nofullmesh ]
 
 Endpoints of the in-kernel path manager (net.mptcp.pm_type=0), as ip mptcp endpoint.
-"change" keeps the flags it is not given (ip mptcp clears them).
+"change" keeps the flags it is not given (ip mptcp clears them); by ADDR,
+an endpoint without a port matches any PORT, as in the kernel.
+"show token TOKEN" lists the local addresses of one userspace-PM connection.
+"laminar" (kernel 6.18): the source of subflows to the peer's announced addresses.
 `
 
 const limitsUsage = `Usage: mptcp-pm limits set [subflows N] [add_addr_accepted N]
@@ -57,7 +60,7 @@ func resolveDev(e *env, cmd, name string) (int32, error) {
 // resolved by the caller.
 func parseEndpointAdd(args []string) (ep genl.Endpoint, dev string, err error) {
 	s := &scanner{cmd: "endpoint add", args: args}
-	keywords := []string{"port", "dev", "id", "signal", "subflow", "backup", "fullmesh"}
+	keywords := []string{"port", "dev", "id", "signal", "subflow", "backup", "fullmesh", "laminar"}
 	for s.more() {
 		a := s.next()
 		kw, ok := match(a, keywords...)
@@ -142,79 +145,16 @@ func endpointDelete(e *env, args []string) error {
 	return withPM(e, func(pm pmClient) error { return pm.DeleteEndpoint(id, addr) })
 }
 
-func endpointChange(e *env, args []string) error {
-	s := &scanner{cmd: "endpoint change", args: args}
-	var (
-		id     uint8
-		haveID bool
-		ch     genl.EndpointChange
-		err    error
-	)
-	for s.more() {
-		a := s.next()
-		kw, ok := match(a, "id", "backup", "nobackup", "fullmesh", "nofullmesh")
-		if !ok {
-			return s.unknown(a, "id", "backup", "nobackup", "fullmesh", "nofullmesh")
-		}
-		on := !strings.HasPrefix(kw, "no")
-		switch strings.TrimPrefix(kw, "no") {
-		case "id":
-			if id, err = s.id(); err != nil {
-				return err
-			}
-			haveID = true
-		case "backup":
-			if ch.Backup != nil && *ch.Backup != on {
-				return usagef("%s: backup and nobackup contradict each other", s.cmd)
-			}
-			ch.Backup = &on
-		case "fullmesh":
-			if ch.Fullmesh != nil && *ch.Fullmesh != on {
-				return usagef("%s: fullmesh and nofullmesh contradict each other", s.cmd)
-			}
-			ch.Fullmesh = &on
-		}
-	}
-	if !haveID {
-		return required(s.cmd, "id ID")
-	}
-	if ch.Backup == nil && ch.Fullmesh == nil {
-		return required(s.cmd, "one of backup, nobackup, fullmesh, nofullmesh")
-	}
-	return withPM(e, func(pm pmClient) error { return pm.ChangeEndpoint(id, ch) })
-}
+// knownFlags are the endpoint flags iproute2 7.1 names.
+const knownFlags = genl.FlagSignal | genl.FlagSubflow | genl.FlagBackup | genl.FlagFullmesh | genl.FlagImplicit | genl.FlagLaminar
 
-func endpointShow(e *env, args []string) error {
-	s := &scanner{cmd: "endpoint show", args: args}
-	var (
-		id     uint8
-		haveID bool
-		err    error
-	)
-	for s.more() {
-		a := s.next()
-		if _, ok := match(a, "id"); !ok {
-			return s.unknown(a, "id")
-		}
-		if id, err = s.id(); err != nil {
-			return err
-		}
-		haveID = true
+// rawFlags is what iproute2 prints as "rawflags" for the bits it does not
+// name (print_mptcp_addr_flags: "%02x"), "" for none.
+func rawFlags(f genl.Flags) string {
+	if f&^knownFlags == 0 {
+		return ""
 	}
-	var eps []genl.Endpoint
-	err = withPM(e, func(pm pmClient) error {
-		if haveID {
-			ep, err := pm.Endpoint(id)
-			eps = []genl.Endpoint{ep}
-			return err
-		}
-		eps, err = pm.Endpoints()
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return printEndpoints(e, eps)
+	return fmt.Sprintf("%02x", uint32(f&^knownFlags))
 }
 
 // endpointJSON is an endpoint as `ip -j mptcp endpoint show` prints it.
@@ -228,6 +168,7 @@ type endpointJSON struct {
 	Fullmesh bool   `json:"fullmesh,omitempty"`
 	Implicit bool   `json:"implicit,omitempty"`
 	Laminar  bool   `json:"laminar,omitempty"`
+	RawFlags string `json:"rawflags,omitempty"` // bits ip does not name, "%02x"
 	Dev      string `json:"dev,omitempty"`
 }
 
@@ -258,7 +199,7 @@ func printEndpoints(e *env, eps []genl.Endpoint) error {
 				Signal: ep.Flags&genl.FlagSignal != 0, Subflow: ep.Flags&genl.FlagSubflow != 0,
 				Backup: ep.Flags&genl.FlagBackup != 0, Fullmesh: ep.Flags&genl.FlagFullmesh != 0,
 				Implicit: ep.Flags&genl.FlagImplicit != 0, Laminar: ep.Flags&genl.FlagLaminar != 0,
-				Dev: dev(ep),
+				RawFlags: rawFlags(ep.Flags), Dev: dev(ep),
 			})
 		}
 		return printJSON(e.stdout, out)
@@ -273,8 +214,11 @@ func printEndpoints(e *env, eps []genl.Endpoint) error {
 			fmt.Fprintf(&b, "port %d ", ep.Port)
 		}
 		fmt.Fprintf(&b, "id %d ", ep.ID)
-		for _, f := range ep.Flags.Names() {
+		for _, f := range (ep.Flags & knownFlags).Names() {
 			b.WriteString(f + " ")
+		}
+		if raw := rawFlags(ep.Flags); raw != "" {
+			b.WriteString("rawflags " + raw + " ")
 		}
 		if d := dev(ep); d != "" {
 			fmt.Fprintf(&b, "dev %s ", d)

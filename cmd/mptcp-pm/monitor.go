@@ -10,14 +10,17 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
-const monitorUsage = `Usage: mptcp-pm monitor [quality]
+const monitorUsage = `Usage: mptcp-pm monitor [quality] [--json-legacy]
        mptcp-pm monitor decisions [--control PATH]
 
-Prints the path manager's events as they arrive, one line each, like
-ip mptcp monitor (with -j, one JSON object per line). With "quality",
-also the subflows' quality events from the eBPF probes: RTO (a
-retransmission timeout fired), STATE (a TCP state change) and MEASURED
-(a subflow's first measurement), with its smoothed RTT, RTOs,
+Prints the path manager's events as they arrive, one line each, as
+ip mptcp monitor of iproute2 7.1 does; with -t, each line after its
+time; with -j, the JSON objects of ip -j mptcp monitor, one per line, each
+with a "time" first. "--json-legacy" gives the JSON of earlier mptcp-pm
+versions ("type" for "event", the token in 8 hex digits, family, flags).
+With "quality", also the subflows' quality events from the eBPF probes:
+RTO (a retransmission timeout fired), STATE (a TCP state change) and
+MEASURED (a subflow's first measurement), with its smoothed RTT, RTOs,
 retransmissions and lost segments. Joining the event group needs
 CAP_NET_ADMIN, loading the probes CAP_BPF and CAP_PERFMON too. Stops on
 SIGINT or SIGTERM.
@@ -59,11 +62,16 @@ func runMonitor(e *env, args []string) error {
 		}
 	}
 	quality := false
-	if len(args) > 0 {
-		if _, ok := match(args[0], "quality"); !ok || len(args) > 1 {
-			return (&scanner{cmd: "monitor"}).unknown(args[len(args)-1], "quality")
+	out := &eventPrinter{e: e}
+	for _, a := range args {
+		switch _, ok := match(a, "quality"); {
+		case a == "--json-legacy":
+			out.legacy = true
+		case ok && !quality:
+			quality = true
+		default:
+			return (&scanner{cmd: "monitor"}).unknown(a, "quality", "--json-legacy")
 		}
-		quality = true
 	}
 	src, err := e.dialEvents(e)
 	if err != nil {
@@ -105,7 +113,7 @@ func runMonitor(e *env, args []string) error {
 			if !ok {
 				return errors.New("monitor: the eBPF probes stopped")
 			}
-			if err := printQuality(e, pe); err != nil {
+			if err := printQuality(e, pe, out.legacy); err != nil {
 				return err
 			}
 		case r := <-kernel:
@@ -119,18 +127,66 @@ func runMonitor(e *env, args []string) error {
 				return r.err
 			}
 			for _, ev := range r.evs {
-				if e.json {
-					if err := printJSON(e.stdout, ev); err != nil {
-						return err
-					}
-					continue
-				}
-				if _, err := fmt.Fprintln(e.stdout, ev.String()); err != nil {
+				if err := out.print(&ev); err != nil {
 					return err
 				}
 			}
 		}
 	}
+}
+
+// eventPrinter prints kernel events as the monitor's options say.
+type eventPrinter struct {
+	e      *env
+	legacy bool      // --json-legacy: genl.Event's own JSON
+	links  linkTable // for dev=, dumped again for an index it lacks
+}
+
+func (p *eventPrinter) print(ev *genl.Event) error {
+	now := p.e.clock()
+	if p.e.json {
+		var (
+			b   []byte
+			err error
+		)
+		if p.legacy {
+			b, err = ev.MarshalJSON()
+			b = withTime(b, now)
+		} else {
+			b = eventJSON(ev, p.dev, now)
+		}
+		if err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
+		_, err = fmt.Fprintf(p.e.stdout, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintln(p.e.stdout, timePrefix(p.e, now)+eventText(ev, p.dev))
+	return err
+}
+
+// dev names an interface as ip's ll_index_to_name does: "" when the
+// namespace has no such index (or the links cannot be read).
+func (p *eventPrinter) dev(index int32) string {
+	if p.links != nil {
+		if n := p.links.Name(index); n != "" {
+			return n
+		}
+	}
+	lt, err := p.e.dumpLinks(p.e)
+	if err != nil {
+		return ""
+	}
+	p.links = lt
+	return lt.Name(index)
+}
+
+// timePrefix is what -t puts before a text line, as `ip -ts` does.
+func timePrefix(e *env, t time.Time) string {
+	if !e.timestamp {
+		return ""
+	}
+	return "[" + t.Format(timeText) + "] "
 }
 
 func isDecodeError(err error) bool {
@@ -142,39 +198,43 @@ func isDecodeError(err error) bool {
 var qualityNames = map[bpf.EventKind]string{bpf.EventEstablished: "MEASURED", bpf.EventRTO: "RTO", bpf.EventState: "STATE"}
 
 type qualityJSON struct {
-	Time         time.Time `json:"time"`
-	Type         string    `json:"type"`
-	Token        string    `json:"token"`
-	Local        string    `json:"local"`
-	Remote       string    `json:"remote"`
-	LocID        uint8     `json:"locid"`
-	RemID        uint8     `json:"remid"`
-	State        string    `json:"state"`
-	OldState     string    `json:"old_state,omitempty"`
-	SRTTus       int64     `json:"srtt_us"`
-	RTOs         uint32    `json:"rtos"`
-	TotalRetrans uint32    `json:"total_retrans"`
-	Lost         uint32    `json:"lost"`
+	Time         string `json:"time"`
+	Event        string `json:"event,omitempty"` // the name, as kernel events have it
+	Type         string `json:"type,omitempty"`  // the name with --json-legacy
+	Token        string `json:"token"`
+	Local        string `json:"local"`
+	Remote       string `json:"remote"`
+	LocID        uint8  `json:"locid"`
+	RemID        uint8  `json:"remid"`
+	State        string `json:"state"`
+	OldState     string `json:"old_state,omitempty"`
+	SRTTus       int64  `json:"srtt_us"`
+	RTOs         uint32 `json:"rtos"`
+	TotalRetrans uint32 `json:"total_retrans"`
+	Lost         uint32 `json:"lost"`
 }
 
-func printQuality(e *env, pe bpf.Event) error {
+func printQuality(e *env, pe bpf.Event, legacy bool) error {
 	name := qualityNames[pe.Kind]
 	if name == "" {
 		name = pe.Kind.String()
 	}
 	m := pe.Metrics
-	now := time.Now()
+	now := e.clock()
 	if e.json {
-		j := qualityJSON{Time: now, Type: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
+		j := qualityJSON{Time: now.Format(timeJSON), Event: name, Token: fmt.Sprintf("%08x", pe.Key.Token), Local: pe.Key.Local.String(), Remote: pe.Key.Remote.String(),
 			LocID: m.LocID, RemID: m.RemID, State: stateName(pe.State), SRTTus: m.SRTT.Microseconds(), RTOs: m.RTOs,
 			TotalRetrans: m.TotalRetrans, Lost: m.Lost}
 		if pe.Kind == bpf.EventState {
 			j.OldState = stateName(pe.OldState)
 		}
+		if legacy {
+			j.Event, j.Type = "", name
+		}
 		return printJSON(e.stdout, j)
 	}
 	var b strings.Builder
-	b.WriteString(stamp(e, now))
+	b.WriteString(timePrefix(e, now))
 	fmt.Fprintf(&b, "[%16s] token=%08x locid=%d remid=%d saddr=%s daddr=%s", name, pe.Key.Token, m.LocID, m.RemID, pe.Key.Local, pe.Key.Remote)
 	if pe.Kind == bpf.EventState {
 		fmt.Fprintf(&b, " state=%s->%s", stateName(pe.OldState), stateName(pe.State))

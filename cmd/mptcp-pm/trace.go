@@ -196,11 +196,8 @@ func (rec *recording) kernel(e *env, o traceOpts, r received) error {
 			continue
 		}
 		if e.json {
-			b, err := eventJSON(ev, now)
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(e.stdout, "%s\n", b); err != nil {
+			// As monitor -j prints it (readRecording reads both forms).
+			if _, err := fmt.Fprintf(e.stdout, "%s\n", eventJSON(&ev, noDev, now)); err != nil {
 				return err
 			}
 		}
@@ -337,3 +334,6 @@ func subflowsOf(c connection, devs map[netip.Addr]string) []traceSubflow {
 	}
 	return out
 }
+
+// noDev names no interface: a trace's marks show addresses, not dev=.
+func noDev(int32) string { return "" }

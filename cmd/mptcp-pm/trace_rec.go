@@ -3,17 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
-	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
 // A recording is what `connection trace -j` prints and `--from` reads: one
@@ -68,13 +69,15 @@ type recording struct {
 type recLine struct {
 	Time     time.Time `json:"time"`
 	Type     string    `json:"type"`
+	Event    string    `json:"event"` // a kernel event as monitor -j prints it (iproute2 7.1's key)
 	Decision string    `json:"decision"`
 	Token    string    `json:"token"`
 }
 
 // eventLine is what a mark shows of a kernel (or quality) event line.
 type eventLine struct {
-	Type   string  `json:"type"`
+	Type   string  `json:"type"`  // --json-legacy
+	Event  string  `json:"event"` // monitor -j
 	Saddr4 string  `json:"saddr4"`
 	Saddr6 string  `json:"saddr6"`
 	Daddr4 string  `json:"daddr4"`
@@ -92,7 +95,7 @@ func (l eventLine) String() string {
 		local = hostPort(l.Saddr4+l.Saddr6, l.Sport)
 		remote = hostPort(l.Daddr4+l.Daddr6, l.Dport)
 	}
-	s := l.Type
+	s := cmp.Or(l.Event, l.Type)
 	if local != "" {
 		s += " " + local + " -> " + remote
 	}
@@ -164,6 +167,15 @@ func (rec *recording) add(line []byte, tokens map[string]bool) error {
 	if h.Token == "" {
 		return nil // a line of no connection (a dropped count, a listener)
 	}
+	// monitor -j names a kernel event under "event" and writes its token
+	// as "0x…" (as ip -j mptcp monitor does); --json-legacy, the samples
+	// and the decisions use "type" and eight hex digits.
+	h.Type = cmp.Or(h.Type, h.Event)
+	if t, ok := strings.CutPrefix(h.Token, "0x"); ok {
+		if v, err := strconv.ParseUint(t, 16, 32); err == nil {
+			h.Token = fmt.Sprintf("%08x", v)
+		}
+	}
 	tokens[h.Token] = true
 	switch {
 	case h.Decision != "":
@@ -197,26 +209,6 @@ func (rec *recording) keep(token string) {
 	rec.marks = slices.DeleteFunc(rec.marks, func(m traceMark) bool { return m.Token != token })
 	slices.SortStableFunc(rec.samples, func(a, b traceSample) int { return a.Time.Compare(b.Time) })
 	slices.SortStableFunc(rec.marks, func(a, b traceMark) int { return a.Time.Compare(b.Time) })
-}
-
-// eventJSON is a kernel event as monitor -j prints it, with its time.
-func eventJSON(ev genl.Event, at time.Time) ([]byte, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	t, err := json.Marshal(at)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 2 || b[0] != '{' {
-		return nil, fmt.Errorf("event %s: not a JSON object", ev.Type)
-	}
-	out := append([]byte(`{"time":`), t...)
-	if len(b) > 2 {
-		out = append(out, ',')
-	}
-	return append(out, b[1:]...), nil
 }
 
 // readRecordingFile is readRecording of a file.

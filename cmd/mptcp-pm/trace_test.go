@@ -6,11 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/genl"
 )
 
 // recordingFixture has two connections' lines of every kind: samples,
@@ -56,12 +55,22 @@ func TestReadRecording(t *testing.T) {
 	}
 }
 
-// A kernel event line is the monitor's JSON with its time first.
-func TestEventJSON(t *testing.T) {
-	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	b, err := eventJSON(genl.Event{Type: genl.EventClosed}, at)
-	if err != nil || string(b) != `{"time":"2026-12-06T10:00:00Z","type":"CLOSED"}` {
-		t.Errorf("eventJSON: %s, %v", b, err)
+// A kernel event line is read as monitor -j prints it (the name under
+// "event", the token as "0x…") and as --json-legacy does.
+func TestRecordingEventForms(t *testing.T) {
+	in := `{"time":"2026-12-06T10:00:00.000000Z","event":"CREATED","token":"0x5b06d65d","saddr4":"10.0.1.2","daddr4":"10.0.3.2","sport":33853,"dport":5201}
+{"time":"2026-12-06T10:00:01Z","type":"CLOSED","token":"5b06d65d"}
+`
+	rec, err := readRecording(strings.NewReader(in), "rec", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range rec.marks {
+		got = append(got, m.Token+" "+m.Text)
+	}
+	if want := []string{"5b06d65d CREATED 10.0.1.2:33853 -> 10.0.3.2:5201", "5b06d65d CLOSED"}; !slices.Equal(got, want) {
+		t.Errorf("marks %q, want %q", got, want)
 	}
 }
 
