@@ -433,7 +433,6 @@ func TestMonitorQuality(t *testing.T) {
 
 const tok = 0x84715662
 
-
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
 type syncBuffer struct {
 	mu sync.Mutex

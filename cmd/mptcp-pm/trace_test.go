@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
 )
 
 // recordingFixture has two connections' lines of every kind: samples,
