@@ -14,7 +14,7 @@ func (d *Daemon) Capabilities() []caps.Need { return d.capsFor(d.set) }
 
 // capsFor lists what running set needs after start.
 func (d *Daemon) capsFor(set *policy.Set) []caps.Need {
-	return caps.For(caps.Config{Set: set, MetricsListen: d.opts.MetricsListen, NetNS: d.opts.NetNS != 0})
+	return caps.For(caps.Config{Set: set, MetricsListen: d.opts.MetricsListen})
 }
 
 // missingCaps describes what set needs that the daemon dropped ("" when

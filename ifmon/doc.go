@@ -23,11 +23,9 @@
 // caller's own namespace), and the rtnetlink link kind.
 //
 // The netlink sockets are created inside the watched namespace
-// (Config.NetNS) and stay there. Each is opened on a locked thread switched
-// into the namespace just for that (mdlayher/netlink's Config.NetNS for the
-// event socket, internal/netns.Do for the dump handle); the thread switches
-// back, or ends with its goroutine if it cannot, so no thread returns to the
-// scheduler in the wrong namespace.
+// (Config.NetNS) and stay there. Each is opened on the namespace's own
+// thread (internal/netns.Do), which the first one switches in: later ones,
+// opened after the daemon dropped CAP_SYS_ADMIN, need no setns.
 //
 // Out of scope: acting on the changes (that is the daemon's job), routing
 // decisions, addresses' lifetimes and prefix lengths, neighbours, and

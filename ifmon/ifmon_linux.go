@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -244,7 +245,12 @@ func (m *Monitor) pump(ctx context.Context, c *netlink.Conn, pokes chan<- struct
 // dial opens an rtnetlink socket in the monitored namespace, joined to the
 // given legacy multicast groups.
 func (m *Monitor) dial(groups uint32) (*netlink.Conn, error) {
-	return netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: m.cfg.NetNS, Groups: groups})
+	var c *netlink.Conn
+	err := netns.Do(m.cfg.NetNS, func() (err error) {
+		c, err = netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Groups: groups})
+		return err
+	})
+	return c, err
 }
 
 // snapshot takes the dumps on d and assembles them.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
@@ -194,7 +195,10 @@ func TestIntegrationMonitor(t *testing.T) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
 	}
 
-	// No goroutine outlives Run (a little slack for runtime helpers).
+	// No goroutine outlives Run (a little slack for runtime helpers). The
+	// namespaces' own threads (internal/netns) are not the monitor's.
+	netns.Release(fd)
+	netns.Release(peerfd)
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > goroutinesBefore+1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

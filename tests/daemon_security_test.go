@@ -81,9 +81,9 @@ func checkProcCaps(t *testing.T, pid int, want uint64) {
 // What the daemon keeps with -n (see caps.For): with
 // plain policies, and with mptcpify and a port below 1024 to listen on.
 var (
-	plainCaps = capMask(caps.CapNetAdmin, caps.CapSysAdmin)
+	plainCaps = capMask(caps.CapNetAdmin)
 	fullCaps  = capMask(caps.CapNetAdmin, caps.CapNetBindService, caps.CapBPF, caps.CapPerfmon,
-		caps.CapDACOverride, caps.CapSysAdmin)
+		caps.CapDACOverride)
 )
 
 // TestIntegrationDaemonCapabilities checks the capability sets of a
@@ -111,7 +111,8 @@ func TestIntegrationDaemonCapabilities(t *testing.T) {
 	tb.Impair(t, testbed.PathWifi, "clear")
 
 	// Reload: a policy with mptcpify (CAP_BPF, CAP_PERFMON) and a default
-	// that announces port 443 (CAP_NET_BIND_SERVICE, setns: CAP_SYS_ADMIN).
+	// that announces port 443 (CAP_NET_BIND_SERVICE; the listener is
+	// opened in the -n namespace without CAP_SYS_ADMIN).
 	r := make([]byte, 4)
 	_, _ = rand.Read(r)
 	cg := "/mptcp-pm-captest-" + hex.EncodeToString(r)
@@ -154,7 +155,7 @@ func TestIntegrationDaemonCapabilities(t *testing.T) {
 // TestIntegrationDaemonCapabilitiesQualityOff: without measurements the
 // daemon keeps the same set (mptcpify on reload is what needs CAP_BPF and
 // CAP_PERFMON, not the probes, loaded before the drop), and endpoint
-// mode keeps CAP_NET_ADMIN, and CAP_SYS_ADMIN for -n.
+// mode keeps CAP_NET_ADMIN alone, with -n too.
 func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 	t.Parallel()
 	tb := testbed.New(t)
@@ -181,7 +182,7 @@ func TestIntegrationDaemonCapabilitiesQualityOff(t *testing.T) {
 			t.Fatalf("endpoint keeper did not start; log:\n%s", log)
 		}
 	}
-	checkProcCaps(t, cmd.Process.Pid, capMask(caps.CapNetAdmin, caps.CapSysAdmin))
+	checkProcCaps(t, cmd.Process.Pid, capMask(caps.CapNetAdmin))
 	// It still manages endpoints: the Wi-Fi address gets one.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if r := cli(t, tb.Client, "endpoint", "show"); strings.Contains(r.stdout, testbed.ClientWifi4.String()+" ") {

@@ -282,7 +282,7 @@ func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.I
 		return err
 	}
 	defer k.Close()
-	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)), as)
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints()), as)
 	if err != nil {
 		return err
 	}

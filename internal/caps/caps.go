@@ -67,8 +67,6 @@ type Config struct {
 	Set *policy.Set
 	// MetricsListen is the --metrics address ("" for none).
 	MetricsListen string
-	// NetNS is true with -n: the daemon runs in another namespace.
-	NetNS bool
 }
 
 // For lists what a daemon running c needs once it has opened its
@@ -106,10 +104,10 @@ func For(c Config) []Need {
 		out = append(out, Need{CapDACOverride, "mptcpify: creating the policy's cgroup (the cgroup2 root directory is mode 0555); " +
 			"match.process: listing /proc/PID/fd (mode 0500) of processes of other users"})
 	}
-	if c.NetNS {
-		out = append(out, Need{CapSysAdmin, "setns into the -n namespace: the interface monitor opens rtnetlink sockets there after start " +
-			"(every snapshot, and after a failed dump), and a reload opens announced-port listeners there"})
-	}
+	// With -n no CAP_SYS_ADMIN: the sockets opened in that namespace
+	// after start (the interface monitor's, a reload's listeners) are
+	// opened on the namespace's own thread, switched in before the drop
+	// (internal/netns).
 	return out
 }
 
@@ -146,12 +144,8 @@ func Missing(kept *[]Capability, needs []Need) string {
 
 // ForEndpoints is For in endpoint mode (the endpoint keeper), after it
 // has opened its sockets.
-func ForEndpoints(netns bool) []Need {
-	out := []Need{{CapNetAdmin, "mptcp_pm endpoint commands (GENL_UNS_ADMIN_PERM)"}}
-	if netns {
-		out = append(out, Need{CapSysAdmin, "setns into the -n namespace: the interface monitor opens its rtnetlink sockets there in Run"})
-	}
-	return out
+func ForEndpoints() []Need {
+	return []Need{{CapNetAdmin, "mptcp_pm endpoint commands (GENL_UNS_ADMIN_PERM)"}}
 }
 
 // Identity is a user the daemon switches to, with its primary group and

@@ -24,7 +24,7 @@ func TestUnitFileCapabilities(t *testing.T) {
 	for _, n := range For(Config{Set: all}) {
 		want = append(want, n.Cap.String())
 	}
-	for _, n := range ForEndpoints(false) {
+	for _, n := range ForEndpoints() {
 		want = append(want, n.Cap.String())
 	}
 	slices.Sort(want)
@@ -80,7 +80,6 @@ func TestCapabilitiesFollowConfig(t *testing.T) {
 		want string
 	}{
 		{"plain", Config{}, plain, "cap_net_admin"},
-		{"-n", Config{NetNS: true}, plain, "cap_net_admin,cap_sys_admin"},
 		{"metrics below 1024", Config{MetricsListen: "127.0.0.1:99"}, plain, "cap_net_admin,cap_net_bind_service"},
 		{"metrics above", Config{MetricsListen: "127.0.0.1:9464"}, plain, "cap_net_admin"},
 		{"announce 443", Config{}, &policy.Set{Config: &policy.Config{},

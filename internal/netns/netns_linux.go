@@ -1,8 +1,8 @@
 //go:build linux
 
-// Package netns runs a function with the calling goroutine's thread in
-// another network namespace, for the few things that follow the thread's
-// namespace rather than a socket's (sysctls under /proc/sys/net).
+// Package netns runs functions on a thread in another network namespace:
+// for the sockets opened there and the few things that follow the
+// thread's namespace (sysctls under /proc/sys/net).
 package netns
 
 import (
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,40 +30,95 @@ func Open(name string) (*os.File, error) {
 	return f, nil
 }
 
-// Do runs fn on a thread switched into the namespace fd (0: fn runs where
-// the caller is). The thread is switched back afterwards; if that fails it
-// stays locked, so that it ends with the goroutine instead of going back
-// to the scheduler in the wrong namespace. Goroutines started by fn do not
-// run in the namespace.
+// Do runs fn on a thread that is in the namespace fd (0: fn runs where
+// the caller is). Goroutines started by fn do not run in the namespace.
+//
+// The thread is the namespace's own: the first Do for a namespace starts
+// it, locked, and switches it in (setns, which needs CAP_SYS_ADMIN); it
+// stays there for the life of the process and runs every later Do for
+// that namespace, whatever fd names it. So a process that called Do for
+// a namespace before it dropped CAP_SYS_ADMIN can still open sockets
+// there, and no thread ever goes back to the scheduler in another
+// namespace.
 func Do(fd int, fn func() error) error {
 	if fd == 0 {
 		return fn()
 	}
+	w, err := workerFor(fd)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
+	w <- func() { errc <- fn() }
+	return <-errc
+}
+
+// Release ends the thread of the namespace fd, if Do started one: the
+// thread holds the namespace, which outlives its last fd while the thread
+// is in it. For tests, which make namespaces and expect them (and their
+// links) to go away; a daemon keeps its namespace's thread.
+func Release(fd int) {
+	k, err := keyOf(fd)
+	if err != nil {
+		return
+	}
+	mu.Lock()
+	w, ok := workers[k]
+	delete(workers, k)
+	mu.Unlock()
+	if ok {
+		close(w) // its goroutine returns locked: the thread exits
+	}
+}
+
+// nsKey identifies a namespace: the device and inode of its nsfs file.
+type nsKey struct{ dev, ino uint64 }
+
+var (
+	mu      sync.Mutex
+	workers = map[nsKey]chan func(){}
+)
+
+func keyOf(fd int) (nsKey, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nsKey{}, fmt.Errorf("netns: fd %d: %w", fd, err)
+	}
+	return nsKey{uint64(st.Dev), st.Ino}, nil
+}
+
+// workerFor returns the work queue of the thread of the namespace fd,
+// starting it if there is none.
+func workerFor(fd int) (chan func(), error) {
+	k, err := keyOf(fd)
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if w, ok := workers[k]; ok {
+		return w, nil
+	}
+	w, errc := make(chan func()), make(chan error, 1)
 	go func() {
+		// Locked for good: the thread ends with the process, or with
+		// this goroutine if setns fails (a locked goroutine's thread
+		// exits with it).
 		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: %w", err)
-			return
-		}
-		defer orig.Close()
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("netns: setns: %w", err)
 			return
 		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it dies with this goroutine.
-			errc <- fmt.Errorf("netns: restore: %w", err)
-			return
+		errc <- nil
+		for fn := range w {
+			fn()
 		}
-		runtime.UnlockOSThread()
-		errc <- ferr
 	}()
-	return <-errc
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	workers[k] = w
+	return w, nil
 }
 
 // ReadSysctl reads a sysctl (e.g. "net/mptcp/pm_type") in namespace fd.

@@ -38,6 +38,7 @@ func NewNamedNetns(t testing.TB, prefix string) (string, int) {
 		t.Fatalf("open netns %s: %v", name, err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
+	t.Cleanup(func() { netns.Release(fd) }) // first: the namespace's thread
 	return name, fd
 }
 
@@ -67,6 +68,7 @@ func NewNetns(t testing.TB) int {
 		SkipOrFail(t, fmt.Sprintf("cannot create a network namespace (needs CAP_SYS_ADMIN): %v", r.err))
 	}
 	t.Cleanup(func() { unix.Close(r.fd) })
+	t.Cleanup(func() { netns.Release(r.fd) }) // first: the namespace's thread
 	return r.fd
 }
 
