@@ -4,6 +4,7 @@ package ifmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -64,8 +65,8 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 	want := map[string]Link{
 		"lo":    {Name: "lo", Class: ClassLoopback, Up: true},
-		"wlan0": {Name: "wlan0", Class: ClassWifi, Up: true, Addrs: addrs("10.1.0.2", "2001:db8:1::2"), DefaultRoute4: true},
-		"wwan0": {Name: "wwan0", Class: ClassCellular, Up: true, Addrs: addrs("10.2.0.2", "2001:db8:2::2"), DefaultRoute4: true, DefaultRoute6: true},
+		"wlan0": {Name: "wlan0", Class: ClassWifi, Up: true, Addrs: addrs("10.1.0.2", "2001:db8:1::2")},
+		"wwan0": {Name: "wwan0", Class: ClassCellular, Up: true, Addrs: addrs("10.2.0.2", "2001:db8:2::2")},
 		"veth9": {Name: "veth9", Class: ClassVirtual, Up: true, Addrs: addrs("10.9.0.2")},
 		"pv9":   {Name: "pv9", Class: ClassVirtual, Up: true},
 	}
@@ -87,6 +88,7 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 
 	// A link going down is reported at once (leading edge).
+	before := first.New.Routes
 	start := time.Now()
 	ipns(t, ns, "link set wlan0 down")
 	ipDone := time.Now()
@@ -101,11 +103,13 @@ func TestIntegrationMonitor(t *testing.T) {
 		t.Errorf("LinkDown() = %v, want wlan0 in it", names(d.LinkDown()))
 	}
 	// Admin down also flushes wlan0's IPv6 addresses (keep_addr_on_down=0)
-	// and its routes, table 101's default included.
-	w.until(2*time.Second, "wlan0 flushed", func(s Snapshot) bool {
+	// and its routes, table 101's default included: the routes' digest
+	// changes.
+	d, _ = w.until(2*time.Second, "wlan0 flushed", func(s Snapshot) bool {
 		l, _ := s.ByName("wlan0")
-		return slices.Equal(l.Addrs, addrs("10.1.0.2")) && !l.DefaultRoute4
+		return slices.Equal(l.Addrs, addrs("10.1.0.2")) && s.Routes != before
 	})
+	before = d.New.Routes
 
 	// An address deleted.
 	v4 := netip.MustParseAddr("10.2.0.2")
@@ -117,11 +121,10 @@ func TestIntegrationMonitor(t *testing.T) {
 	if !slices.Contains(d.AddrsGone(), v4) {
 		t.Errorf("AddrsGone() = %v, want %v in it", d.AddrsGone(), v4)
 	}
-	// The kernel also drops the IPv4 default route whose gateway was
-	// reachable only through the deleted subnet.
-	w.until(2*time.Second, "IPv4 default via the deleted subnet", func(s Snapshot) bool {
-		l, _ := s.ByName("wwan0")
-		return !l.DefaultRoute4 && l.DefaultRoute6
+	// The kernel also drops the subnet's route and the IPv4 default
+	// route whose gateway was reachable only through it.
+	w.until(2*time.Second, "routes of the deleted subnet", func(s Snapshot) bool {
+		return s.Routes != before
 	})
 
 	// A storm: 200 toggles of wwan0 in one ip -batch. Deltas coalesce; the
@@ -150,8 +153,11 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 	// wwan0 is up again, but the first down flushed its IPv6 address and
 	// every route through it: the kernel does not restore them.
-	if l, _ := now.ByName("wwan0"); !l.Up || len(l.Addrs) != 0 || l.DefaultRoute4 || l.DefaultRoute6 {
-		t.Errorf("after the storm wwan0 is %+v, want up, without addresses or default routes", l)
+	if l, _ := now.ByName("wwan0"); !l.Up || len(l.Addrs) != 0 {
+		t.Errorf("after the storm wwan0 is %+v, want up, without addresses", l)
+	}
+	if _, err := m.Route(netip.MustParseAddr("2001:db8:2::2"), netip.MustParseAddr("2001:db8:99::1")); !errors.Is(err, ErrNoRoute) {
+		t.Errorf("after the storm a route from wwan0's flushed address: %v, want ErrNoRoute", err)
 	}
 
 	// Latency without ip(8)'s fork and exec: set veth9 down with one
