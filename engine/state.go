@@ -24,6 +24,11 @@ type linkState struct {
 type State struct {
 	ifaces ifmon.Snapshot
 	conns  map[uint32]*connState
+	// routes are the route lookups the daemon fed in (paths.go).
+	routes map[routeKey]Route
+	// learned are the peers of the last RoutesLearned, whose connections
+	// Step looks at again.
+	learned map[netip.Addr]bool
 
 	links map[int32]linkState
 	// addrIDs are the IDs of local addresses, by address and port (port 0
