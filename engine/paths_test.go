@@ -55,12 +55,15 @@ func TestRouteThroughOtherLink(t *testing.T) {
 			t.Fatalf("%T: actions %v, want none", ev, fmtActions(r.Actions))
 		}
 	}
-	v, _ := s.Conn(tok)
-	if why := v.Excluded[4]; !strings.Contains(why, "leaves through wlan0") {
-		t.Errorf("Excluded = %v, want wwan0's route through wlan0", v.Excluded)
+	ex := s.Excluded(tok)
+	if why := ex[4]; !strings.Contains(why, "leaves through wlan0") {
+		t.Errorf("Excluded = %v, want wwan0's route through wlan0", ex)
 	}
-	if _, ok := v.Excluded[3]; ok {
-		t.Errorf("Excluded = %v, wlan0 is used", v.Excluded)
+	if _, ok := ex[3]; ok {
+		t.Errorf("Excluded = %v, wlan0 is used", ex)
+	}
+	if v := s.Conns(); len(v) != 1 || v[0].Excluded[4] != ex[4] {
+		t.Errorf("Conns() = %+v, want Excluded as Excluded(tok)", v)
 	}
 	// A lookup the kernel answers with a local route: any source reaches.
 	r := s.Step(RoutesLearned{EventBase: at(time.Second), Routes: []Route{{Src: cell4, Dst: srv.Addr(), Dev: 1, Local: true}}})
@@ -169,12 +172,12 @@ func TestAddressHygiene(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("subflow from %q, want %q (actions %v)", got, tt.want, fmtActions(r.Actions))
 			}
-			v, _ := s.Conn(tok)
-			if tt.why != "" && !strings.Contains(v.Excluded[4], tt.why) {
-				t.Errorf("Excluded = %v, want wwan0: …%s…", v.Excluded, tt.why)
+			ex := s.Excluded(tok)
+			if tt.why != "" && !strings.Contains(ex[4], tt.why) {
+				t.Errorf("Excluded = %v, want wwan0: …%s…", ex, tt.why)
 			}
-			if tt.why == "" && v.Excluded != nil {
-				t.Errorf("Excluded = %v, want none", v.Excluded)
+			if tt.why == "" && ex != nil {
+				t.Errorf("Excluded = %v, want none", ex)
 			}
 		})
 	}
@@ -197,9 +200,8 @@ func TestHygieneKeepsInitial(t *testing.T) {
 	if len(r.Actions) != 0 {
 		t.Errorf("actions %v: want none (wwan0 has only a ULA, wlan0 keeps its initial subflow)", fmtActions(r.Actions))
 	}
-	v, _ := s.Conn(tok)
-	if _, ok := v.Excluded[3]; ok || !strings.Contains(v.Excluded[4], "unique local") {
-		t.Errorf("Excluded = %v, want only wwan0's ULA", v.Excluded)
+	if ex := s.Excluded(tok); ex[3] != "" || !strings.Contains(ex[4], "unique local") {
+		t.Errorf("Excluded = %v, want only wwan0's ULA", ex)
 	}
 	// Towards a ULA peer a ULA source is fine.
 	s = NewState(snap)

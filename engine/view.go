@@ -32,7 +32,9 @@ type ConnView struct {
 	// Excluded are the links that are up and that the policy allows but
 	// the connection does not use, with why: no route to the peer from
 	// their addresses, a route through another interface, or only
-	// addresses of a kind the policy did not ask for.
+	// addresses of a kind the policy did not ask for. Conns fills it in;
+	// Conn, which the daemon calls on every event, leaves it out (see
+	// State.Excluded).
 	Excluded map[int32]string
 }
 
@@ -54,9 +56,15 @@ func (s *State) Conn(token uint32) (ConnView, bool) {
 	if !ok {
 		return ConnView{}, false
 	}
-	v := c.view()
-	v.Excluded = s.excluded(c)
-	return v, true
+	return c.view(), true
+}
+
+// Excluded returns ConnView.Excluded of connection token.
+func (s *State) Excluded(token uint32) map[int32]string {
+	if c, ok := s.conns[token]; ok {
+		return s.excluded(c)
+	}
+	return nil
 }
 
 // Conns returns every connection the engine has, by token.
