@@ -104,32 +104,39 @@ func avoided(p *policy.Policy, l ifmon.Link, a, dst netip.Addr) string {
 }
 
 // pathAddr picks the address of link l that c's subflows towards dst use:
-// the initial subflow's address when it is on l and reaches dst (the
-// application or the kernel chose it: the policy's address kinds do not
-// apply to it), else the first address of dst's family that the policy
-// allows and whose route to dst leaves through l. When there is none, it
-// says why ("" when l has no address of the family at all).
+// an address c already uses on l (the initial subflow's, which the
+// application or the kernel chose, then those of its other subflows) when
+// it still reaches dst through l, whatever its kind: the policy's address
+// kinds are for new subflows (RFC 4862 §5.5.4 keeps a deprecated address
+// valid for the communications that use it). Else the first address of
+// dst's family that the policy allows and whose route to dst leaves
+// through l. When there is none, it says why ("" when l has no address of
+// the family at all).
 func (s *State) pathAddr(c *connState, l ifmon.Link, dst netip.Addr) (netip.Addr, string) {
 	var why []string
-	if a := c.Local.Addr(); slices.Contains(l.Addrs, a) && a.Is4() == dst.Is4() {
-		r := s.reach(l, a, dst)
-		if r == "" {
-			return a, ""
-		}
-		why = append(why, r)
+	inUse := func(a netip.Addr) bool {
+		return a == c.Local.Addr() || slices.ContainsFunc(c.Subflows, func(sf Subflow) bool { return sf.Local.Addr() == a })
 	}
-	for _, a := range l.Addrs {
-		if a.Is4() != dst.Is4() || a == c.Local.Addr() {
+	for _, cand := range []bool{true, false} { // first the addresses in use
+		if cand && !slices.ContainsFunc(l.Addrs, inUse) {
 			continue
 		}
-		r := avoided(c.Policy, l, a, dst)
-		if r == "" {
-			r = s.reach(l, a, dst)
+		for _, a := range l.Addrs {
+			if a.Is4() != dst.Is4() || inUse(a) != cand {
+				continue
+			}
+			r := ""
+			if !cand {
+				r = avoided(c.Policy, l, a, dst)
+			}
+			if r == "" {
+				r = s.reach(l, a, dst)
+			}
+			if r == "" {
+				return a, ""
+			}
+			why = append(why, r)
 		}
-		if r == "" {
-			return a, ""
-		}
-		why = append(why, r)
 	}
 	return netip.Addr{}, strings.Join(why, "; ")
 }

@@ -211,3 +211,23 @@ func TestHygieneKeepsInitial(t *testing.T) {
 		t.Errorf("towards a ULA peer: %v, want a subflow from fd00:2::2", got)
 	}
 }
+
+// TestDeprecatedInUse: an address that becomes deprecated while a subflow
+// uses it stays in use (RFC 4862 §5.5.4); a new subflow would not take it.
+func TestDeprecatedInUse(t *testing.T) {
+	p := pol(policy.ModeAggregate)
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	deprecated := ifaces(true, true)
+	deprecated.Links[2].Deprecated = []netip.Addr{cell4}
+	steps := evs(established(p, 0)[0])
+	steps = append(steps,
+		step{ev: established(p, 0)[1], want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(0, cellSub, srv, 1, false)},
+		// cell4 is deprecated now: its subflow stays.
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: deprecated}},
+		// It closes (the peer reset it): no new one from a deprecated
+		// address.
+		step{ev: SubflowDown{EventBase: at(2 * time.Second), Token: tok, Subflow: Subflow{Local: cellSub, Remote: srv, LocID: 1}}},
+	)
+	run(t, ifaces(true, true), steps)
+}
