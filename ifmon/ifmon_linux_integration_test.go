@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
@@ -87,8 +88,16 @@ func TestIntegrationMonitor(t *testing.T) {
 		t.Errorf("Snapshot() = %s, %v; want the first snapshot", fmtSnapshot(s), err)
 	}
 
+	// A policy-routing rule of either family is a change: the digest
+	// covers rules (TestIntegrationRuleEvents: the monitor hears of them).
+	for _, cmd := range []string{"rule add from 10.9.9.9 table 7", "-6 rule add from 2001:db8:9::9 table 7"} {
+		before := w.cur.Routes
+		ipns(t, ns, cmd)
+		w.until(2*time.Second, cmd, func(s Snapshot) bool { return s.Routes != before })
+	}
+	before := w.cur.Routes
+
 	// A link going down is reported at once (leading edge).
-	before := first.New.Routes
 	start := time.Now()
 	ipns(t, ns, "link set wlan0 down")
 	ipDone := time.Now()
@@ -387,5 +396,37 @@ func setLinkUp(t *testing.T, h *netlink.Handle, index int32, up bool) {
 	}
 	if err := set(l); err != nil {
 		t.Fatalf("set link %d up=%v: %v", index, up, err)
+	}
+}
+
+// TestIntegrationRuleEvents: the event socket hears policy-routing rules
+// of both families come and go (the rule groups have no legacy bit for
+// IPv6, so they are joined by number).
+func TestIntegrationRuleEvents(t *testing.T) {
+	requirePrivilege(t)
+	ns, fd := newNetns(t)
+	m, err := New(Config{NetNS: fd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := m.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	for _, cmd := range []string{"rule add from 10.9.9.9 table 7", "-6 rule add from 2001:db8:9::9 table 7", "-6 rule del from 2001:db8:9::9 table 7"} {
+		ipns(t, ns, cmd)
+		if err := events.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		for got := false; !got; {
+			msgs, err := events.Receive()
+			if err != nil {
+				t.Fatalf("after %q: %v", cmd, err)
+			}
+			for _, msg := range msgs {
+				got = got || msg.Header.Type == unix.RTM_NEWRULE || msg.Header.Type == unix.RTM_DELRULE
+			}
+		}
 	}
 }
