@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -149,6 +151,36 @@ func TestIntegrationRoute(t *testing.T) {
 			t.Errorf("Route(%s, %s) = %+v, %v; want ErrNoRoute", tt.src, tt.dst, r, err)
 		case tt.oif != 0 && (err != nil || r.OIF != tt.oif || r.Local != tt.local):
 			t.Errorf("Route(%s, %s) = %+v, %v; want oif %d local %v", tt.src, tt.dst, r, err, tt.oif, tt.local)
+		}
+	}
+}
+
+// BenchmarkIntegrationRoute is one route lookup (Monitor.Route) from a
+// source address that a rule sends to another table: what the daemon pays
+// per source address of a new peer (go test -run XXX -bench Route ./ifmon/,
+// as root).
+func BenchmarkIntegrationRoute(b *testing.B) {
+	testutil.RequireRoot(b, "to create a network namespace", "ip")
+	ns, fd := testutil.NewNamedNetns(b, "ifmon")
+	for _, cmd := range []string{
+		"link add d0 type veth peer name p0", "link add d1 type veth peer name p1",
+		"link set d0 up", "link set p0 up", "link set d1 up", "link set p1 up",
+		"addr add 10.1.0.2/24 dev d0", "addr add 10.2.0.2/24 dev d1",
+		"route add default via 10.2.0.1 dev d1", "route add default via 10.1.0.1 dev d0 table 101",
+		"rule add from 10.1.0.2 table 101",
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, strings.Fields(cmd)...)...).CombinedOutput(); err != nil {
+			b.Fatalf("ip %s: %v: %s", cmd, err, out)
+		}
+	}
+	m, err := New(Config{NetNS: fd})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, dst := netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("198.51.100.1")
+	for b.Loop() {
+		if r, err := m.Route(src, dst); err != nil || r.OIF < 2 {
+			b.Fatalf("Route = %+v, %v", r, err)
 		}
 	}
 }
