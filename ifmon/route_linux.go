@@ -17,7 +17,8 @@ import (
 // the Monitor keeps for lookups. An error that matches ErrNoRoute is the
 // kernel's answer that there is none; any other is a failed lookup (the
 // socket is opened anew for the next one). Route may be called from any
-// goroutine; lookups are one at a time.
+// goroutine; lookups are one at a time. The socket is closed when Run
+// returns; a Monitor that never runs keeps it.
 func (m *Monitor) Route(src, dst netip.Addr) (Route, error) {
 	m.sys.routeMu.Lock()
 	defer m.sys.routeMu.Unlock()
