@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/policy"
@@ -46,15 +47,51 @@ type RoutesLearned struct {
 // routeKey names a route lookup.
 type routeKey struct{ src, dst netip.Addr }
 
-// learn keeps routes; with flush the routes held before are dropped.
-func (s *State) learn(routes []Route, flush bool) {
+// learn keeps routes learned at now; with flush the routes held before
+// are dropped. A pair whose route through its source's link is back (it
+// had none) is noted in reachSince: in handover mode a preferred path
+// whose route came back waits out the hold-down like one whose link came
+// back.
+func (s *State) learn(routes []Route, flush bool, now time.Time) {
+	old, oldSince := s.routes, s.reachSince
 	if flush || s.routes == nil {
 		s.routes = make(map[routeKey]Route, len(routes))
 	}
+	if flush {
+		s.reachSince = nil
+	}
 	for _, r := range routes {
 		r.Src, r.Dst = r.Src.Unmap(), r.Dst.Unmap()
-		s.routes[routeKey{r.Src, r.Dst}] = r
+		k := routeKey{r.Src, r.Dst}
+		s.routes[k] = r
+		if !s.reaches(r) {
+			delete(s.reachSince, k)
+			continue
+		}
+		was, known := old[k]
+		switch {
+		case known && !s.reaches(was):
+			s.noteReach(k, now)
+		case flush:
+			if t, ok := oldSince[k]; ok {
+				s.noteReach(k, t)
+			}
+		}
 	}
+}
+
+// reaches reports whether r leads to its peer from its source's link.
+func (s *State) reaches(r Route) bool {
+	l, ok := s.ifaces.ByAddr(r.Src)
+	return r.Err == "" && (r.Local || (ok && r.Dev == l.Index))
+}
+
+// noteReach records that pair k has had its route since t.
+func (s *State) noteReach(k routeKey, t time.Time) {
+	if s.reachSince == nil {
+		s.reachSince = map[routeKey]time.Time{}
+	}
+	s.reachSince[k] = t
 }
 
 // reach says why a subflow from address a on link l cannot reach dst: no

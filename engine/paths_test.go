@@ -231,3 +231,32 @@ func TestDeprecatedInUse(t *testing.T) {
 	)
 	run(t, ifaces(true, true), steps)
 }
+
+// TestRouteBackHoldDown: in handover mode a preferred path whose route
+// came back waits out the hold-down before traffic moves back, like one
+// whose link came back.
+func TestRouteBackHoldDown(t *testing.T) {
+	p := pol(policy.ModeHandover)
+	hold := p.Handover.HoldDown
+	cellSub, wifiSub := netip.AddrPortFrom(cell4, 41000), netip.AddrPortFrom(wifi4, 42000)
+	routed := []Route{via(wifi4, srv, 3), via(cell4, srv, 4)}
+	noWifi := []Route{noRoute(wifi4, srv), via(cell4, srv, 4)}
+	back := 2 * time.Second
+	steps := evs(append([]Event{RoutesLearned{EventBase: at(0), Routes: routed}}, established(p, 0)...)...)
+	steps = append(steps,
+		step{ev: sfUp(0, initial, srv, 0, false)},
+		// wlan0's route goes: move to wwan0.
+		step{ev: InterfacesChanged{EventBase: at(time.Second), Ifaces: ifaces(true, true), Routes: noWifi},
+			want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(time.Second, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201"}},
+		step{ev: SubflowDown{EventBase: at(time.Second), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}, wake: -1},
+		// Its route is back: wlan0 gets a backup subflow, traffic stays
+		// on wwan0 until the hold-down has passed.
+		step{ev: InterfacesChanged{EventBase: at(back), Ifaces: ifaces(true, true), Routes: routed},
+			want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}, wake: back + hold},
+		step{ev: sfUp(back, wifiSub, srv, 0, true)},
+		step{ev: Tick{EventBase: at(back + hold)},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+	)
+	run(t, ifaces(true, true), steps)
+}

@@ -117,11 +117,11 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 	case InterfacesChanged:
 		s.setIfaces(ev.Ifaces, now)
 		if ev.Routes != nil {
-			s.learn(ev.Routes, true)
+			s.learn(ev.Routes, true, now)
 		}
 		return nil, lookAtAll
 	case RoutesLearned:
-		return nil, s.routesLearned(ev)
+		return nil, s.routesLearned(ev, now)
 	case Tick:
 		return nil, lookAtDue
 	case ActionFailed:
@@ -148,8 +148,8 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 
 // routesLearned takes in route lookups; with Flush every connection is
 // looked at again, else those to the peers looked up.
-func (s *State) routesLearned(ev RoutesLearned) scope {
-	s.learn(ev.Routes, ev.Flush)
+func (s *State) routesLearned(ev RoutesLearned, now time.Time) scope {
+	s.learn(ev.Routes, ev.Flush, now)
 	if ev.Flush {
 		return lookAtAll
 	}

@@ -208,7 +208,7 @@ func (s *State) wantHandover(w *wantList, cands []candidate) {
 		w.wants = append(w.wants, want{key: pathKey{cd.link.Index, c.Remote}, local: cd.addr, backup: backup, reason: reason})
 	}
 	switch {
-	case len(pref) > 0 && s.settled(pref[0].link, p.Handover.HoldDown, w.now):
+	case len(pref) > 0 && s.settled(pref[0], c.Remote.Addr(), p.Handover.HoldDown, w.now):
 		add(pref[0], false, "handover: preferred path "+pref[0].link.Name)
 		if p.Handover.WarmStandby && len(back) > 0 {
 			add(back[0], true, "handover: warm standby on "+back[0].link.Name)
@@ -216,7 +216,7 @@ func (s *State) wantHandover(w *wantList, cands []candidate) {
 	case len(pref) > 0 && len(back) > 0:
 		// The preferred path is back but not for the hold-down yet:
 		// stay on the backup path, with the preferred one ready.
-		w.wake = s.links[pref[0].link.Index].usableSince.Add(p.Handover.HoldDown)
+		w.wake = s.usableSince(pref[0], c.Remote.Addr()).Add(p.Handover.HoldDown)
 		add(back[0], false, "handover: "+pref[0].link.Name+" in hold-down, staying on "+back[0].link.Name)
 		add(pref[0], true, "handover: "+pref[0].link.Name+" back, in hold-down")
 	case len(pref) > 0:
