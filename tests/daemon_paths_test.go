@@ -52,6 +52,9 @@ func TestIntegrationPathWithoutRoute(t *testing.T) {
 	if st := d.status(); st.Commands != 0 {
 		t.Errorf("the daemon sent %d commands for a connection with one usable path", st.Commands)
 	}
+	if !d.waitLog("paths without a route to the peer are not used", 5*time.Second) {
+		t.Error("the daemon did not log the path without a route")
+	}
 	want := " excluded wwan0(the route to 10.0.3.2 from 10.0.2.2 leaves through wlan0)"
 	if out := mustCLI(t, "", "status", "--control", d.control); !strings.Contains(out, want) {
 		t.Errorf("status:\n%s\nwant a connection line with %q", out, want)
@@ -136,6 +139,9 @@ func TestIntegrationDeprecatedAddressNotUsed(t *testing.T) {
 	tb.Exec(t, tb.Client, "ip", "addr", "add", "10.0.0.7/32", "dev", "wwan0", "preferred_lft", "0")
 	tb.Exec(t, tb.Client, "ip", "rule", "add", "from", "10.0.0.7", "table", "102", "pref", "1003")
 	psWaitInterface(t, d, "wwan0", func(i control.InterfaceStatus) bool { return slices.Equal(i.Deprecated, []string{"10.0.0.7"}) })
+	if !d.waitLog("addresses not used for new subflows", 5*time.Second) {
+		t.Error("the daemon did not log the deprecated address")
+	}
 	want := "interface wwan0 cellular up 10.0.0.7 10.0.2.2 fd00:2::2 deprecated 10.0.0.7\n"
 	if out := mustCLI(t, "", "status", "--control", d.control); !strings.Contains(out, want) {
 		t.Errorf("status:\n%s\nwant %q", out, want)
