@@ -2,6 +2,8 @@ package tests
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -173,4 +175,38 @@ func psWaitInterface(t *testing.T, d *daemonProc, name string, ok func(control.I
 	}
 	t.Fatalf("the daemon's interface %s never met the condition; last: %+v", name, last)
 	return last
+}
+
+// TestIntegrationULATowardsGlobalPeer: towards a global peer, wwan0's only
+// IPv6 address, a ULA, gets no subflow; a policy that lists ula in its
+// addresses key, loaded by a reload, gives it one (the ULA path does reach
+// the peer: the testbed routes fd00::/16).
+func TestIntegrationULATowardsGlobalPeer(t *testing.T) {
+	t.Parallel()
+	tb, d, _ := newDaemonBed(t, dmConfig("aggregate", ""), nil)
+	tb.Exec(t, tb.Router, "ip", "-6", "addr", "add", "2001:db8:3::1/64", "dev", "rsrv0", "nodad")
+	tb.Exec(t, tb.Router, "ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "rwlan0", "nodad")
+	tb.Exec(t, tb.Server, "ip", "-6", "addr", "add", "2001:db8:3::2/64", "dev", "eth0", "nodad")
+	tb.Exec(t, tb.Client, "ip", "-6", "addr", "add", "2001:db8:1::2/64", "dev", "wlan0", "nodad")
+	tb.Exec(t, tb.Client, "ip", "-6", "rule", "add", "from", "2001:db8:1::2", "table", "101", "pref", "1003")
+	global, peer := netip.MustParseAddr("2001:db8:1::2"), netip.MustParseAddrPort("[2001:db8:3::2]:5201")
+
+	s := startStream(t, tb, global, peer)
+	local := testutil.AddrPort(t, s.conn.LocalAddr())
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool {
+		return c.Established && psExcluded("wwan0", "fd00:2::2 is unique local")(c) && dmDaemonIs("wlan0")(c)
+	})
+	time.Sleep(500 * time.Millisecond)
+	dmWaitConn(t, tb.Client, dmLocalIs(local), "only the initial subflow, from "+global.String(), psAllShape(global.String()))
+
+	policy := "name: lab\nmatch: { prefixes: [\"2001:db8:3::/48\"] }\nmode: aggregate\naddresses: [ula]\n"
+	if err := os.WriteFile(filepath.Join(d.dir, "policies.d", "lab.yaml"), []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.hup()
+	both := global.String() + "," + testbed.ClientCell6.String()
+	d.conn(s.conn.LocalAddr(), func(c control.ConnStatus) bool { return c.Application == "lab" && dmDaemonIs("wlan0,wwan0")(c) })
+	dmWaitConn(t, tb.Client, dmLocalIs(local), "a subflow from the ULA once the policy asks: "+both, dmEstabShape(both))
+	time.Sleep(300 * time.Millisecond)
+	dmGap(t, s, 20)
 }
