@@ -57,7 +57,7 @@ func TestIntegrationPathWithoutRoute(t *testing.T) {
 	if !d.waitLog("paths without a route to the peer are not used", 5*time.Second) {
 		t.Error("the daemon did not log the path without a route")
 	}
-	want := " excluded wwan0(the route to 10.0.3.2 from 10.0.2.2 leaves through wlan0)"
+	want := "; wwan0 not used (the route to 10.0.3.2 from 10.0.2.2 leaves through wlan0)"
 	if out := mustCLI(t, "", "status", "--control", d.control); !strings.Contains(out, want) {
 		t.Errorf("status:\n%s\nwant a connection line with %q", out, want)
 	}
@@ -144,7 +144,7 @@ func TestIntegrationDeprecatedAddressNotUsed(t *testing.T) {
 	if !d.waitLog("addresses not used for new subflows", 5*time.Second) {
 		t.Error("the daemon did not log the deprecated address")
 	}
-	want := "interface wwan0 cellular up 10.0.0.7 10.0.2.2 fd00:2::2 deprecated 10.0.0.7\n"
+	want := "  wwan0        cellular     up    10.0.0.7 10.0.2.2 fd00:2::2 (deprecated 10.0.0.7)\n"
 	if out := mustCLI(t, "", "status", "--control", d.control); !strings.Contains(out, want) {
 		t.Errorf("status:\n%s\nwant %q", out, want)
 	}
