@@ -260,3 +260,25 @@ func TestRouteBackHoldDown(t *testing.T) {
 	)
 	run(t, ifaces(true, true), steps)
 }
+
+// TestExplainRoute: policy explain words a path without a route, and one
+// the policy's address kinds leave out, as status does.
+func TestExplainRoute(t *testing.T) {
+	s := NewState(ifaces(true, true))
+	s.Step(RoutesLearned{EventBase: at(0), Routes: []Route{via(wifi4, srv, 3), noRoute(cell4, srv)}})
+	for _, ev := range established(pol(policy.ModeAggregate), 0) {
+		s.Step(ev)
+	}
+	uses, ok := s.Explain(tok, t0)
+	if !ok {
+		t.Fatal("no explanation")
+	}
+	for _, u := range uses {
+		if u.Interface == "wwan0" && (u.Used || !strings.Contains(u.Why, "no route to 10.0.3.2 from 10.0.2.2")) {
+			t.Errorf("wwan0: %+v, want unused for lack of a route", u)
+		}
+	}
+	if ex := s.Excluded(tok); !strings.Contains(ex[4], "no route") {
+		t.Errorf("Excluded = %v", ex)
+	}
+}
