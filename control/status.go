@@ -62,6 +62,11 @@ type InterfaceStatus struct {
 	Class string   `json:"class"`
 	Up    bool     `json:"up"`
 	Addrs []string `json:"addrs"`
+	// Temporary and Deprecated are the addresses of Addrs that are IPv6
+	// temporary (privacy) addresses and deprecated ones: no subflow is
+	// opened from them unless a policy's addresses key asks.
+	Temporary  []string `json:"temporary,omitempty"`
+	Deprecated []string `json:"deprecated,omitempty"`
 }
 
 // ConnStatus is one connection and what the daemon does with it.
@@ -76,7 +81,12 @@ type ConnStatus struct {
 	Active      []string `json:"active"` // interfaces of the non-backup subflows
 	// Bad are the paths measured bad for this connection: interface name
 	// -> rto, loss or rtt.
-	Bad      map[string]string `json:"bad,omitempty"`
+	Bad map[string]string `json:"bad,omitempty"`
+	// Excluded are the interfaces that are up and that the policy allows
+	// but that the connection does not use, with why: no route to the
+	// peer from their addresses, a route through another interface, or
+	// only addresses of a kind the policy did not ask for.
+	Excluded map[string]string `json:"excluded,omitempty"`
 	Subflows []SubflowStatus   `json:"subflows"`
 }
 

@@ -60,6 +60,7 @@ type Daemon struct {
 	fatal   error
 	events  *genl.Events
 	mon     *ifmon.Monitor
+	routes  routeBook // the route lookups fed to the engine (routes.go)
 	diag    *sockdiag.Client
 	owners  *owners
 	quality qualitySource // nil: no measurements
@@ -193,6 +194,7 @@ func (d *Daemon) begin() error {
 		return fmt.Errorf("interfaces: %w", err)
 	}
 	d.state = engine.NewState(first)
+	d.logAddrKinds(first)
 	source := "none"
 	if d.quality != nil {
 		source = d.quality.name()
@@ -520,7 +522,7 @@ const (
 // step runs one event through the engine and sends the actions to the
 // workers; their results come back as events of their own (handleResult).
 func (d *Daemon) step(ev engine.Event) engine.Result {
-	r := d.stepEngine(ev)
+	r := d.stepEngine(d.withRoutes(ev))
 	d.setWake(r.Wake)
 	asked := time.Now() // when what asked for these actions was handled
 	for i, a := range r.Actions {

@@ -3,6 +3,11 @@
 // and timers, that asks the decision engine (engine.State) what to do and
 // sends the resulting commands to the kernel's userspace path manager.
 //
+// Before the engine needs them, the loop looks up the kernel's routes from
+// every local address to each peer (routes.go), once per peer and
+// interface snapshot, so that the engine stays pure and the events of
+// known peers cost no netlink round trip.
+//
 // The kernel is the truth: at start, and whenever the event socket
 // overflows, the view of the connections is rebuilt from a sock_diag dump
 // (connections that exist are adopted with the subflows they have). The

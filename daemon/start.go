@@ -107,6 +107,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
+	d.routes.router = d.mon
 	d.owners = newOwners(d.diag, d.opts.NetNS, d.log)
 	d.owners.setPolicies(set)
 	if d.quality, err = openQuality(opts.Quality, opts.NetNS, d.log); err != nil {

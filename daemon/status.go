@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/control"
+	"github.com/mptcp-pm/mptcp-pm/ifmon"
 )
 
 // The status types are package control's: the daemon builds them, the
@@ -47,6 +48,12 @@ func (d *Daemon) snapshot(brief bool) *Status {
 		for _, a := range l.Addrs {
 			is.Addrs = append(is.Addrs, a.String())
 		}
+		for _, a := range l.Temporary {
+			is.Temporary = append(is.Temporary, a.String())
+		}
+		for _, a := range l.Deprecated {
+			is.Deprecated = append(is.Deprecated, a.String())
+		}
 		st.Interfaces = append(st.Interfaces, is)
 	}
 	if brief {
@@ -58,16 +65,8 @@ func (d *Daemon) snapshot(brief bool) *Status {
 		if c.Policy != nil {
 			cs.Application, cs.Mode = c.Policy.Name, string(c.Policy.Mode)
 		}
-		for link, why := range c.Bad {
-			if cs.Bad == nil {
-				cs.Bad = map[string]string{}
-			}
-			name := fmt.Sprintf("if%d", link)
-			if l, ok := ifaces.Link(link); ok {
-				name = l.Name
-			}
-			cs.Bad[name] = why
-		}
+		cs.Bad = byName(c.Bad, ifaces)
+		cs.Excluded = byName(c.Excluded, ifaces)
 		for _, sf := range c.Subflows {
 			ifname := ""
 			if l, ok := ifaces.ByAddr(sf.Local.Addr()); ok {
@@ -82,4 +81,20 @@ func (d *Daemon) snapshot(brief bool) *Status {
 		st.Connections = append(st.Connections, cs)
 	}
 	return st
+}
+
+// byName keys m by interface name; nil when m is empty.
+func byName(m map[int32]string, ifaces ifmon.Snapshot) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for link, why := range m {
+		name := fmt.Sprintf("if%d", link)
+		if l, ok := ifaces.Link(link); ok {
+			name = l.Name
+		}
+		out[name] = why
+	}
+	return out
 }

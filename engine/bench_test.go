@@ -12,9 +12,18 @@ import (
 // connection in aggregate mode (CREATED, ESTABLISHED, the second
 // subflow up, CLOSED) among 1,000 others, which is what the daemon's loop
 // does per connection (go test -bench Step -benchmem ./engine/).
-func BenchmarkStepNewConnection(b *testing.B) {
+func BenchmarkStepNewConnection(b *testing.B) { benchNewConnection(b, nil) }
+
+// BenchmarkStepNewConnectionRouted is BenchmarkStepNewConnection with the
+// routes of both paths to the peer known, as the daemon feeds them in.
+func BenchmarkStepNewConnectionRouted(b *testing.B) {
+	benchNewConnection(b, []Route{via(wifi4, srv, 3), via(cell4, srv, 4), via(wifi6, srv6, 3), via(cell6, srv6, 4)})
+}
+
+func benchNewConnection(b *testing.B, routes []Route) {
 	p := pol(policy.ModeAggregate)
 	s := NewState(ifaces(true, true))
+	s.Step(RoutesLearned{EventBase: at(0), Routes: routes})
 	for i := range 1000 {
 		tok := uint32(0x10000 + i)
 		local := netip.AddrPortFrom(wifi4, uint16(20000+i))

@@ -1,6 +1,8 @@
 // Package engine decides which subflows each MPTCP connection should have
 // and which of them are backups, from the connection's policy (package
-// policy), the interfaces, the measured path quality and the time.
+// policy), the interfaces, the kernel's routes to the peers (Route facts
+// the daemon looks up and feeds in), the measured path quality and the
+// time.
 //
 // A State is the engine's model of the connections and interfaces. The
 // daemon's loop hands it one Event at a time (kernel MPTCP events,

@@ -111,10 +111,14 @@ type PeerRemoved struct {
 	RemID uint8
 }
 
-// InterfacesChanged carries a new snapshot of the interfaces.
+// InterfacesChanged carries a new snapshot of the interfaces. Routes, when
+// not nil, replace every route lookup the engine holds: those of the new
+// snapshot (the daemon looks them up again after every change, since a
+// change of addresses, links, routes or rules can change them).
 type InterfacesChanged struct {
 	EventBase
 	Ifaces ifmon.Snapshot
+	Routes []Route
 }
 
 // Tick is a wake-up the engine asked for (Step's wake time).

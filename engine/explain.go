@@ -78,9 +78,9 @@ func (s *State) explain(c *connState, now time.Time) []PathUse {
 	}
 	for _, l := range s.ifaces.Links {
 		u := PathUse{Interface: l.Name, Class: l.Class}
-		a, ex := s.consider(c, l, is4)
+		a, ex, why := s.consider(c, l)
 		if ex != included {
-			u.Why = describeExclusion(ex, l, c.Policy, is4)
+			u.Why = describeExclusion(ex, l, c.Policy, is4, why)
 			out = append(out, u)
 			continue
 		}
@@ -102,9 +102,11 @@ func (s *State) explain(c *connState, now time.Time) []PathUse {
 }
 
 // describeExclusion words why link l is not a candidate of a connection
-// with policy p.
-func describeExclusion(ex exclusion, l ifmon.Link, p *policy.Policy, is4 bool) string {
+// with policy p; why is consider's word for exclPath.
+func describeExclusion(ex exclusion, l ifmon.Link, p *policy.Policy, is4 bool, why string) string {
 	switch ex {
+	case exclPath:
+		return why
 	case exclDown:
 		return "down"
 	case exclNoAddr:

@@ -24,6 +24,13 @@ type linkState struct {
 type State struct {
 	ifaces ifmon.Snapshot
 	conns  map[uint32]*connState
+	// routes are the route lookups the daemon fed in (paths.go), and
+	// reachSince when a pair's route came back, for the hold-down.
+	routes     map[routeKey]Route
+	reachSince map[routeKey]time.Time
+	// learned are the peers of the last RoutesLearned, whose connections
+	// Step looks at again.
+	learned map[netip.Addr]bool
 
 	links map[int32]linkState
 	// addrIDs are the IDs of local addresses, by address and port (port 0
@@ -129,10 +136,22 @@ func (s *State) keyOf(sf Subflow) (pathKey, bool) {
 	return pathKey{link: l.Index, remote: sf.Remote}, true
 }
 
-// settled reports whether link l has been usable for at least hold.
-func (s *State) settled(l ifmon.Link, hold time.Duration, now time.Time) bool {
-	since := s.links[l.Index].usableSince
+// settled reports whether path cd towards dst has been usable for at least
+// hold: its link up with an address, and its route to dst there.
+func (s *State) settled(cd candidate, dst netip.Addr, hold time.Duration, now time.Time) bool {
+	since := s.usableSince(cd, dst)
 	return since.IsZero() || !now.Before(since.Add(hold))
+}
+
+// usableSince is when path cd towards dst became usable: the later of its
+// link's coming up and its route's appearing (zero: before the daemon
+// started, or before the route was first looked up).
+func (s *State) usableSince(cd candidate, dst netip.Addr) time.Time {
+	since := s.links[cd.link.Index].usableSince
+	if r := s.reachSince[routeKey{cd.addr, dst}]; r.After(since) {
+		since = r
+	}
+	return since
 }
 
 // idFor returns the local address ID for a, stable across connections:

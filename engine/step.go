@@ -40,6 +40,9 @@ func (s *State) Step(ev Event) Result {
 		slices.SortFunc(touched, byToken)
 	case lookAtDue:
 		touched = s.due(touched, now)
+	case lookAtPeers:
+		touched = s.toPeers(touched, s.learned)
+		s.learned = nil
 	}
 	for _, c := range touched {
 		a, w := s.reconcile(c, now)
@@ -71,9 +74,10 @@ func byToken(a, b *connState) int { return cmp.Compare(a.Token, b.Token) }
 type scope int
 
 const (
-	lookAtOne scope = iota // the one apply returns, if any
-	lookAtAll              // every one (the interfaces changed)
-	lookAtDue              // those whose wake-up time has come (a Tick)
+	lookAtOne   scope = iota // the one apply returns, if any
+	lookAtAll                // every one (the interfaces changed)
+	lookAtDue                // those whose wake-up time has come (a Tick)
+	lookAtPeers              // those to the peers of s.learned (RoutesLearned)
 )
 
 // apply updates the model with ev, notes in r what became of its
@@ -112,7 +116,12 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 		}
 	case InterfacesChanged:
 		s.setIfaces(ev.Ifaces, now)
+		if ev.Routes != nil {
+			s.learn(ev.Routes, true, now)
+		}
 		return nil, lookAtAll
+	case RoutesLearned:
+		return nil, s.routesLearned(ev, now)
 	case Tick:
 		return nil, lookAtDue
 	case ActionFailed:
@@ -135,6 +144,20 @@ func (s *State) apply(ev Event, now time.Time, r *Result) (*connState, scope) {
 	r.Unknown = c == nil
 	r.ServerSide = c != nil && c.ServerSide
 	return c, lookAtOne
+}
+
+// routesLearned takes in route lookups; with Flush every connection is
+// looked at again, else those to the peers looked up.
+func (s *State) routesLearned(ev RoutesLearned, now time.Time) scope {
+	s.learn(ev.Routes, ev.Flush, now)
+	if ev.Flush {
+		return lookAtAll
+	}
+	s.learned = map[netip.Addr]bool{}
+	for _, r := range ev.Routes {
+		s.learned[r.Dst.Unmap()] = true
+	}
+	return lookAtPeers
 }
 
 // reported takes in the kernel's CREATED or ESTABLISHED.

@@ -157,15 +157,14 @@ func (s *State) rescueWant(c *connState, wants []want) (want, bool) {
 	if c.Policy == nil || len(c.Subflows) > 0 {
 		return want{}, false
 	}
-	is4 := c.Remote.Addr().Is4()
 	var best *want
 	bestRank := 0
 	for _, l := range s.ifaces.Links {
 		if !usable(l) || !c.Policy.Paths.Allowed(l.Class) {
 			continue
 		}
-		a, ok := s.addrFor(c, l, is4)
-		if !ok {
+		a, _ := s.pathAddr(c, l, c.Remote.Addr())
+		if !a.IsValid() {
 			continue
 		}
 		r := c.Policy.Paths.Rank(l.Class)

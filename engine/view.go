@@ -29,6 +29,13 @@ type ConnView struct {
 	// Bad are the paths (links) the connection found bad, with why
 	// (rto, loss, rtt or silent).
 	Bad map[int32]string
+	// Excluded are the links that are up and that the policy allows but
+	// the connection does not use, with why: no route to the peer from
+	// their addresses, a route through another interface, or only
+	// addresses of a kind the policy did not ask for. Conns fills it in;
+	// Conn, which the daemon calls on every event, leaves it out (see
+	// State.Excluded).
+	Excluded map[int32]string
 }
 
 func (c *connState) view() ConnView {
@@ -52,11 +59,21 @@ func (s *State) Conn(token uint32) (ConnView, bool) {
 	return c.view(), true
 }
 
+// Excluded returns ConnView.Excluded of connection token.
+func (s *State) Excluded(token uint32) map[int32]string {
+	if c, ok := s.conns[token]; ok {
+		return s.excluded(c)
+	}
+	return nil
+}
+
 // Conns returns every connection the engine has, by token.
 func (s *State) Conns() []ConnView {
 	out := make([]ConnView, 0, len(s.conns))
 	for _, c := range s.conns {
-		out = append(out, c.view())
+		v := c.view()
+		v.Excluded = s.excluded(c)
+		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b ConnView) int { return cmp.Compare(a.Token, b.Token) })
 	return out

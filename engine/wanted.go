@@ -23,7 +23,7 @@ type candidate struct {
 func (s *State) wanted(c *connState, now time.Time) ([]want, time.Time) {
 	p := c.Policy
 	cands := s.candidates(c)
-	w := wantList{c: c, now: now}
+	w := wantList{s: s, c: c, now: now}
 	if usesQuality(p.Mode) {
 		w.wake = c.refreshHealth(now)
 	}
@@ -41,6 +41,7 @@ func (s *State) wanted(c *connState, now time.Time) ([]want, time.Time) {
 
 // wantList is the wanted subflows of one connection being worked out.
 type wantList struct {
+	s     *State
 	c     *connState
 	now   time.Time
 	wants []want
@@ -48,13 +49,13 @@ type wantList struct {
 }
 
 // candidates are the links c may use, best first: usable, allowed by its
-// policy, with an address of its family.
+// policy, with an address that reaches its peer through the link and that
+// the policy allows (pathAddr).
 func (s *State) candidates(c *connState) []candidate {
 	p := c.Policy
-	is4 := c.Remote.Addr().Is4()
 	var cands []candidate
 	for _, l := range s.ifaces.Links {
-		a, ex := s.consider(c, l, is4)
+		a, ex, _ := s.consider(c, l)
 		if ex != included {
 			continue
 		}
@@ -76,24 +77,28 @@ const (
 	exclNoAddr           // it has no address
 	exclClass            // its class is not among the policy's paths
 	exclFamily           // it has no address of the connection's family
+	exclPath             // none of those reaches the peer through it, or the policy allows (pathAddr says why)
 )
 
-// consider says whether link l is a candidate of c (is4: c is IPv4), and
-// with which local address.
-func (s *State) consider(c *connState, l ifmon.Link, is4 bool) (netip.Addr, exclusion) {
+// consider says whether link l is a candidate of c, with which local
+// address, and with exclPath why not (pathAddr).
+func (s *State) consider(c *connState, l ifmon.Link) (netip.Addr, exclusion, string) {
 	switch {
 	case !l.Up:
-		return netip.Addr{}, exclDown
+		return netip.Addr{}, exclDown, ""
 	case len(l.Addrs) == 0:
-		return netip.Addr{}, exclNoAddr
+		return netip.Addr{}, exclNoAddr, ""
 	case !c.Policy.Paths.Allowed(l.Class):
-		return netip.Addr{}, exclClass
+		return netip.Addr{}, exclClass, ""
 	}
-	a, ok := s.addrFor(c, l, is4)
-	if !ok {
-		return netip.Addr{}, exclFamily
+	a, why := s.pathAddr(c, l, c.Remote.Addr())
+	switch {
+	case a.IsValid():
+		return a, included, ""
+	case why == "":
+		return netip.Addr{}, exclFamily, ""
 	}
-	return a, included
+	return netip.Addr{}, exclPath, why
 }
 
 // remotes are the peer addresses c's subflows go to: its own, and those
@@ -176,6 +181,9 @@ func (w *wantList) wantEvery(cands []candidate, remotes []netip.AddrPort) {
 	allBad := !slices.ContainsFunc(cands, func(cd candidate) bool { _, bad := c.bad(cd.link.Index); return !bad })
 	for _, cd := range cands {
 		for _, r := range remotes {
+			if r != c.Remote && (w.s.reach(cd.link, cd.addr, r.Addr()) != "" || avoided(c.Policy, cd.link, cd.addr, r.Addr()) != "") {
+				continue // an announced address this path does not reach
+			}
 			if h, bad := c.bad(cd.link.Index); bad && mode == policy.ModeInteractive {
 				probed := w.probe(cd, r) && slices.ContainsFunc(w.wants, func(x want) bool { return x.key == pathKey{cd.link.Index, r} })
 				if !probed && (!timedOut(h.reason) || allBad) {
@@ -200,7 +208,7 @@ func (s *State) wantHandover(w *wantList, cands []candidate) {
 		w.wants = append(w.wants, want{key: pathKey{cd.link.Index, c.Remote}, local: cd.addr, backup: backup, reason: reason})
 	}
 	switch {
-	case len(pref) > 0 && s.settled(pref[0].link, p.Handover.HoldDown, w.now):
+	case len(pref) > 0 && s.settled(pref[0], c.Remote.Addr(), p.Handover.HoldDown, w.now):
 		add(pref[0], false, "handover: preferred path "+pref[0].link.Name)
 		if p.Handover.WarmStandby && len(back) > 0 {
 			add(back[0], true, "handover: warm standby on "+back[0].link.Name)
@@ -208,7 +216,7 @@ func (s *State) wantHandover(w *wantList, cands []candidate) {
 	case len(pref) > 0 && len(back) > 0:
 		// The preferred path is back but not for the hold-down yet:
 		// stay on the backup path, with the preferred one ready.
-		w.wake = s.links[pref[0].link.Index].usableSince.Add(p.Handover.HoldDown)
+		w.wake = s.usableSince(pref[0], c.Remote.Addr()).Add(p.Handover.HoldDown)
 		add(back[0], false, "handover: "+pref[0].link.Name+" in hold-down, staying on "+back[0].link.Name)
 		add(pref[0], true, "handover: "+pref[0].link.Name+" back, in hold-down")
 	case len(pref) > 0:
@@ -240,19 +248,4 @@ func splitPaths(c *connState, cands []candidate) (pref, back, bad []candidate) {
 		pref, back, bad = bad[:1], nil, bad[1:]
 	}
 	return pref, back, bad
-}
-
-// addrFor picks the local address of c on link l: the initial subflow's
-// address when it is on l, else the first address of the connection's
-// family.
-func (s *State) addrFor(c *connState, l ifmon.Link, is4 bool) (netip.Addr, bool) {
-	if slices.Contains(l.Addrs, c.Local.Addr()) {
-		return c.Local.Addr(), true
-	}
-	for _, a := range l.Addrs {
-		if a.Is4() == is4 {
-			return a, true
-		}
-	}
-	return netip.Addr{}, false
 }

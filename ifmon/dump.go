@@ -2,6 +2,7 @@ package ifmon
 
 import (
 	"cmp"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 )
@@ -66,37 +67,42 @@ func (a addrEntry) usable() bool {
 	return a.Flags&(ifaFTentative|ifaFDadfailed) == 0
 }
 
-// routeEntry is what the monitor uses of one route.
-type routeEntry struct {
-	Family uint8  // rtm_family
-	DstLen uint8  // rtm_dst_len
-	Type   uint8  // rtm_type: RTN_*
-	Flags  uint32 // rtm_flags: RTM_F_* and RTNH_F_*
-	// OIFs are the output interfaces: RTA_OIF, and the ifindex of every
-	// nexthop of RTA_MULTIPATH that is not RTNH_F_DEAD.
-	OIFs []int32
+// temporary reports an IPv6 temporary (privacy) address. IFA_F_TEMPORARY
+// shares its value with IFA_F_SECONDARY, which is what it means for IPv4.
+func (a addrEntry) temporary() bool { return a.Addr.Is6() && a.Flags&ifaFTemporary != 0 }
+
+// deprecated reports an address whose preferred lifetime ended: the kernel
+// sets IFA_F_DEPRECATED then, and at once for an address added with
+// preferred_lft 0 (both families).
+func (a addrEntry) deprecated() bool { return a.Flags&ifaFDeprecated != 0 }
+
+// routesDigest sums the FNV-1a hashes of the canonical lines of the routes
+// and rules: equal sets give equal digests whatever their order, and a
+// route that appears, goes or changes changes the digest.
+func routesDigest(lines []string) uint64 {
+	var sum uint64
+	for _, l := range lines {
+		h := fnv.New64a()
+		h.Write([]byte(l))
+		sum += h.Sum64()
+	}
+	return sum
 }
 
-// isDefault reports whether r is a unicast default route (0.0.0.0/0 or
-// ::/0) of IPv4 or IPv6. A source-specific IPv6 default (`default from
-// 2001:db8::/64`) counts: it is how IPv6 multihoming installs defaults.
-// Unreachable, blackhole and prohibit defaults (IPv6 puts an "unreachable
-// default dev lo" in some tables) and cached clones do not.
-func (r routeEntry) isDefault() bool {
-	return (r.Family == afInet || r.Family == afInet6) && r.DstLen == 0 &&
-		r.Type == rtnUnicast && r.Flags&rtmFCloned == 0
-}
-
-// dump is one dump of links, addresses and routes.
+// dump is one dump of links, addresses, routes and rules.
 type dump struct {
-	links  []linkEntry
-	addrs  []addrEntry
-	routes []routeEntry
+	links []linkEntry
+	addrs []addrEntry
+	// routes holds one canonical line for each route (of every table)
+	// and each rule: what the monitor keeps of them is whether they
+	// changed (Snapshot.Routes).
+	routes []string
 }
 
 // assemble builds the Snapshot of a dump: links sorted by index, each with
-// its class (from classify), state, usable addresses (sorted, without
-// duplicates) and default-route flags. Addresses and routes of links absent
+// its class (from classify), state and usable addresses (sorted, without
+// duplicates; the temporary and deprecated ones also listed apart), and
+// the digest of the routes and rules. Addresses and routes of links absent
 // from the dump (a link created or removed between the dumps) are dropped;
 // the change that raced the dump also pokes the monitor, which dumps again.
 func assemble(d dump, classify func(linkEntry) Class) Snapshot {
@@ -121,28 +127,23 @@ func assemble(d dump, classify func(linkEntry) Class) Snapshot {
 		return &links[j]
 	}
 	for _, a := range d.addrs {
-		if l := find(a.Index); l != nil && a.usable() {
-			l.Addrs = append(l.Addrs, a.Addr)
-		}
-	}
-	for _, r := range d.routes {
-		if !r.isDefault() {
+		l := find(a.Index)
+		if l == nil || !a.usable() {
 			continue
 		}
-		for _, oif := range r.OIFs {
-			l := find(oif)
-			switch {
-			case l == nil:
-			case r.Family == afInet:
-				l.DefaultRoute4 = true
-			case r.Family == afInet6:
-				l.DefaultRoute6 = true
-			}
+		l.Addrs = append(l.Addrs, a.Addr)
+		if a.temporary() {
+			l.Temporary = append(l.Temporary, a.Addr)
+		}
+		if a.deprecated() {
+			l.Deprecated = append(l.Deprecated, a.Addr)
 		}
 	}
 	for i := range links {
-		slices.SortFunc(links[i].Addrs, netip.Addr.Compare)
-		links[i].Addrs = slices.Compact(links[i].Addrs)
+		for _, as := range []*[]netip.Addr{&links[i].Addrs, &links[i].Temporary, &links[i].Deprecated} {
+			slices.SortFunc(*as, netip.Addr.Compare)
+			*as = slices.Compact(*as)
+		}
 	}
-	return Snapshot{Links: links}
+	return Snapshot{Links: links, Routes: routesDigest(d.routes)}
 }

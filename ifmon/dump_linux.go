@@ -94,15 +94,45 @@ func (d *dumper) dumpOnce() (out dump, err error) {
 	}
 	// Every table: a zero filter with RT_FILTER_TABLE keeps routes of all
 	// tables (without it the library drops those outside main). The
-	// per-interface defaults of source-policy routing live in other tables.
+	// per-interface routes of source-policy routing live in other tables.
 	routes, err := d.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return dump{}, fmt.Errorf("dump routes: %w", err)
 	}
 	for _, r := range routes {
-		out.routes = append(out.routes, routeEntryOf(r))
+		out.routes = append(out.routes, routeLine(r))
+	}
+	rules, err := d.h.RuleList(netlink.FAMILY_ALL)
+	if err != nil {
+		return dump{}, fmt.Errorf("dump rules: %w", err)
+	}
+	for _, r := range rules {
+		out.routes = append(out.routes, ruleLine(r))
 	}
 	return out, nil
+}
+
+// routeLine is the canonical text of a route: what decides where it
+// sends, without its cache info (expiry, use counts), which changes
+// without the route changing. The library drops cloned routes.
+func routeLine(r netlink.Route) string {
+	line := fmt.Sprintf("route %d %d t%d %v %v %v %v oif%d m%d p%d s%d f%x", r.Family, r.Type, r.Table,
+		r.Dst, r.Src, r.Gw, r.Via, r.LinkIndex, r.Priority, r.Protocol, r.Scope, r.Flags)
+	for _, nh := range r.MultiPath {
+		line += fmt.Sprintf(" nh%d %v %v f%x w%d", nh.LinkIndex, nh.Gw, nh.Via, nh.Flags, nh.Hops)
+	}
+	return line
+}
+
+// ruleLine is the canonical text of a policy-routing rule.
+func ruleLine(r netlink.Rule) string {
+	var mask uint32
+	if r.Mask != nil {
+		mask = *r.Mask
+	}
+	return fmt.Sprintf("rule %d %d t%d %v %v %d/%d %q %q %d %v %v %v %v %d %d %d %d", r.Family, r.Priority, r.Table,
+		r.Src, r.Dst, r.Mark, mask, r.IifName, r.OifName, r.Tos, r.Invert, r.UIDRange, r.Sport, r.Dport,
+		r.IPProto, r.Goto, r.SuppressPrefixlen, r.Type)
 }
 
 // linkEntryOf keeps what the monitor uses of a link.
@@ -154,28 +184,4 @@ func addrEntryOf(a netlink.Addr) (addrEntry, bool) {
 		return addrEntry{}, false
 	}
 	return addrEntry{Index: int32(a.LinkIndex), Flags: uint32(a.Flags), Addr: ip.Unmap()}, true
-}
-
-// routeEntryOf keeps what the monitor uses of a route. The library drops
-// cloned routes (RTM_F_CLONED) and reports a default route's destination as
-// 0.0.0.0/0 or ::/0.
-func routeEntryOf(r netlink.Route) routeEntry {
-	m := routeEntry{
-		Family: uint8(r.Family),
-		Type:   uint8(r.Type),
-		Flags:  uint32(r.Flags),
-	}
-	if r.Dst != nil {
-		ones, _ := r.Dst.Mask.Size()
-		m.DstLen = uint8(ones)
-	}
-	if r.LinkIndex != 0 {
-		m.OIFs = append(m.OIFs, int32(r.LinkIndex))
-	}
-	for _, nh := range r.MultiPath {
-		if nh.Flags&rtnhFDead == 0 {
-			m.OIFs = append(m.OIFs, int32(nh.LinkIndex))
-		}
-	}
-	return m
 }

@@ -80,21 +80,40 @@ func TestAddrUsable(t *testing.T) {
 	}
 }
 
-func TestRouteIsDefault(t *testing.T) {
-	for _, tt := range []struct {
-		r    routeEntry
-		want bool
-	}{
-		{routeEntry{Family: afInet, Type: rtnUnicast}, true},
-		{routeEntry{Family: afInet6, Type: rtnUnicast}, true},
-		{routeEntry{Family: afInet, Type: rtnUnicast, Flags: rtmFCloned}, false},
-		{routeEntry{Family: afInet6, Type: 7 /* RTN_UNREACHABLE */}, false},
-		{routeEntry{Family: afInet, Type: 6 /* RTN_BLACKHOLE */}, false},
-		{routeEntry{Family: afInet, DstLen: 1, Type: rtnUnicast}, false},
-		{routeEntry{Family: 128 /* RTNL_FAMILY_IPMR */, Type: rtnUnicast}, false},
-	} {
-		if got := tt.r.isDefault(); got != tt.want {
-			t.Errorf("%+v: isDefault() = %v, want %v", tt.r, got, tt.want)
+// TestAssembleAddrKinds: temporary (IPv6 only: the same bit is
+// IFA_F_SECONDARY for IPv4) and deprecated addresses stay in Addrs and are
+// also listed apart.
+func TestAssembleAddrKinds(t *testing.T) {
+	a := func(s string, flags uint32) addrEntry {
+		return addrEntry{Index: 2, Addr: netip.MustParseAddr(s), Flags: flags}
+	}
+	d := dump{
+		links: []linkEntry{{Index: 2, Name: "wlan0"}},
+		addrs: []addrEntry{a("2001:db8::9", ifaFTemporary), a("2001:db8::1", 0), a("10.0.0.2", ifaFTemporary),
+			a("2001:db8::5", ifaFDeprecated), a("10.0.0.3", ifaFDeprecated), a("2001:db8::7", ifaFTemporary|ifaFDeprecated)},
+	}
+	got := assemble(d, func(linkEntry) Class { return ClassWifi })
+	want := Snapshot{Links: []Link{{Index: 2, Name: "wlan0", Class: ClassWifi,
+		Addrs:      addrs("10.0.0.2", "10.0.0.3", "2001:db8::1", "2001:db8::5", "2001:db8::7", "2001:db8::9"),
+		Temporary:  addrs("2001:db8::7", "2001:db8::9"),
+		Deprecated: addrs("10.0.0.3", "2001:db8::5", "2001:db8::7"),
+	}}}
+	if !got.Equal(want) {
+		t.Errorf("assemble:\n got %s\nwant %s", fmtSnapshot(got), fmtSnapshot(want))
+	}
+}
+
+// TestRoutesDigest: the digest changes when a route or rule appears, goes
+// or changes, and not with their order.
+func TestRoutesDigest(t *testing.T) {
+	a, b, c := "route 2 1 t254 10.0.3.0/24", "route 2 1 t254 0.0.0.0/0 oif3", "rule 2 100 t101"
+	base := routesDigest([]string{a, b, c})
+	if routesDigest([]string{c, a, b}) != base {
+		t.Error("the digest depends on the order")
+	}
+	for _, other := range [][]string{{a, b}, {a, b, c, "route 10 1 t254 ::/0"}, {a, b, "rule 2 100 t102"}, {a, b, c, c}, nil} {
+		if routesDigest(other) == base {
+			t.Errorf("%q has the digest of %q", other, []string{a, b, c})
 		}
 	}
 }
@@ -104,18 +123,15 @@ func TestAssembleDedupAndUnknownLinks(t *testing.T) {
 		return addrEntry{Index: i, Addr: netip.MustParseAddr(s)}
 	}
 	d := dump{
-		links: []linkEntry{{Index: 5, Name: "b"}, {Index: 2, Name: "a"}, {Index: 5, Name: "dup"}},
-		addrs: []addrEntry{a(5, "10.0.0.9"), a(5, "10.0.0.1"), a(5, "10.0.0.9"), a(42, "10.4.2.1")},
-		routes: []routeEntry{
-			{Family: afInet6, Type: rtnUnicast, OIFs: []int32{2, 42}},
-			{Family: afInet, Type: rtnUnicast, DstLen: 24, OIFs: []int32{5}},
-		},
+		links:  []linkEntry{{Index: 5, Name: "b"}, {Index: 2, Name: "a"}, {Index: 5, Name: "dup"}},
+		addrs:  []addrEntry{a(5, "10.0.0.9"), a(5, "10.0.0.1"), a(5, "10.0.0.9"), a(42, "10.4.2.1")},
+		routes: []string{"route 10 1 t254 ::/0 oif2", "route 2 1 t254 10.0.0.0/24 oif5"},
 	}
 	got := assemble(d, func(linkEntry) Class { return ClassWired })
 	want := Snapshot{Links: []Link{
-		{Index: 2, Name: "a", Class: ClassWired, DefaultRoute6: true},
+		{Index: 2, Name: "a", Class: ClassWired},
 		{Index: 5, Name: "b", Class: ClassWired, Addrs: addrs("10.0.0.1", "10.0.0.9")},
-	}}
+	}, Routes: routesDigest(d.routes)}
 	if !got.Equal(want) {
 		t.Errorf("assemble:\n got %s\nwant %s", fmtSnapshot(got), fmtSnapshot(want))
 	}

@@ -35,9 +35,12 @@ type Link struct {
 	// Addrs are the addresses subflows may use: no loopback, no
 	// link-local, no tentative or DAD-failed IPv6 address. Sorted.
 	Addrs []netip.Addr
-	// DefaultRoute4 and DefaultRoute6 are true when a default route of that
-	// family leaves through this interface, in any routing table.
-	DefaultRoute4, DefaultRoute6 bool
+	// Temporary are the IPv6 temporary (privacy, RFC 8981) addresses of
+	// Addrs (IFA_F_TEMPORARY), and Deprecated those whose preferred
+	// lifetime ended (IFA_F_DEPRECATED, either family). Both are subsets
+	// of Addrs, sorted: whether a connection may use them is the
+	// engine's choice (its policy's addresses key).
+	Temporary, Deprecated []netip.Addr
 }
 
 // Snapshot is the state of every interface of a namespace at one time,
@@ -45,6 +48,13 @@ type Link struct {
 // built, and may be shared between goroutines.
 type Snapshot struct {
 	Links []Link
+	// Routes is a digest of every route (of every table) and every
+	// policy-routing rule of the namespace: it changes when any of them
+	// does, so that a route that appears or goes, not only a default
+	// one, is a new Snapshot. What a route change means for a peer is
+	// the kernel's route lookup's answer (Monitor.Route); 0 in a
+	// Snapshot built by hand.
+	Routes uint64
 }
 
 // Link returns the interface with index i.
@@ -80,10 +90,10 @@ func (s Snapshot) ByAddr(a netip.Addr) (Link, bool) {
 
 // Equal reports whether two snapshots are the same.
 func (s Snapshot) Equal(o Snapshot) bool {
-	return slices.EqualFunc(s.Links, o.Links, func(a, b Link) bool {
+	return s.Routes == o.Routes && slices.EqualFunc(s.Links, o.Links, func(a, b Link) bool {
 		return a.Index == b.Index && a.Name == b.Name && a.Class == b.Class && a.Up == b.Up &&
-			a.DefaultRoute4 == b.DefaultRoute4 && a.DefaultRoute6 == b.DefaultRoute6 &&
-			slices.Equal(a.Addrs, b.Addrs)
+			slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Temporary, b.Temporary) &&
+			slices.Equal(a.Deprecated, b.Deprecated)
 	})
 }
 

@@ -17,7 +17,8 @@ import (
 )
 
 // eventGroups are the rtnetlink multicast groups whose messages poke the
-// monitor: links, addresses and routes of both families.
+// monitor: links, addresses and routes of both families (the rule groups
+// are joined apart: see subscribe).
 const eventGroups = unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR |
 	unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE
 
@@ -35,6 +36,10 @@ type sysMonitor struct {
 	// eventBuffer, if positive, is the SO_RCVBUF of the event socket;
 	// tests shrink it to provoke ENOBUFS.
 	eventBuffer int
+	// routes is the socket of Route's lookups (nil until the first, and
+	// after a failure), under routeMu.
+	routeMu sync.Mutex
+	routes  *dumper
 }
 
 // New returns a Monitor of the namespace cfg.NetNS. It validates cfg and
@@ -86,6 +91,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer close(m.box.ch)
+	defer m.closeRoutes()
 
 	// Subscribe before the first dump, so that no change can fall between
 	// the two.
@@ -114,6 +120,14 @@ func (m *Monitor) subscribe() (*netlink.Conn, error) {
 	events, err := m.dial(eventGroups)
 	if err != nil {
 		return nil, fmt.Errorf("ifmon: subscribe to rtnetlink: %w", err)
+	}
+	// Policy-routing rules have no legacy group bit for IPv6: join both
+	// rule groups by number.
+	for _, g := range []uint32{unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE} {
+		if err := events.JoinGroup(g); err != nil {
+			events.Close()
+			return nil, fmt.Errorf("ifmon: join rtnetlink group %d: %w", g, err)
+		}
 	}
 	if m.sys.eventBuffer > 0 {
 		if err := events.SetReadBuffer(m.sys.eventBuffer); err != nil {

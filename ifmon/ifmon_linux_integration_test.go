@@ -4,6 +4,7 @@ package ifmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
@@ -65,8 +67,8 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 	want := map[string]Link{
 		"lo":    {Name: "lo", Class: ClassLoopback, Up: true},
-		"wlan0": {Name: "wlan0", Class: ClassWifi, Up: true, Addrs: addrs("10.1.0.2", "2001:db8:1::2"), DefaultRoute4: true},
-		"wwan0": {Name: "wwan0", Class: ClassCellular, Up: true, Addrs: addrs("10.2.0.2", "2001:db8:2::2"), DefaultRoute4: true, DefaultRoute6: true},
+		"wlan0": {Name: "wlan0", Class: ClassWifi, Up: true, Addrs: addrs("10.1.0.2", "2001:db8:1::2")},
+		"wwan0": {Name: "wwan0", Class: ClassCellular, Up: true, Addrs: addrs("10.2.0.2", "2001:db8:2::2")},
 		"veth9": {Name: "veth9", Class: ClassVirtual, Up: true, Addrs: addrs("10.9.0.2")},
 		"pv9":   {Name: "pv9", Class: ClassVirtual, Up: true},
 	}
@@ -87,6 +89,15 @@ func TestIntegrationMonitor(t *testing.T) {
 		t.Errorf("Snapshot() = %s, %v; want the first snapshot", fmtSnapshot(s), err)
 	}
 
+	// A policy-routing rule of either family is a change: the digest
+	// covers rules (TestIntegrationRuleEvents: the monitor hears of them).
+	for _, cmd := range []string{"rule add from 10.9.9.9 table 7", "-6 rule add from 2001:db8:9::9 table 7"} {
+		before := w.cur.Routes
+		ipns(t, ns, cmd)
+		w.until(2*time.Second, cmd, func(s Snapshot) bool { return s.Routes != before })
+	}
+	before := w.cur.Routes
+
 	// A link going down is reported at once (leading edge).
 	start := time.Now()
 	ipns(t, ns, "link set wlan0 down")
@@ -102,11 +113,13 @@ func TestIntegrationMonitor(t *testing.T) {
 		t.Errorf("LinkDown() = %v, want wlan0 in it", names(d.LinkDown()))
 	}
 	// Admin down also flushes wlan0's IPv6 addresses (keep_addr_on_down=0)
-	// and its routes, table 101's default included.
-	w.until(2*time.Second, "wlan0 flushed", func(s Snapshot) bool {
+	// and its routes, table 101's default included: the routes' digest
+	// changes.
+	d, _ = w.until(2*time.Second, "wlan0 flushed", func(s Snapshot) bool {
 		l, _ := s.ByName("wlan0")
-		return slices.Equal(l.Addrs, addrs("10.1.0.2")) && !l.DefaultRoute4
+		return slices.Equal(l.Addrs, addrs("10.1.0.2")) && s.Routes != before
 	})
+	before = d.New.Routes
 
 	// An address deleted.
 	v4 := netip.MustParseAddr("10.2.0.2")
@@ -118,11 +131,10 @@ func TestIntegrationMonitor(t *testing.T) {
 	if !slices.Contains(d.AddrsGone(), v4) {
 		t.Errorf("AddrsGone() = %v, want %v in it", d.AddrsGone(), v4)
 	}
-	// The kernel also drops the IPv4 default route whose gateway was
-	// reachable only through the deleted subnet.
-	w.until(2*time.Second, "IPv4 default via the deleted subnet", func(s Snapshot) bool {
-		l, _ := s.ByName("wwan0")
-		return !l.DefaultRoute4 && l.DefaultRoute6
+	// The kernel also drops the subnet's route and the IPv4 default
+	// route whose gateway was reachable only through it.
+	w.until(2*time.Second, "routes of the deleted subnet", func(s Snapshot) bool {
+		return s.Routes != before
 	})
 
 	// A storm: 200 toggles of wwan0 in one ip -batch. Deltas coalesce; the
@@ -151,8 +163,11 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 	// wwan0 is up again, but the first down flushed its IPv6 address and
 	// every route through it: the kernel does not restore them.
-	if l, _ := now.ByName("wwan0"); !l.Up || len(l.Addrs) != 0 || l.DefaultRoute4 || l.DefaultRoute6 {
-		t.Errorf("after the storm wwan0 is %+v, want up, without addresses or default routes", l)
+	if l, _ := now.ByName("wwan0"); !l.Up || len(l.Addrs) != 0 {
+		t.Errorf("after the storm wwan0 is %+v, want up, without addresses", l)
+	}
+	if _, err := m.Route(netip.MustParseAddr("2001:db8:2::2"), netip.MustParseAddr("2001:db8:99::1")); !errors.Is(err, ErrNoRoute) {
+		t.Errorf("after the storm a route from wwan0's flushed address: %v, want ErrNoRoute", err)
 	}
 
 	// Latency without ip(8)'s fork and exec: set veth9 down with one
@@ -385,5 +400,37 @@ func setLinkUp(t *testing.T, h *netlink.Handle, index int32, up bool) {
 	}
 	if err := set(l); err != nil {
 		t.Fatalf("set link %d up=%v: %v", index, up, err)
+	}
+}
+
+// TestIntegrationRuleEvents: the event socket hears policy-routing rules
+// of both families come and go (the rule groups have no legacy bit for
+// IPv6, so they are joined by number).
+func TestIntegrationRuleEvents(t *testing.T) {
+	requirePrivilege(t)
+	ns, fd := newNetns(t)
+	m, err := New(Config{NetNS: fd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := m.subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	for _, cmd := range []string{"rule add from 10.9.9.9 table 7", "-6 rule add from 2001:db8:9::9 table 7", "-6 rule del from 2001:db8:9::9 table 7"} {
+		ipns(t, ns, cmd)
+		if err := events.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		for got := false; !got; {
+			msgs, err := events.Receive()
+			if err != nil {
+				t.Fatalf("after %q: %v", cmd, err)
+			}
+			for _, msg := range msgs {
+				got = got || msg.Header.Type == unix.RTM_NEWRULE || msg.Header.Type == unix.RTM_DELRULE
+			}
+		}
 	}
 }

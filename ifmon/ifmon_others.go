@@ -5,6 +5,7 @@ package ifmon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 )
@@ -29,3 +30,6 @@ func (m *Monitor) Snapshot() (Snapshot, error) { return Snapshot{}, m.sys.unsupp
 
 // Run returns an error on this platform.
 func (m *Monitor) Run(context.Context) error { return m.sys.unsupported() }
+
+// Route returns an error on this platform.
+func (m *Monitor) Route(src, dst netip.Addr) (Route, error) { return Route{}, m.sys.unsupported() }

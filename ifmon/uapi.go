@@ -25,12 +25,12 @@ const (
 	arphrdLoopback = 772 // ARPHRD_LOOPBACK (if_arp.h)
 
 	// Address flags (if_addr.h).
+	ifaFTemporary  = 0x01 // IFA_F_TEMPORARY (IPv6; IFA_F_SECONDARY for IPv4)
 	ifaFDadfailed  = 0x08 // IFA_F_DADFAILED
 	ifaFDeprecated = 0x20 // IFA_F_DEPRECATED
 	ifaFTentative  = 0x40 // IFA_F_TENTATIVE
 
 	// Route values (rtnetlink.h).
-	rtnUnicast = 1     // RTN_UNICAST
-	rtnhFDead  = 0x1   // RTNH_F_DEAD
-	rtmFCloned = 0x200 // RTM_F_CLONED
+	rtnUnicast = 1 // RTN_UNICAST
+	rtnLocal   = 2 // RTN_LOCAL
 )

@@ -24,8 +24,8 @@ func TestUAPI(t *testing.T) {
 		{"IFA_F_DEPRECATED", ifaFDeprecated, unix.IFA_F_DEPRECATED},
 		{"IFA_F_TENTATIVE", ifaFTentative, unix.IFA_F_TENTATIVE},
 		{"RTN_UNICAST", rtnUnicast, unix.RTN_UNICAST},
-		{"RTNH_F_DEAD", rtnhFDead, unix.RTNH_F_DEAD},
-		{"RTM_F_CLONED", rtmFCloned, unix.RTM_F_CLONED},
+		{"RTN_LOCAL", rtnLocal, unix.RTN_LOCAL},
+		{"IFA_F_TEMPORARY", ifaFTemporary, unix.IFA_F_TEMPORARY},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, x/sys/unix says %d", c.name, c.got, c.want)

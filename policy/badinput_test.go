@@ -35,6 +35,8 @@ var pmConfigErrorTests = []struct{ name, in, want string }{
 			"config.yaml:2:28: default.announce[1]: invalid address \"nope\" (want ADDR or ADDR:PORT, [ADDR]:PORT for IPv6)"},
 	{"default.mptcpify: not a boolean", "default:\n  mptcpify: yes please\n",
 		`config.yaml:2:13: default.mptcpify: want true or false, got "yes please"`},
+	{"default.addresses: unknown kind", "default:\n  addresses: [private]\n",
+		`config.yaml:2:15: default.addresses[0]: unknown address kind "private" (want temporary, deprecated, ula)`},
 	{"default.paths.backup: unknown class", "default:\n  paths: {backup: [lte]}\n",
 		`config.yaml:2:20: default.paths.backup[0]: unknown class "lte" (want wifi, cellular, wired, virtual)`},
 }
@@ -44,6 +46,9 @@ var pmConfigErrorTests = []struct{ name, in, want string }{
 var morePolicyErrorTests = []struct{ name, in, want string }{
 	{"paths.backup: unknown class", h + "paths: {backup: [lte]}\n",
 		`voice.yaml:4:18: paths.backup[0]: unknown class "lte" (want wifi, cellular, wired, virtual)`},
+	{"addresses: twice and a mapping", h + "addresses: [ula, temporary, ula, {x: 1}]\n",
+		"voice.yaml:4:29: addresses[2]: address kind ula is listed twice\n" +
+			"voice.yaml:4:34: addresses[3]: want an address kind (temporary, deprecated, ula), got a mapping"},
 	{"paths.backup: also preferred", h + "paths: {prefer: [wifi], backup: [wifi]}\n",
 		`voice.yaml:4:34: paths.backup[0]: class wifi is also in prefer (a class is either preferred or backup)`},
 }
@@ -117,5 +122,5 @@ func TestBadInputCoverage(t *testing.T) {
 	check("config", cs, "endpoints.limits.", limitsKeys)
 	// The default policy of the configuration takes the policy fields
 	// but name and match.
-	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"})
+	check("config", cs, "default.", []string{"mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify", "addresses"})
 }

@@ -43,7 +43,7 @@ var (
 var (
 	configElsewhere = func() map[string]string {
 		m := make(map[string]string)
-		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify")
+		belongsUnder(m, "default", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify", "addresses")
 		m["name"] = "a file with name: is a policy file; policies go in policy_dir"
 		m["match"] = "a file with match: is a policy file; policies go in policy_dir"
 		belongsUnder(m, "endpoints", "flags", "limits")

@@ -194,7 +194,7 @@ var configErrorTests = []struct{ name, in, want string }{
 	{"interfaces: name not a string", "interfaces:\n  - {name: [wlan0], class: wifi}\n",
 		"config.yaml:2:12: interfaces[0].name: want an interface name pattern like \"wlan*\", got a list"},
 	{"default: not a mapping", "default: handover\n",
-		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got \"handover\""},
+		"config.yaml:1:10: default: want a mapping of policy fields (mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify, addresses), got \"handover\""},
 	{"default: name", "default:\n  name: fallback\n",
 		"config.yaml:2:3: default.name: not allowed in the default policy, which is named \"default\""},
 	{"default: match", "default:\n  match: {ports: [443]}\n",

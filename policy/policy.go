@@ -68,6 +68,10 @@ type Policy struct {
 	// fmod_ret programs (lockdown) cannot: `mptcp-pm run --policy NAME`
 	// starts such an application instead.
 	Mptcpify bool
+	// Addresses are the kinds of local address (temporary, deprecated,
+	// ULA towards a global peer) the engine may open subflows from; by
+	// default none.
+	Addresses Addresses
 }
 
 // Match selects connections. Every field that is set must match (and);

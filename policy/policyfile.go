@@ -37,7 +37,7 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 
 // Policy file fields.
 var (
-	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify"}
+	policyKeys   = []string{"name", "match", "mode", "paths", "handover", "accept_announcements", "announcements_from", "announce", "mptcpify", "addresses"}
 	matchKeys    = []string{"ports", "prefixes", "uids", "cgroup", "process"}
 	pathsKeys    = []string{"prefer", "backup"}
 	handoverKeys = []string{"rto", "loss_percent", "rtt_ms", "hold_down", "warm_standby"}
@@ -199,6 +199,8 @@ func (p *parser) policyField(st *policyState, key string, k, v *yaml.Node) {
 	case "mptcpify":
 		pol.Mptcpify, _ = p.boolean(v, field)
 		st.mptcpifyNode = v
+	case "addresses":
+		p.addresses(v, field, &pol.Addresses)
 	}
 }
 

@@ -233,9 +233,9 @@ var policyErrorTests = []struct{ name, in, want string }{
 	{"null document", "---\n",
 		"voice.yaml: empty file (want a policy: name, match, mode, ...)"},
 	{"not a mapping: list", "- name: voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got a list"},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify, addresses), got a list"},
 	{"not a mapping: scalar", "voice\n",
-		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify), got \"voice\""},
+		"voice.yaml:1:1: want a mapping of policy fields (name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify, addresses), got \"voice\""},
 	{"syntax error", "name: voice\nmatch: {ports: [443]\nmode: handover\n",
 		"voice.yaml:3:1: did not find expected ',' or '}' (the { at line 2 column 8 is not closed, or a comma is missing)"},
 	{"tab indentation", "name: voice\nmatch:\n\tports: [443]\nmode: handover\n",
@@ -273,7 +273,7 @@ var policyErrorTests = []struct{ name, in, want string }{
 	{"announce: twice", h + "announce: [10.0.4.2, 10.0.4.2]\n",
 		"voice.yaml:4:22: announce[1]: \"10.0.4.2\" is listed twice"},
 	{"unknown field, no suggestion", h + "color: blue\n",
-		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify)"},
+		"voice.yaml:4:1: unknown field \"color\" (want name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify, addresses)"},
 	{"merge key", h + "<<: {mode: single}\n",
 		"voice.yaml:4:1: merge keys (<<) are not supported"},
 	{"custom tag", h + "accept_announcements: !flag true\n",
@@ -542,5 +542,33 @@ func TestParseAnnounce(t *testing.T) {
 	want := []netip.AddrPort{netip.MustParseAddrPort("10.0.4.2:0"), netip.MustParseAddrPort("10.0.4.2:5301"), netip.MustParseAddrPort("[fd00:4::2]:5301")}
 	if diff := cmp.Diff(want, p.Announce, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 		t.Errorf("Announce (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseAddresses: the kinds of address a policy allows, one or a
+// list; none by default.
+func TestParseAddresses(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Addresses
+	}{
+		{"", Addresses{}},
+		{"addresses: []\n", Addresses{}},
+		{"addresses: temporary\n", Addresses{Temporary: true}},
+		{"addresses: [deprecated, ula]\n", Addresses{Deprecated: true, ULA: true}},
+		{"addresses: [ula, temporary, deprecated]\n", Addresses{Temporary: true, Deprecated: true, ULA: true}},
+	} {
+		p, err := ParsePolicy(strings.NewReader("name: voice\nmatch: {ports: [443]}\nmode: handover\n"+tt.in), "voice.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if p.Addresses != tt.want {
+			t.Errorf("%q: Addresses = %+v, want %+v", tt.in, p.Addresses, tt.want)
+		}
+		for _, k := range AddrKinds {
+			if p.Addresses.Allows(k) != map[AddrKind]bool{AddrTemporary: tt.want.Temporary, AddrDeprecated: tt.want.Deprecated, AddrULA: tt.want.ULA}[k] {
+				t.Errorf("%q: Allows(%s) = %v", tt.in, k, p.Addresses.Allows(k))
+			}
+		}
 	}
 }

@@ -109,7 +109,7 @@ func TestHostileFiles(t *testing.T) {
 		{binary, binary + ":1:5: control characters are not allowed (value: 2) (not a text file?)"},
 		{deep, deep + ":2:10015: exceeded max depth of 10000"},
 		{deepBlock, deepBlock + ":4:20001: exceeded max depth of 10000"},
-		{lol, lol + ":3:1: unknown field \"x0\" (want name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify)"},
+		{lol, lol + ":3:1: unknown field \"x0\" (want name, match, mode, paths, handover, accept_announcements, announcements_from, announce, mptcpify, addresses)"},
 	} {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			err := Check(tt.file)

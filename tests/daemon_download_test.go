@@ -123,6 +123,13 @@ func dlEveryBreak(t *testing.T, config, shape string, active ...string) {
 	}
 }
 
+// TestIntegrationDownloadHandoverIPv6Cut is the link-down handover of a
+// download over IPv6.
+func TestIntegrationDownloadHandoverIPv6Cut(t *testing.T) {
+	t.Parallel()
+	dlSurvives(t, handoverConfig, "wlan0", []string{"wlan0"}, testbed.ClientWifi6, testbed.ClientCell6, testbed.Server6, []string{"cut"})
+}
+
 func TestIntegrationDownloadHandoverIPv6Blackhole(t *testing.T) {
 	t.Parallel()
 	dlSurvives(t, handoverConfig, "wlan0", []string{"wlan0"}, testbed.ClientWifi6, testbed.ClientCell6, testbed.Server6, []string{"blackhole"})

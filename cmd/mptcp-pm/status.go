@@ -36,7 +36,18 @@ func printStatus(w io.Writer, st *control.Status, now time.Time) {
 		if i.Up {
 			state = "up"
 		}
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-12s %-12s %-5s %s", i.Name, i.Class, state, strings.Join(i.Addrs, " ")), " "))
+		line := strings.TrimRight(fmt.Sprintf("  %-12s %-12s %-5s %s", i.Name, i.Class, state, strings.Join(i.Addrs, " ")), " ")
+		var kinds []string
+		if len(i.Temporary) > 0 {
+			kinds = append(kinds, "temporary "+strings.Join(i.Temporary, " "))
+		}
+		if len(i.Deprecated) > 0 {
+			kinds = append(kinds, "deprecated "+strings.Join(i.Deprecated, " "))
+		}
+		if len(kinds) > 0 {
+			line += " (" + strings.Join(kinds, "; ") + ")"
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "connections: %d, with %s\n", st.ConnectionCount, plural(st.SubflowCount, "subflow"))
 	for _, c := range st.Connections {
@@ -102,6 +113,9 @@ func printDaemonConn(w io.Writer, c control.ConnStatus) {
 	}
 	for _, ifname := range slices.Sorted(maps.Keys(c.Bad)) {
 		fmt.Fprintf(w, "; %s found bad (%s)", ifname, c.Bad[ifname])
+	}
+	for _, ifname := range slices.Sorted(maps.Keys(c.Excluded)) {
+		fmt.Fprintf(w, "; %s not used (%s)", ifname, c.Excluded[ifname])
 	}
 	fmt.Fprintln(w)
 	for _, sf := range c.Subflows {

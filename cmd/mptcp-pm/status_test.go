@@ -19,10 +19,13 @@ func TestPrintStatus(t *testing.T) {
 		Policies: []control.PolicyStatus{{Name: "voice", Mode: "handover", Source: "/etc/mptcp-pm/policies.d/voice.yaml"},
 			{Name: "default", Mode: "aggregate", Source: "/etc/mptcp-pm/config.yaml"}},
 		Interfaces: []control.InterfaceStatus{{Name: "wlan0", Class: "wifi", Up: true, Addrs: []string{"10.0.1.2"}},
+			{Name: "wwan0", Class: "cellular", Up: true, Addrs: []string{"10.0.0.7", "10.0.2.2", "fd00:2::2", "fd00:2::99"},
+				Temporary: []string{"fd00:2::99"}, Deprecated: []string{"10.0.0.7"}},
 			{Name: "eth0", Class: "wired", Addrs: []string{}}},
 		ConnectionCount: 1, SubflowCount: 1,
 		Connections: []control.ConnStatus{{Token: "84715662", Application: "voice", Mode: "handover", Local: "10.0.1.2:37399",
 			Remote: "10.0.3.2:5201", Active: []string{"wlan0"}, Bad: map[string]string{"eth0": "rto"},
+			Excluded: map[string]string{"wwan0": "no route to 10.0.3.2 from 10.0.2.2 (network is unreachable)"},
 			Subflows: []control.SubflowStatus{{Local: "10.0.1.2:37399", Remote: "10.0.3.2:5201", Interface: "wlan0"}}}},
 		Latency:     control.LatencyStatus{Count: 3, Window: 3, P50: 45, P99: 120.4, Max: 300},
 		CommandTime: control.LatencyStatus{Count: 3, Window: 3, P50: 80, P99: 200, Max: 250},
@@ -39,9 +42,10 @@ applications (the first that matches a connection is its policy):
   default      aggregate    /etc/mptcp-pm/config.yaml
 interfaces:
   wlan0        wifi         up    10.0.1.2
+  wwan0        cellular     up    10.0.0.7 10.0.2.2 fd00:2::2 fd00:2::99 (temporary fd00:2::99; deprecated 10.0.0.7)
   eth0         wired        down
 connections: 1, with 1 subflow
-  84715662 10.0.1.2:37399 -> 10.0.3.2:5201  voice (handover), opened here, traffic on wlan0; eth0 found bad (rto)
+  84715662 10.0.1.2:37399 -> 10.0.3.2:5201  voice (handover), opened here, traffic on wlan0; eth0 found bad (rto); wwan0 not used (no route to 10.0.3.2 from 10.0.2.2 (network is unreachable))
       subflow 10.0.1.2:37399 -> 10.0.3.2:5201 on wlan0
 commands sent to the kernel: 3 (1 refused); view of the kernel rebuilt 1 time
 reaction to kernel events: median 45µs, 99% within 120µs, worst 300µs; the kernel's own time: median 80µs, worst 250µs (last 3 commands)
