@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,15 +250,20 @@ func faultBackoffLimit(d time.Duration) int {
 }
 
 // TestIntegrationDaemonFaultRefused: every subflow on the cellular path
-// fails (its routing table prohibits the server: the join dies with an
-// error). The daemon backs off, doubling from 500 ms (no retry storm),
-// and its view stays the kernel's; once the route is back, the subflow
-// comes. (Refusals of the command itself, with the kernel's extended ack
+// fails (a firewall answers its SYN with a reset: the join dies with an
+// error, while the route to the server is there, so the daemon tries).
+// The daemon backs off, doubling from 500 ms (no retry storm), and its
+// view stays the kernel's; once the firewall lets it through, the subflow
+// comes. (A path whose route is missing or prohibited is not tried at
+// all: TestIntegrationPathWithoutRoute.) (Refusals of the command itself, with the kernel's extended ack
 // in the log, are in TestIntegrationDaemonFaultShortConnections.)
 func TestIntegrationDaemonFaultRefused(t *testing.T) {
 	t.Parallel()
 	tb, d, _ := newDaemonBed(t, dmConfig("interactive", ""), nil)
-	ip(t, tb.Client, "route", "add", "prohibit", testbed.Server4.String()+"/32", "table", "102")
+	refuse := nftScript(t, tb.Client, fmt.Sprintf(`add table inet fault_refuse
+add chain inet fault_refuse out { type filter hook output priority 0; policy accept; }
+add rule inet fault_refuse out ip saddr %s ip daddr %s tcp flags syn reject with tcp reset
+`, testbed.ClientCell4, testbed.Server4))
 	start := time.Now()
 	s := startStream(t, tb, testbed.ClientWifi4, netip.AddrPortFrom(testbed.Server4, 5201))
 	kv := faultConverge(t, tb.Client, d, 5*time.Second, "with the cellular path refused", func(kv map[string]string) bool {
@@ -279,9 +286,10 @@ func TestIntegrationDaemonFaultRefused(t *testing.T) {
 	faultConverge(t, tb.Client, d, 5*time.Second, "with the cellular path refused", func(kv map[string]string) bool {
 		return len(kv) == 1 && !strings.Contains(fmt.Sprint(kv), testbed.ClientCell4.String())
 	})
-	// Once the route is back, the subflow comes at the end of the back-off.
-	ip(t, tb.Client, "route", "del", "prohibit", testbed.Server4.String()+"/32", "table", "102")
-	faultConverge(t, tb.Client, d, 40*time.Second, "with the route back", func(kv map[string]string) bool {
+	// Once the firewall lets it through, the subflow comes at the end of
+	// the back-off.
+	refuse()
+	faultConverge(t, tb.Client, d, 40*time.Second, "with the join let through", func(kv map[string]string) bool {
 		return len(kv) == 1 && strings.Contains(fmt.Sprint(kv), testbed.ClientCell4.String())
 	})
 	dmGap(t, s, 100)
@@ -548,4 +556,23 @@ func TestIntegrationDaemonFaultEventOverflow(t *testing.T) {
 	if st.Commands > n+n/10 {
 		t.Errorf("%d commands for %d connections that each needed one", st.Commands, n)
 	}
+}
+
+// nftScript loads an nft script (one table) in ns and returns what deletes
+// its table, also done at cleanup.
+func nftScript(t testing.TB, ns, script string) (undo func()) {
+	t.Helper()
+	table := strings.Fields(script)[3] // add table FAMILY NAME
+	family := strings.Fields(script)[2]
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft in %s: %v: %s", ns, err, out)
+	}
+	var once sync.Once
+	undo = func() {
+		once.Do(func() { _ = exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", family, table).Run() })
+	}
+	t.Cleanup(undo)
+	return undo
 }
