@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,14 +343,14 @@ func TestImpairDelay(t *testing.T) {
 		atServer, atClient, rtts := udpEcho(t, tb, testbed.ClientWifi4, n, 2*time.Millisecond)
 		checkOrder(t, "server", atServer, n)
 		checkOrder(t, "client", atClient, n)
-		lo, hi := time.Hour, time.Duration(0)
-		for _, r := range rtts {
-			lo, hi = min(lo, r), max(hi, r)
-		}
-		t.Logf("delay 100 jitter 20: %d echoes, RTT %v..%v", len(rtts), lo, hi)
-		// RTT 100 ms +-20 ms; the FIFO may hold a packet a little longer.
-		if lo < 79*time.Millisecond || hi > 160*time.Millisecond {
-			t.Errorf("RTT %v..%v, want within 80..120 ms (plus scheduling slack)", lo, hi)
+		sorted := slices.Sorted(slices.Values(rtts))
+		lo, med, hi := sorted[0], sorted[len(sorted)/2], sorted[len(sorted)-1]
+		t.Logf("delay 100 jitter 20: %d echoes, RTT %v..%v, median %v", len(rtts), lo, hi, med)
+		// RTT 100 ms +-20 ms, never less; the FIFO may hold a packet a
+		// little longer, and a loaded machine delays some echoes more
+		// (the maximum is the machine's, the median the delayer's).
+		if lo < 79*time.Millisecond || med > 130*time.Millisecond {
+			t.Errorf("RTT %v..%v, median %v: want at least 80 ms, and a median within 80..120 ms (plus scheduling slack)", lo, hi, med)
 		}
 		if hi-lo < 5*time.Millisecond {
 			t.Errorf("RTT %v..%v: no jitter", lo, hi)
