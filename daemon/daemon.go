@@ -14,6 +14,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
+	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"golang.org/x/sync/errgroup"
@@ -102,6 +103,9 @@ type Daemon struct {
 	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]caps.Capability
+	// pmType is the namespace's pm_type as found at start; Close puts
+	// it back.
+	pmType *pmtype.Switch
 }
 
 // kernelEvent is what the event pump hands the loop.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
-	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
@@ -41,6 +41,9 @@ type Options struct {
 	// CAP_CHOWN for the control group) and before the loop starts.
 	DropCapabilities bool
 	Logger           *slog.Logger
+	// RuntimeDir keeps the record of the pm_type found at start (""
+	// for pmtype.DefaultRuntimeDir).
+	RuntimeDir string
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -71,6 +74,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	// dump that follows covers what happened before.
 	var err error
 	if d.events, err = genl.NewEvents(cfg); err != nil {
+		d.Close()
 		return nil, err
 	}
 	if err := d.events.SetReadBuffer(cmp.Or(opts.EventBuffer, DefaultEventBuffer)); err != nil {
@@ -111,28 +115,49 @@ func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(form
 
 // checkPMType makes sure the namespace runs the userspace path manager:
 // with the in-kernel one, the kernel ignores the commands the daemon sends.
+// What it changes, Close puts back (see package pmtype).
 func (d *Daemon) checkPMType() error {
 	where := "this namespace"
 	if d.opts.NetNSName != "" {
 		where = "namespace " + d.opts.NetNSName
 	}
-	v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
+	sw, err := pmtype.Read(d.opts.NetNS, d.opts.RuntimeDir)
 	if err != nil {
 		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
 	}
-	if v == "1" {
-		return nil
+	if sw.Inherited {
+		d.log.Warn("a daemon that did not stop cleanly changed net.mptcp.pm_type; the value it found is put back at stop",
+			"netns", where, "found", sw.Found, "set", sw.Set, "record", sw.Record)
 	}
-	if !d.opts.SetPMType && !d.set.Config.SetPMType {
-		return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
-			"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
-			v, where, d.set.Config.Source)
+	if v := sw.Current(); v != "1" {
+		if !d.opts.SetPMType && !d.set.Config.SetPMType {
+			return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
+				"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
+				v, where, d.set.Config.Source)
+		}
+		if err := sw.Change(d.opts.RuntimeDir, "1"); err != nil {
+			return err
+		}
+		d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one; put back at stop",
+			"netns", where, "was", v)
 	}
-	if err := netns.WriteSysctl(d.opts.NetNS, "net/mptcp/pm_type", "1"); err != nil {
-		return err
-	}
-	d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one", "netns", where, "was", v)
+	d.pmType = sw
 	return nil
+}
+
+// restorePMType puts back the pm_type the daemon found, if it changed it.
+func (d *Daemon) restorePMType() {
+	if d.pmType == nil {
+		return
+	}
+	wrote, err := d.pmType.Restore()
+	switch {
+	case err != nil:
+		d.log.Warn("net.mptcp.pm_type not put back", "want", d.pmType.Found, "err", err)
+	case wrote:
+		d.log.Info("put back net.mptcp.pm_type", "value", d.pmType.Found)
+	}
+	d.pmType = nil
 }
 
 // Close closes every socket.
@@ -151,4 +176,5 @@ func (d *Daemon) Close() {
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()
+	d.restorePMType()
 }
