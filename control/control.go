@@ -25,13 +25,25 @@ import (
 type Request struct {
 	Query string `json:"query"`
 	Brief bool   `json:"brief,omitempty"`
+	// NetNS is the inode number of the network namespace the client
+	// means (0: any). A daemon that manages another one refuses with
+	// ErrOtherNetNS: control sockets are paths, which every namespace
+	// shares.
+	NetNS uint64 `json:"netns_inode,omitempty"`
 }
 
 // Reply is the answer to one Request.
 type Reply struct {
 	Status *Status `json:"status,omitempty"`
 	Error  string  `json:"error,omitempty"`
+	// NetNS is the inode number of the network namespace the daemon
+	// manages.
+	NetNS uint64 `json:"netns_inode,omitempty"`
 }
+
+// ErrOtherNetNS is the Error of a Reply from a daemon that manages another
+// network namespace than the Request's.
+const ErrOtherNetNS = "this daemon manages another network namespace"
 
 // Queries and who may send them: read-only ones to root and the control
 // group, changes to root only.
@@ -48,7 +60,7 @@ const (
 )
 
 // requestKeys are the keys of a Request, exactly as they are spelled.
-var requestKeys = []string{"query", "brief"}
+var requestKeys = []string{"query", "brief", "netns_inode"}
 
 // DecodeRequest decodes one request strictly: encoding/json matches keys
 // without regard to case, so {"query":"status","Query":"reload"} would be
@@ -75,14 +87,17 @@ func DecodeRequest(line []byte) (Request, error) {
 		}
 		switch {
 		case !slices.Contains(requestKeys, key):
-			return req, fmt.Errorf("unknown key %q (want %q or %q)", key, requestKeys[0], requestKeys[1])
+			return req, fmt.Errorf("unknown key %q (want %q, %q or %q)", key, requestKeys[0], requestKeys[1], requestKeys[2])
 		case seen[key]:
 			return req, fmt.Errorf("key %q given twice", key)
 		}
 		seen[key] = true
 		var dst any = &req.Query
-		if key == "brief" {
+		switch key {
+		case "brief":
 			dst = &req.Brief
+		case "netns_inode":
+			dst = &req.NetNS
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			return req, fmt.Errorf("key %q: %w", key, err)

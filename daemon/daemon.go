@@ -106,6 +106,9 @@ type Daemon struct {
 	// pmType is the namespace's pm_type as found at start; Close puts
 	// it back.
 	pmType *pmtype.Switch
+	// nsInode is the inode number of the namespace managed (0: unknown);
+	// control requests for another are refused.
+	nsInode uint64
 }
 
 // kernelEvent is what the event pump hands the loop.

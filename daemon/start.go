@@ -8,6 +8,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -68,6 +69,9 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
+	}
+	if ino, err := netns.Inode(opts.NetNS); err == nil {
+		d.nsInode = ino
 	}
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption

@@ -10,7 +10,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
-const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
+const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN] [--control PATH]
 
 Lists the MPTCP connections of the namespace from sock_diag (no daemon
 needed): token, addresses, state, and each subflow with its addresses,
@@ -18,6 +18,7 @@ address IDs, backup flags (ours, and the peer's as "backup_remote"),
 smoothed RTT/variance, retransmissions and lost segments. When a daemon
 answers on the control socket, each connection it manages also shows its
 application, mode and active interfaces.
+  --control PATH  the daemon's control socket (default: as for status)
 `
 
 type connection = sockdiag.Conn
@@ -73,11 +74,15 @@ type connectionJSON struct {
 }
 
 func connectionShow(e *env, args []string) error {
+	var socket string
+	args, err := parseFlags("connection show", args, map[string]*string{"control": &socket}, nil)
+	if err != nil {
+		return err
+	}
 	s := &scanner{cmd: "connection show", args: args}
 	var (
 		token     uint32
 		haveToken bool
-		err       error
 	)
 	for s.more() {
 		a := s.next()
@@ -104,7 +109,7 @@ func connectionShow(e *env, args []string) error {
 	}
 	managed := map[string]control.ConnStatus{}
 	if e.daemonView != nil {
-		if st := e.daemonView(e); st != nil {
+		if st := e.daemonView(e, socket); st != nil {
 			for _, c := range st.Connections {
 				managed[c.Token] = c
 			}
@@ -135,6 +140,11 @@ func connectionShow(e *env, args []string) error {
 // printConnsJSON prints conns as a JSON list, with what the daemon does
 // with those it manages; dev names an interface index.
 func printConnsJSON(e *env, conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) error {
+	return printJSON(e.stdout, connsJSON(conns, managed, dev))
+}
+
+// connsJSON is conns as `connection show -j` prints them.
+func connsJSON(conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) []connectionJSON {
 	out := make([]connectionJSON, 0, len(conns))
 	for _, c := range conns {
 		cj := connectionJSON{
@@ -155,7 +165,7 @@ func printConnsJSON(e *env, conns []connection, managed map[string]control.ConnS
 		}
 		out = append(out, cj)
 	}
-	return printJSON(e.stdout, out)
+	return out
 }
 
 // printConns prints conns one line each, then their subflows, as ss(8)

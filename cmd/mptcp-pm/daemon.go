@@ -72,7 +72,13 @@ latency (for each command a kernel event caused, from the event's receipt
 to the command's sending) and the kernel's time for those commands (from
 sending to acknowledgement): median, 99th percentile and maximum over the
 last 65,536 such commands. -j prints it as JSON.
+With no daemon for the namespace (none listens, or the one at the socket
+manages another namespace), it prints the kernel's side instead: pm_type,
+limits, endpoints and MPTCP connections, and exits with status 1.
   --brief   count the connections, do not list them (for busy hosts)
+  --control PATH  the control socket (default: control_socket in
+            /etc/mptcp-pm/config.yaml, else /run/mptcp-pm/control.sock, or
+            /run/mptcp-pm/netns-NAME.sock in namespace NAME)
 `
 
 const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
@@ -197,12 +203,12 @@ func runDaemon(e *env, args []string) error {
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Logger: log})
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
 	}
-	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
+	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: netnsName(e),
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
 		AuditInterval: f.auditInterval, DropCapabilities: true, Logger: log})
 	if err != nil {
@@ -295,17 +301,6 @@ func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keepe
 	return nil
 }
 
-// controlPath is where the CLI finds the daemon.
-func controlPath(e *env, flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
-		return p
-	}
-	return policy.DefaultControlSocket(e.netns)
-}
-
 func runStatus(e *env, args []string) error {
 	var socket string
 	var brief bool
@@ -316,9 +311,10 @@ func runStatus(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("status: unexpected argument %q", rest[0])
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	r, err := control.Ask(ctx, controlPath(e, socket), control.Request{Query: control.QueryStatus, Brief: brief})
+	r, err := askDaemon(e, socket, control.Request{Query: control.QueryStatus, Brief: brief}, 5*time.Second)
+	if errors.Is(err, errNoDaemon) {
+		return kernelStatus(e, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -384,9 +380,7 @@ func runReload(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("reload: unexpected argument %q", rest[0])
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
+	_, err = askDaemon(e, socket, control.Request{Query: control.QueryReload}, 5*time.Second)
 	return err
 }
 

@@ -71,7 +71,7 @@ var commandKeywords = map[string][]string{
 	"subflow add":     {"token", "local", "id", "port", "remote", "dev", "backup"},
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
-	"connection show": {"token"},
+	"connection show": {"token", "--control"},
 	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
