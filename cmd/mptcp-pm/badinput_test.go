@@ -98,6 +98,7 @@ var badInputs = []struct {
 	{"status --control", true, "status: option --control needs a value"},
 	{"reload now", true, `reload: unexpected argument "now"`},
 	{"reload --control", true, "reload: option --control needs a value"},
+	{"connection show --control", true, "connection show: option --control needs a value"},
 	{"policy", true, "policy: missing command (expected check)"},
 	{"policy zap", true, `policy: unknown command "zap" (expected check)`},
 	{"policy check", true, "policy check: missing FILE"},
