@@ -27,6 +27,10 @@ type Status struct {
 	Latency     LatencyStatus `json:"latency"`
 	CommandTime LatencyStatus `json:"command_time"`
 	Runtime     RuntimeStatus `json:"runtime"`
+	// Neighbours are the other managers of MPTCP found in the namespace
+	// (NetworkManager, mptcpd, other mptcp-pm daemons), each with what it
+	// means: "mptcpd pid 42: a path manager too: ...".
+	Neighbours []string `json:"neighbours,omitempty"`
 }
 
 // PolicyStatus is one loaded policy.

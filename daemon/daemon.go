@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
+	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
@@ -109,6 +111,10 @@ type Daemon struct {
 	// nsInode is the inode number of the namespace managed (0: unknown);
 	// control requests for another are refused.
 	nsInode uint64
+	// marker tells other mptcp-pm daemons this one runs in the
+	// namespace; near are the other managers of MPTCP found there.
+	marker *neighbours.Marker
+	near   atomic.Pointer[[]neighbours.Neighbour]
 }
 
 // kernelEvent is what the event pump hands the loop.
@@ -168,6 +174,7 @@ func (d *Daemon) startInputs(ctx context.Context) inputs {
 	d.ctx = ctx
 	d.exec.run(ctx)
 	d.owners.start(ctx)
+	go d.watchNeighbours(ctx)
 	samples := make(chan batch, 1)
 	free := make(chan batch, 2)
 	d.skipc = make(chan []uint32, 16)

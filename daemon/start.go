@@ -73,6 +73,7 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if ino, err := netns.Inode(opts.NetNS); err == nil {
 		d.nsInode = ino
 	}
+	d.claimNeighbours()
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption
 	// dump that follows covers what happened before.
@@ -180,5 +181,9 @@ func (d *Daemon) Close() {
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()
+	if d.marker != nil {
+		d.marker.Close()
+		d.marker = nil
+	}
 	d.restorePMType()
 }

@@ -26,7 +26,7 @@ type (
 func (d *Daemon) snapshot(brief bool) *Status {
 	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
 		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none",
-		Latency: d.lat.summary(), CommandTime: d.cmdLat.summary(), Runtime: runtimeStatus()}
+		Latency: d.lat.summary(), CommandTime: d.cmdLat.summary(), Runtime: runtimeStatus(), Neighbours: d.neighbourLines()}
 	if d.quality != nil {
 		st.Quality = d.quality.name()
 	}

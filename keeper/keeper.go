@@ -18,6 +18,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
@@ -41,7 +42,10 @@ type Options struct {
 	// SetPMType sets net.mptcp.pm_type=0 at start (also when the
 	// configuration says set_pm_type: true).
 	SetPMType bool
-	Logger    *slog.Logger
+	// Force starts endpoint mode even next to another manager of the
+	// endpoints (see claim).
+	Force  bool
+	Logger *slog.Logger
 	// RuntimeDir keeps the record of the pm_type found at start (""
 	// for pmtype.DefaultRuntimeDir).
 	RuntimeDir string
@@ -78,6 +82,9 @@ type Keeper struct {
 	closers []interface{ Close() error }
 	added   map[netip.Addr]bool // endpoints this keeper added and has not deleted
 	pmType  *pmtype.Switch      // pm_type as New found it; Close puts it back
+	marker  *neighbours.Marker  // tells other mptcp-pm daemons a keeper runs here; nil with NewWith
+	near    []neighbours.Neighbour
+	netnsFD int
 }
 
 // New checks that the namespace runs the in-kernel path manager
@@ -88,11 +95,20 @@ func New(conf *policy.Config, opts Options) (*Keeper, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	sw, err := checkKernelPMType(opts, conf, opts.Logger)
+	where := "this namespace"
+	if opts.NetNSName != "" {
+		where = "namespace " + opts.NetNSName
+	}
+	marker, near, err := claim(opts, where)
 	if err != nil {
 		return nil, err
 	}
-	restore := func() { (&Keeper{log: opts.Logger, pmType: sw}).restorePMType() }
+	sw, err := checkKernelPMType(opts, conf, opts.Logger)
+	if err != nil {
+		marker.Close()
+		return nil, err
+	}
+	restore := func() { marker.Close(); (&Keeper{log: opts.Logger, pmType: sw}).restorePMType() }
 	pm, err := genl.New(&genl.Config{NetNS: opts.NetNS})
 	if err != nil {
 		restore()
@@ -108,6 +124,7 @@ func New(conf *policy.Config, opts Options) (*Keeper, error) {
 	k := NewWith(pm, conf.Endpoints, mon.Changes(), opts.Logger)
 	k.run = mon.Run
 	k.pmType = sw
+	k.marker, k.near, k.netnsFD = marker, near, opts.NetNS
 	k.closers = append(k.closers, pm)
 	return k, nil
 }
@@ -132,6 +149,10 @@ func (k *Keeper) Close() {
 		_ = c.Close()
 	}
 	k.closers = nil
+	if k.marker != nil {
+		k.marker.Close()
+		k.marker = nil
+	}
 	k.restorePMType()
 }
 
@@ -194,6 +215,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 	if k.run != nil {
 		go func() { monErr <- k.run(ctx) }()
 	}
+	go k.watchNeighbours(ctx)
 	k.setLimits()
 	k.log.Info("endpoint keeper started", "interfaces", k.cfg.Interfaces, "flags", k.cfg.Flags.String(), "backup", k.cfg.Backup)
 	for {

@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/testutil"
 )
 
 // TestIntegrationPMTypeRestored: the daemon started with --set-pm-type
@@ -162,5 +165,81 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 	}
 	if r := netnsExecCLI(t, b, nil, "connection", "show", "--bogus", sock); r.code == 0 || !strings.Contains(r.stderr, `unknown option "--bogus"`) {
 		t.Errorf("connection show --bogus: exit %d, stderr %q; want an error naming the option", r.code, r.stderr)
+	}
+}
+
+// startFake runs a copy of sleep(1) named name inside ns (as `ip netns
+// exec` runs it), killed at cleanup, and returns its pid once it runs
+// under that name.
+func startFake(t *testing.T, ns, name string) int {
+	t.Helper()
+	sleep := testutil.LookPath(t, "sleep")
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(fake, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, fake, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	comm := fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(comm); err == nil && strings.TrimSpace(string(b)) == name {
+			return cmd.Process.Pid
+		}
+	}
+	t.Fatalf("%s did not start in %s", name, ns)
+	return 0
+}
+
+// TestIntegrationSecondKeeper: a second mptcp-pm in endpoint mode in a
+// namespace refuses to start and names the first; with --force it starts
+// and warns; `status` (no control socket in endpoint mode) lists both and
+// warns. The userspace daemon warns of an mptcpd in its namespace, in its
+// log and status.
+func TestIntegrationSecondKeeper(t *testing.T) {
+	t.Parallel()
+	ns := newNS(t)
+	first := startKeeper(t, ns, writeConfig(t, "endpoints: {limits: {subflows: 1}}\n", nil), "--endpoints")
+	p1 := first.cmd.Process.Pid
+
+	dir := writeConfig(t, "endpoints: {limits: {subflows: 1}}\n", nil)
+	r := cli(t, ns, "daemon", "-c", filepath.Join(dir, "config.yaml"), "--endpoints", "--set-pm-type")
+	want := fmt.Sprintf("endpoint mode refused in namespace %s: mptcp-pm keeper pid %d already manages its endpoints", ns, p1)
+	if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("second keeper: exit %d, stderr %q; want exit 1 and %q, naming --force", r.code, r.stderr, want)
+	}
+
+	second := startKeeper(t, ns, dir, "--endpoints", "--force")
+	p2 := second.cmd.Process.Pid
+	if !strings.Contains(second.log.String(), fmt.Sprintf("neighbour=\"mptcp-pm keeper pid %d\"", p1)) {
+		t.Errorf("the forced keeper does not warn of the first:\n%s", second.log.String())
+	}
+	r = cli(t, ns, "status")
+	for _, want := range []string{"daemon none (", fmt.Sprintf("neighbour mptcp-pm keeper pid %d (manages endpoints)", p1),
+		fmt.Sprintf("neighbour mptcp-pm keeper pid %d (manages endpoints)", p2), "warning: 2 managers of the endpoints in this namespace"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status with two keepers: stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// The userspace daemon next to an mptcpd.
+	ns2 := newNS(t)
+	pid := startFake(t, ns2, "mptcpd")
+	d := startDaemon(t, ns2, writeConfig(t, dpConfig("single", ""), nil))
+	line := fmt.Sprintf("mptcpd pid %d: a path manager too", pid)
+	if st := d.status(); !slices.ContainsFunc(st.Neighbours, func(s string) bool { return strings.HasPrefix(s, line) }) {
+		t.Errorf("daemon status neighbours %q; want %q", st.Neighbours, line)
+	}
+	if out := mustCLI(t, ns2, "status", "--control", d.control); !strings.Contains(out, "warning: neighbour "+line) {
+		t.Errorf("status does not warn of mptcpd:\n%s", out)
+	}
+	if !strings.Contains(d.log.String(), "another MPTCP manager in this namespace") {
+		t.Errorf("the daemon does not log the mptcpd:\n%s", d.log.String())
 	}
 }

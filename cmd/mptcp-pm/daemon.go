@@ -24,7 +24,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--force] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -37,6 +37,9 @@ holds one policy per application.
                      its endpoints in line with the interfaces, after FILE's
                      endpoints section. No control socket and no policies;
                      see the endpoints with ` + "`mptcp-pm endpoint show`" + `
+  --force            endpoint mode: start even though another manager of the
+                     endpoints (another mptcp-pm in endpoint mode,
+                     NetworkManager, mptcpd) runs in the namespace
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
                      /run/mptcp-pm/netns-NETNS.sock with -n); a stale socket
                      there is replaced, anything else is an error
@@ -132,7 +135,7 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
 	config, socket, level, quality, metrics string
-	setPM, endpoints                        bool
+	setPM, endpoints, force                 bool
 	eventBuffer                             int
 	auditInterval                           time.Duration
 }
@@ -144,7 +147,7 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
 			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit},
-		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints})
+		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "force": &f.force})
 	if err != nil {
 		return f, err
 	}
@@ -203,7 +206,10 @@ func runDaemon(e *env, args []string) error {
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Force: f.force, Logger: log})
+	}
+	if f.force {
+		log.Info("--force applies to endpoint mode only")
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
@@ -328,6 +334,9 @@ func runStatus(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
 	fmt.Fprintf(e.stdout, "connections %d subflows %d\n", st.ConnectionCount, st.SubflowCount)
+	for _, n := range st.Neighbours {
+		fmt.Fprintf(e.stdout, "warning: neighbour %s\n", n)
+	}
 	fmt.Fprintf(e.stdout, "event-to-command p50 %.1fus p99 %.1fus max %.1fus, kernel p50 %.1fus p99 %.1fus max %.1fus (last %d of %d commands)\n",
 		st.Latency.P50, st.Latency.P99, st.Latency.Max, st.CommandTime.P50, st.CommandTime.P99, st.CommandTime.Max,
 		st.Latency.Window, st.Latency.Count)

@@ -72,7 +72,7 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token", "--control"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--force", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 )
 
@@ -17,6 +18,8 @@ type kernelView struct {
 	Limits      *genl.Limits     `json:"limits,omitempty"`
 	Endpoints   []endpointJSON   `json:"endpoints"`
 	Connections []connectionJSON `json:"connections"`
+	// Neighbours are the managers of MPTCP found in the namespace.
+	Neighbours []neighbours.Neighbour `json:"neighbours"`
 }
 
 // pmTypeNames name the values of net.mptcp.pm_type.
@@ -71,6 +74,9 @@ func kernelStatus(e *env, why error) error {
 		return name(int32(i))
 	}
 	v.Endpoints = endpointsJSON(eps, epDev)
+	if v.Neighbours, err = neighbours.Scan(e.nsfd); err != nil {
+		return fmt.Errorf("%w; and the neighbours: %w", why, err)
+	}
 	if e.json {
 		v.Connections = connsJSON(conns, nil, sfDev)
 		if err := printJSON(e.stdout, v); err != nil {
@@ -78,7 +84,13 @@ func kernelStatus(e *env, why error) error {
 		}
 		return why
 	}
-	fmt.Fprintf(e.stdout, "daemon none (%s)\n", why)
+	printKernelView(e, v, conns, sfDev)
+	return why
+}
+
+// printKernelView prints v, with conns as `connection show` does.
+func printKernelView(e *env, v kernelView, conns []connection, sfDev func(uint32) string) {
+	fmt.Fprintf(e.stdout, "daemon none (%s)\n", v.Reason)
 	fmt.Fprintf(e.stdout, "kernel pm_type %s (%s)\n", v.PMType, pmTypeNames[v.PMType])
 	fmt.Fprintf(e.stdout, "limits subflows %d add_addr_accepted %d\n", v.Limits.Subflows, v.Limits.AddAddrAccepted)
 	for _, ep := range v.Endpoints {
@@ -94,9 +106,20 @@ func kernelStatus(e *env, why error) error {
 		}
 		fmt.Fprintln(e.stdout)
 	}
+	keepers := 0
+	for _, n := range v.Neighbours {
+		line := "neighbour " + n.String()
+		if n.KeepsEndpoints() {
+			keepers++
+			line += " (manages endpoints)"
+		}
+		fmt.Fprintln(e.stdout, line)
+	}
+	if keepers > 1 {
+		fmt.Fprintf(e.stdout, "warning: %d managers of the endpoints in this namespace: they add and delete the same ones\n", keepers)
+	}
 	fmt.Fprintf(e.stdout, "connections %d\n", len(conns))
 	printConns(e, conns, nil, sfDev)
-	return why
 }
 
 // genlFlags names an endpoint's flags as `ip mptcp endpoint show` does.

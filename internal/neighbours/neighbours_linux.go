@@ -3,6 +3,7 @@
 package neighbours
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -118,7 +119,11 @@ func Scan(netnsFD int) ([]Neighbour, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, procs...), nil
+	out = append(out, procs...)
+	slices.SortFunc(out, func(a, b Neighbour) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Role, b.Role), cmp.Compare(a.PID, b.PID))
+	})
+	return out, nil
 }
 
 // processes are the watched processes whose namespace's /proc/net/unix
