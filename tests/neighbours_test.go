@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,5 +244,73 @@ func TestIntegrationSecondKeeper(t *testing.T) {
 	}
 	if !strings.Contains(d.log.String(), "another MPTCP manager in this namespace") {
 		t.Errorf("the daemon does not log the mptcpd:\n%s", d.log.String())
+	}
+}
+
+// TestIntegrationBPFUnderNetnsExec: run by `ip netns exec`, which hides
+// the host's cgroup2 mount, the daemon mounts the hierarchy privately,
+// attaches its probes there and measures with eBPF (status says quality
+// ebpf), and logs so; the probes see the namespace's subflows.
+func TestIntegrationBPFUnderNetnsExec(t *testing.T) {
+	t.Parallel()
+	ns := newNS(t)
+	if out, err := exec.Command("ip", "netns", "exec", ns, "grep", "-c", " - cgroup2 ", "/proc/self/mountinfo").Output(); err == nil {
+		t.Fatalf("ip netns exec %s shows a cgroup2 mount (%s): this test needs one that hides it", ns, strings.TrimSpace(string(out)))
+	}
+	d := startUnderNetnsExec(t, ns, writeConfig(t, dpConfig("single", ""), nil), "--quality", "bpf")
+	if !strings.Contains(d.log.String(), `msg="measuring subflows with eBPF probes" cgroup="private cgroup2 mount (none visible)"`) {
+		t.Errorf("the daemon does not say it measures with eBPF through a private cgroup2 mount:\n%s", d.log.String())
+	}
+	r := netnsExecCLI(t, ns, nil, "status")
+	if r.code != 0 || !strings.Contains(r.stdout, "quality ebpf ") {
+		t.Errorf("status under ip netns exec %s: exit %d, stdout %q, stderr %q; want quality ebpf", ns, r.code, r.stdout, r.stderr)
+	}
+	if out, _ := exec.Command("grep", "-c", "mptcp-pm-cgroup2-", "/proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("the private cgroup2 mount shows in the test's mount namespace (%s)", strings.TrimSpace(string(out)))
+	}
+
+	// Probes attached through a private mount see the namespace's
+	// subflows: `monitor quality`, loaded the same way, reports a new
+	// MPTCP connection over lo as MEASURED.
+	echoServer(t, ns, netip.MustParseAddrPort("127.0.0.1:7001"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mon := exec.CommandContext(ctx, "ip", "netns", "exec", ns, binary, "-j", "monitor", "quality")
+	out, err := mon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon.Stderr = &lockedLog{}
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = mon.Wait() }()
+	measured := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"type":"MEASURED"`) && strings.Contains(sc.Text(), "127.0.0.1") {
+				close(measured)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	// New connections until the probes (attached some time after the
+	// monitor starts) report one.
+	deadline := time.After(8 * time.Second)
+	for {
+		c := dialMPTCP(t, ns, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:7001"))
+		echo(t, c, "ping")
+		select {
+		case <-measured:
+			c.Close()
+			return
+		case <-deadline:
+			c.Close()
+			t.Fatalf("monitor quality under ip netns exec %s reported no MEASURED subflow within 8 s (stderr %q)", ns, mon.Stderr.(*lockedLog).String())
+		case <-time.After(200 * time.Millisecond):
+			c.Close()
+		}
 	}
 }
