@@ -36,8 +36,8 @@ type Request struct {
 type Reply struct {
 	Status *Status `json:"status,omitempty"`
 	Error  string  `json:"error,omitempty"`
-	// NetNS is the inode number of the network namespace the daemon
-	// manages.
+	// NetNS is, in a refusal for another namespace, the inode number of
+	// the one the daemon manages.
 	NetNS uint64 `json:"netns_inode,omitempty"`
 }
 

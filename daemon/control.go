@@ -295,7 +295,6 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 		// A fresh deadline: the reply to a client that took the whole
 		// read timeout must still go out.
 		_ = c.SetWriteDeadline(time.Now().Add(requestTimeout))
-		r.NetNS = d.nsInode
 		_ = json.NewEncoder(c).Encode(r)
 	}
 	cred, err := peerCred(c)
@@ -316,7 +315,7 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 		return
 	}
 	if req.NetNS != 0 && d.nsInode != 0 && req.NetNS != d.nsInode {
-		reply(control.Reply{Error: fmt.Sprintf("%s (inode %d, not %d)", control.ErrOtherNetNS, d.nsInode, req.NetNS)})
+		reply(control.Reply{Error: fmt.Sprintf("%s (inode %d, not %d)", control.ErrOtherNetNS, d.nsInode, req.NetNS), NetNS: d.nsInode})
 		return
 	}
 	root := cred.Uid == 0

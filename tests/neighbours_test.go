@@ -104,8 +104,9 @@ func netnsExecCLI(t *testing.T, ns string, env []string, args ...string) result 
 // TestIntegrationStatusNamespace: `ip netns exec A mptcp-pm status`
 // reaches the daemon started by `ip netns exec A mptcp-pm daemon` (both
 // find /run/mptcp-pm/netns-A.sock); from namespace B, with no daemon,
-// status shows B's kernel side and exits 1, also when pointed at A's
-// socket (A's daemon refuses a request for another namespace); the CLI
+// status shows B's kernel side and exits 1, also when MPTCP_PM_CONTROL
+// points at A's socket (A's daemon refuses a request for another
+// namespace), while --control reaches A's daemon explicitly; the CLI
 // takes the socket from the configuration's control_socket, and
 // `connection show` takes --control.
 func TestIntegrationStatusNamespace(t *testing.T) {
@@ -128,20 +129,25 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 
 	ip(t, b, "mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "1")
 	ip(t, b, "mptcp", "endpoint", "add", "127.0.0.1", "id", "7", "signal")
-	for _, args := range [][]string{{"status"}, {"status", "--control", sock}} {
-		r := netnsExecCLI(t, b, nil, args...)
+	for _, env := range [][]string{nil, {"MPTCP_PM_CONTROL=" + sock}} {
+		r := netnsExecCLI(t, b, env, "status")
 		for _, want := range []string{"daemon none (", "kernel pm_type 0 (in-kernel path manager)",
 			"limits subflows 3 add_addr_accepted 1", "endpoint 127.0.0.1 id 7 signal", "connections 0"} {
 			if !strings.Contains(r.stdout, want) {
-				t.Errorf("%s in %s (no daemon): stdout lacks %q:\n%s", strings.Join(args, " "), b, want, r.stdout)
+				t.Errorf("status %v in %s (no daemon): stdout lacks %q:\n%s", env, b, want, r.stdout)
 			}
 		}
 		if r.code != 1 || !strings.Contains(r.stderr, "no daemon answers for this network namespace") {
-			t.Errorf("%s in %s (no daemon): exit %d, stderr %q; want exit 1 saying there is no daemon", strings.Join(args, " "), b, r.code, r.stderr)
+			t.Errorf("status %v in %s (no daemon): exit %d, stderr %q; want exit 1 saying there is no daemon", env, b, r.code, r.stderr)
 		}
 	}
-	if r := netnsExecCLI(t, b, nil, "status", "--control", sock); !strings.Contains(r.stderr, "manages another network namespace") {
-		t.Errorf("status in %s at %s's socket: stderr %q; want it to say the daemon manages another namespace", b, a, r.stderr)
+	if r := netnsExecCLI(t, b, []string{"MPTCP_PM_CONTROL=" + sock}, "status"); !strings.Contains(r.stderr, "manages another network namespace") {
+		t.Errorf("status in %s with MPTCP_PM_CONTROL at %s's socket: stderr %q; want it to say the daemon manages another namespace", b, a, r.stderr)
+	}
+	// --control names a daemon explicitly: it answers, and says its
+	// namespace.
+	if r := netnsExecCLI(t, b, nil, "status", "--control", sock); r.code != 0 || !strings.Contains(r.stdout, " netns "+a+"\n") {
+		t.Errorf("status --control %s in %s: exit %d, stdout %q, stderr %q; want the view of %s's daemon", sock, b, r.code, r.stdout, r.stderr, a)
 	}
 
 	// control_socket from the configuration file.

@@ -58,17 +58,20 @@ func controlPath(e *env, flag string) (string, error) {
 // on.
 var errNoDaemon = errors.New("no daemon answers for this network namespace")
 
-// askDaemon sends req to the daemon of the command's namespace (or the one
-// at --control flag) and returns its reply. A daemon that manages another
-// namespace is no answer: the error then wraps errNoDaemon, as when no
-// daemon listens.
+// askDaemon sends req to the daemon of the command's namespace and
+// returns its reply. A daemon found at an implicit path that manages
+// another namespace is no answer: the error then wraps errNoDaemon, as
+// when no daemon listens. The daemon at --control flag, named
+// explicitly, answers whatever its namespace.
 func askDaemon(e *env, flag string, req control.Request, timeout time.Duration) (*control.Reply, error) {
 	path, err := controlPath(e, flag)
 	if err != nil {
 		return nil, err
 	}
-	if req.NetNS, err = netns.Inode(e.nsfd); err != nil {
-		return nil, err
+	if flag == "" {
+		if req.NetNS, err = netns.Inode(e.nsfd); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, timeout)
 	defer cancel()
