@@ -81,6 +81,7 @@ var badInputs = []struct {
 	{"daemon --control", true, "daemon: option --control needs a value"},
 	{"daemon --set-pm-type=yes", true, `daemon: unknown option "--set-pm-type=yes"`},
 	{"daemon --endpoints=yes", true, `daemon: unknown option "--endpoints=yes"`},
+	{"daemon --force=yes", true, `daemon: unknown option "--force=yes"`},
 	{"daemon --log-level loud -c ../../policy/testdata/example/config.yaml", true, `daemon: invalid log level "loud" (want debug, info, warn or error)`},
 	{"daemon --log-level", true, "daemon: option --log-level needs a value"},
 	{"daemon --quality", true, "daemon: option --quality needs a value"},
