@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -127,8 +128,11 @@ func (d *Daemon) checkPMType() error {
 		where = "namespace " + d.opts.NetNSName
 	}
 	sw, err := pmtype.Read(d.opts.NetNS, d.opts.RuntimeDir)
-	if err != nil {
+	if errors.Is(err, pmtype.ErrNoMPTCP) {
 		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	}
+	if err != nil {
+		return err
 	}
 	if sw.Inherited {
 		d.log.Warn("a daemon that did not stop cleanly changed net.mptcp.pm_type; the value it found is put back at stop",
@@ -142,6 +146,9 @@ func (d *Daemon) checkPMType() error {
 		}
 		if err := sw.Change(d.opts.RuntimeDir, "1"); err != nil {
 			return err
+		}
+		if sw.RecordErr != nil {
+			d.log.Warn("the pm_type found is not recorded: after a crash nothing puts it back", "err", sw.RecordErr)
 		}
 		d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one; put back at stop",
 			"netns", where, "was", v)

@@ -108,7 +108,7 @@ func New(conf *policy.Config, opts Options) (*Keeper, error) {
 		marker.Close()
 		return nil, err
 	}
-	restore := func() { marker.Close(); (&Keeper{log: opts.Logger, pmType: sw}).restorePMType() }
+	restore := func() { marker.Close(); restorePMType(opts.Logger, sw) }
 	pm, err := genl.New(&genl.Config{NetNS: opts.NetNS})
 	if err != nil {
 		restore()
@@ -166,8 +166,11 @@ func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) (*pm
 		where = "namespace " + opts.NetNSName
 	}
 	sw, err := pmtype.Read(opts.NetNS, opts.RuntimeDir)
-	if err != nil {
+	if errors.Is(err, pmtype.ErrNoMPTCP) {
 		return nil, fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if sw.Inherited {
 		log.Warn("a daemon that did not stop cleanly changed net.mptcp.pm_type; the value it found is put back at stop",
@@ -185,6 +188,9 @@ func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) (*pm
 	if err := sw.Change(opts.RuntimeDir, "0"); err != nil {
 		return nil, err
 	}
+	if sw.RecordErr != nil {
+		log.Warn("the pm_type found is not recorded: after a crash nothing puts it back", "err", sw.RecordErr)
+	}
 	log.Info("set net.mptcp.pm_type=0 (in-kernel path manager); connections opened before keep their path manager; put back at stop",
 		"netns", where, "was", v)
 	return sw, nil
@@ -192,17 +198,22 @@ func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) (*pm
 
 // restorePMType puts back the pm_type found at start, if New changed it.
 func (k *Keeper) restorePMType() {
-	if k.pmType == nil {
+	restorePMType(k.log, k.pmType)
+	k.pmType = nil
+}
+
+// restorePMType puts back the pm_type sw found (nil: nothing to do).
+func restorePMType(log *slog.Logger, sw *pmtype.Switch) {
+	if sw == nil {
 		return
 	}
-	wrote, err := k.pmType.Restore()
+	wrote, err := sw.Restore()
 	switch {
 	case err != nil:
-		k.log.Warn("net.mptcp.pm_type not put back", "want", k.pmType.Found, "err", err)
+		log.Warn("net.mptcp.pm_type not put back", "want", sw.Found, "err", err)
 	case wrote:
-		k.log.Info("put back net.mptcp.pm_type", "value", k.pmType.Found)
+		log.Info("put back net.mptcp.pm_type", "value", sw.Found)
 	}
-	k.pmType = nil
 }
 
 // Run sets the configured limits, then reconciles the endpoints at start

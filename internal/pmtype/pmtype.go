@@ -29,6 +29,10 @@ const DefaultRuntimeDir = "/run/mptcp-pm"
 
 const key = "net/mptcp/pm_type"
 
+// ErrNoMPTCP is the error of Read when net.mptcp.pm_type cannot be read:
+// a kernel without MPTCP.
+var ErrNoMPTCP = errors.New("net.mptcp.pm_type unreadable")
+
 // Switch is a namespace's pm_type as a daemon found it at start and what
 // it made it. Restore puts the value found back. A Switch is not safe for
 // concurrent use.
@@ -41,17 +45,21 @@ type Switch struct {
 	// daemon that did not stop cleanly (it set Set and did not put Found
 	// back).
 	Inherited bool
+	// RecordErr is why Change could not write the record (nil if it
+	// did): the value found is then lost if the daemon crashes.
+	RecordErr error
 }
 
 // Read returns the namespace fd's pm_type as a daemon finds it at start,
 // with runtime dir dir ("" for DefaultRuntimeDir): the current value, or,
 // when a daemon that crashed left a record and its value is still in place,
 // the value that daemon found. A record whose value was changed since is
-// stale and removed. An error names what could not be read.
+// stale and removed. An error names what could not be read; without
+// MPTCP in the kernel it wraps ErrNoMPTCP.
 func Read(fd int, dir string) (*Switch, error) {
 	cur, err := netns.ReadSysctl(fd, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNoMPTCP, err)
 	}
 	path, err := recordPath(fd, dir)
 	if err != nil {
@@ -88,8 +96,21 @@ func (s *Switch) Current() string {
 }
 
 // Change makes pm_type want, first recording the value found in dir (""
-// for DefaultRuntimeDir) so that a crash does not lose it.
+// for DefaultRuntimeDir) so that a crash does not lose it. A record that
+// cannot be written does not stop the change (Restore still works, a crash
+// is not covered): RecordErr says why.
 func (s *Switch) Change(dir, want string) error {
+	s.RecordErr = s.record(dir, want)
+	if err := netns.WriteSysctl(s.fd, key, want); err != nil {
+		s.removeRecord()
+		return err
+	}
+	s.Set = want
+	return nil
+}
+
+// record writes the record of the value found and want.
+func (s *Switch) record(dir, want string) error {
 	path, err := recordPath(s.fd, dir)
 	if err != nil {
 		return err
@@ -101,12 +122,6 @@ func (s *Switch) Change(dir, want string) error {
 		return fmt.Errorf("pm_type record: %w", err)
 	}
 	s.Record = path
-	if err := netns.WriteSysctl(s.fd, key, want); err != nil {
-		_ = os.Remove(path)
-		s.Record = ""
-		return err
-	}
-	s.Set = want
 	return nil
 }
 
