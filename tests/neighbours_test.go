@@ -129,10 +129,15 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 
 	ip(t, b, "mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "1")
 	ip(t, b, "mptcp", "endpoint", "add", "127.0.0.1", "id", "7", "signal")
+	echoServer(t, b, netip.MustParseAddrPort("127.0.0.1:7002"))
+	c := dialMPTCP(t, b, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:7002"))
+	defer c.Close()
+	echo(t, c, "ping")
+	token := fmt.Sprintf("token %08x ", testutil.MPTCPToken(t, c))
 	for _, env := range [][]string{nil, {"MPTCP_PM_CONTROL=" + sock}} {
 		r := netnsExecCLI(t, b, env, "status")
 		for _, want := range []string{"daemon none (", "kernel pm_type 0 (in-kernel path manager)",
-			"limits subflows 3 add_addr_accepted 1", "endpoint 127.0.0.1 id 7 signal", "connections 0"} {
+			"limits subflows 3 add_addr_accepted 1", "endpoint 127.0.0.1 id 7 signal", "connections 2", token} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("status %v in %s (no daemon): stdout lacks %q:\n%s", env, b, want, r.stdout)
 			}
