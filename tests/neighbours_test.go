@@ -180,6 +180,13 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 	if r := netnsExecCLI(t, b, nil, "connection", "show", "--bogus", sock); r.code == 0 || !strings.Contains(r.stderr, `unknown option "--bogus"`) {
 		t.Errorf("connection show --bogus: exit %d, stderr %q; want an error naming the option", r.code, r.stderr)
 	}
+
+	// Without -n the daemon keeps only CAP_NET_ADMIN, and as uid 0 still
+	// puts pm_type back at its stop.
+	d.stop()
+	if v := pmType(t, a); v != "0" {
+		t.Errorf("pm_type %s in %s after the stop of the daemon run by ip netns exec, want 0; log:\n%s", v, a, d.log.String())
+	}
 }
 
 // startFake runs a copy of sleep(1) named name inside ns (as `ip netns
