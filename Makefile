@@ -14,16 +14,21 @@
 #   $(PREFIX)/share/zsh/site-functions/_mptcp-pm              ... zsh
 #   $(PREFIX)/share/fish/vendor_completions.d/mptcp-pm.fish   ... fish
 #   /etc/systemd/system/mptcp-pm.service    (UNITDIR) the unit, with ExecStart on $(PREFIX)/bin
+#   /etc/systemd/system/mptcp-pm@.service   the template unit, one instance per network namespace
+#   /etc/sysusers.d/mptcp-pm.conf           (SYSUSERSDIR) the user the units run the daemon as
 #   /etc/mptcp-pm/config.yaml               (SYSCONFDIR) kept if it exists
 #   /etc/mptcp-pm/policies.d/*.yaml.example  the example policies, under a name the daemon does not read
-# The unit goes to /etc/systemd/system, the administrator's directory, since
+# The units go to /etc/systemd/system, the administrator's directory, since
 # the binary is a local installation (/usr/local); a distribution package
-# would set UNITDIR=/usr/lib/systemd/system PREFIX=/usr.
+# would set UNITDIR=/usr/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d
+# PREFIX=/usr. The user is created by systemd-sysusers (at boot, or as
+# scripts/install.sh runs it), not by make install.
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
+SYSUSERSDIR ?= /etc/sysusers.d
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share
@@ -55,9 +60,11 @@ install: build
 	$(BIN) doc completion zsh >$(BUILDDIR)/_mptcp-pm
 	$(BIN) doc completion fish >$(BUILDDIR)/mptcp-pm.fish
 	sed 's|/usr/local/bin/mptcp-pm|$(BINDIR)/mptcp-pm|' dist/mptcp-pm.service >$(BUILDDIR)/mptcp-pm.service
+	sed 's|/usr/local/bin/mptcp-pm|$(BINDIR)/mptcp-pm|' dist/mptcp-pm@.service >$(BUILDDIR)/mptcp-pm@.service
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
-		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)/policies.d
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(CONFDIR)/policies.d
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mptcp-pm
 	@echo "installed $(DESTDIR)$(BINDIR)/mptcp-pm"
 	install -m 0644 $(BUILDDIR)/mptcp-pm.8 $(DESTDIR)$(MANDIR)/man8/mptcp-pm.8
@@ -65,7 +72,9 @@ install: build
 	install -m 0644 $(BUILDDIR)/_mptcp-pm $(DESTDIR)$(DATADIR)/zsh/site-functions/_mptcp-pm
 	install -m 0644 $(BUILDDIR)/mptcp-pm.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mptcp-pm.fish
 	install -m 0644 $(BUILDDIR)/mptcp-pm.service $(DESTDIR)$(UNITDIR)/mptcp-pm.service
-	@echo "installed $(DESTDIR)$(UNITDIR)/mptcp-pm.service"
+	install -m 0644 $(BUILDDIR)/mptcp-pm@.service $(DESTDIR)$(UNITDIR)/mptcp-pm@.service
+	install -m 0644 dist/mptcp-pm.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/mptcp-pm.conf
+	@echo "installed $(DESTDIR)$(UNITDIR)/mptcp-pm.service, mptcp-pm@.service and $(DESTDIR)$(SYSUSERSDIR)/mptcp-pm.conf"
 	@if [ -e $(DESTDIR)$(CONFDIR)/config.yaml ]; then \
 		echo "kept $(DESTDIR)$(CONFDIR)/config.yaml"; \
 	else \
@@ -86,7 +95,8 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/mptcp-pm \
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_mptcp-pm \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mptcp-pm.fish \
-		$(DESTDIR)$(UNITDIR)/mptcp-pm.service
+		$(DESTDIR)$(UNITDIR)/mptcp-pm.service $(DESTDIR)$(UNITDIR)/mptcp-pm@.service \
+		$(DESTDIR)$(SYSUSERSDIR)/mptcp-pm.conf
 	@for f in $(EXAMPLES); do \
 		dst=$(DESTDIR)$(CONFDIR)/policies.d/$$f.example; \
 		if cmp -s policy/defaults/policies.d/$$f "$$dst"; then rm -f "$$dst"; \

@@ -14,17 +14,21 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // The control socket speaks one JSON object per line each way: a request
 // {"query": "status"} (with "brief": true, the connections are counted,
-// not listed) or {"query": "reload"}, and a Reply.
+// not listed), {"query": "reload"} or {"query": "explain", "explain":
+// {...}}, and a Reply.
 
 // Request is one control request.
 type Request struct {
-	Query string `json:"query"`
-	Brief bool   `json:"brief,omitempty"`
+	Query   string          `json:"query"`
+	Brief   bool            `json:"brief,omitempty"`
+	Explain *ExplainRequest `json:"explain,omitempty"` // with QueryExplain
 	// NetNS is the inode number of the network namespace the client
 	// means (0: any). A daemon that manages another one refuses with
 	// ErrOtherNetNS: control sockets are paths, which every namespace
@@ -34,8 +38,9 @@ type Request struct {
 
 // Reply is the answer to one Request.
 type Reply struct {
-	Status *Status `json:"status,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Status      *Status      `json:"status,omitempty"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+	Error       string       `json:"error,omitempty"`
 	// NetNS is, in a refusal for another namespace, the inode number of
 	// the one the daemon manages.
 	NetNS uint64 `json:"netns_inode,omitempty"`
@@ -48,8 +53,9 @@ const ErrOtherNetNS = "this daemon manages another network namespace"
 // Queries and who may send them: read-only ones to root and the control
 // group, changes to root only.
 const (
-	QueryStatus = "status"
-	QueryReload = "reload"
+	QueryStatus  = "status"
+	QueryReload  = "reload"
+	QueryExplain = "explain" // read-only
 )
 
 // MaxRequest is the longest request line a daemon reads, and Timeout how
@@ -60,7 +66,7 @@ const (
 )
 
 // requestKeys are the keys of a Request, exactly as they are spelled.
-var requestKeys = []string{"query", "brief", "netns_inode"}
+var requestKeys = []string{"query", "brief", "explain", "netns_inode"}
 
 // DecodeRequest decodes one request strictly: encoding/json matches keys
 // without regard to case, so {"query":"status","Query":"reload"} would be
@@ -87,7 +93,7 @@ func DecodeRequest(line []byte) (Request, error) {
 		}
 		switch {
 		case !slices.Contains(requestKeys, key):
-			return req, fmt.Errorf("unknown key %q (want %q, %q or %q)", key, requestKeys[0], requestKeys[1], requestKeys[2])
+			return req, fmt.Errorf("unknown key %q (want %s)", key, keyList(requestKeys))
 		case seen[key]:
 			return req, fmt.Errorf("key %q given twice", key)
 		}
@@ -96,10 +102,12 @@ func DecodeRequest(line []byte) (Request, error) {
 		switch key {
 		case "brief":
 			dst = &req.Brief
+		case "explain":
+			dst = &req.Explain
 		case "netns_inode":
 			dst = &req.NetNS
 		}
-		if err := json.Unmarshal(raw, dst); err != nil {
+		if err := unmarshalStrict(raw, dst); err != nil {
 			return req, fmt.Errorf("key %q: %w", key, err)
 		}
 	}
@@ -110,4 +118,25 @@ func DecodeRequest(line []byte) (Request, error) {
 		return req, errors.New("trailing data after the JSON object")
 	}
 	return req, nil
+}
+
+// keyList writes keys as `"a", "b" or "c"`.
+func keyList(keys []string) string {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = strconv.Quote(k)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// unmarshalStrict decodes raw into dst, refusing unknown keys (an
+// ExplainRequest's; its keys are lower case, and a misspelt one is an
+// error rather than a condition quietly left out).
+func unmarshalStrict(raw []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
 }

@@ -1,6 +1,10 @@
 package control
 
-import "time"
+import (
+	"time"
+
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
+)
 
 // Status is the daemon's view, as the control socket serves it.
 type Status struct {
@@ -27,10 +31,20 @@ type Status struct {
 	Latency     LatencyStatus `json:"latency"`
 	CommandTime LatencyStatus `json:"command_time"`
 	Runtime     RuntimeStatus `json:"runtime"`
-	// Neighbours are the other managers of MPTCP found in the namespace
-	// (NetworkManager, mptcpd, other mptcp-pm daemons), each with what it
-	// means: "mptcpd pid 42: a path manager too: ...".
-	Neighbours []string `json:"neighbours,omitempty"`
+	// Build is the daemon's build, Started when it started.
+	Build   buildinfo.Info `json:"build"`
+	Started time.Time      `json:"started"`
+	// PMType is net.mptcp.pm_type in the daemon's namespace: 1 the
+	// userspace path manager, 0 the kernel's own ("" if unreadable).
+	PMType string `json:"pm_type"`
+	// DryRun is set when the daemon sends the kernel no command.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Warnings are sentences for a person, each something to fix: a
+	// policy with no backup path, the kernel's path manager in charge,
+	// another manager of MPTCP in the namespace ("neighbour mptcpd pid
+	// 42: a path manager too: ..."). Anything that builds a Status may
+	// append to them.
+	Warnings []string `json:"warnings"`
 }
 
 // PolicyStatus is one loaded policy.

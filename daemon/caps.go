@@ -23,11 +23,12 @@ func (d *Daemon) missingCaps(set *policy.Set) string {
 	return caps.Missing(d.kept, d.capsFor(set))
 }
 
-// dropCapabilities drops every capability but what Capabilities lists. Run
-// calls it once the control socket is set up and before the loop starts.
+// dropCapabilities drops every capability but what Capabilities lists,
+// switching to Options.User first if set. Run calls it once the control
+// socket is set up and before the loop starts.
 func (d *Daemon) dropCapabilities() (caps.Dropped, error) {
-	drop, err := caps.Drop(caps.List(d.Capabilities()))
-	if err == nil && drop.Bounding {
+	drop, err := caps.Drop(caps.List(d.Capabilities()), d.opts.User)
+	if err == nil && drop.Capable {
 		d.kept = &drop.Kept
 	}
 	return drop, err

@@ -61,7 +61,11 @@ func (d *Daemon) serveControl(ctx context.Context, listening chan<- struct{}) er
 		}
 		mode = 0o660
 	}
-	ln, err := listenControl(path, mode, gid)
+	uid := -1 // the socket stays the daemon's
+	if d.opts.DropCapabilities && d.opts.User != nil {
+		uid = d.opts.User.UID
+	}
+	ln, err := listenControl(path, mode, uid, gid)
 	if err != nil {
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}
@@ -139,20 +143,21 @@ type controlListener struct {
 	fi   os.FileInfo // the socket's inode, for close
 }
 
-// listenControl makes a unix socket at path with mode and, if gid >= 0,
-// group gid. The socket is bound, and its mode and owner set, in a private
+// listenControl makes a unix socket at path with mode and, if uid or gid
+// >= 0, that owner or group (see makeControlDir for path's directory).
+// The socket is bound, and its mode and owner set, in a private
 // directory (0700) next to path, held by a descriptor, then renamed into
 // place without replacing anything: whoever may write to path's directory
 // cannot swap a symbolic link in for chmod or chown to follow. Only a
 // stale socket at path (Lstat says socket, nothing accepts) is removed
 // first; anything else there (a file, a directory, a link, a live socket)
 // is an error.
-func listenControl(path string, mode os.FileMode, gid int) (*controlListener, error) {
+func listenControl(path string, mode os.FileMode, uid, gid int) (*controlListener, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	if err := removeStale(path); err != nil {
+	if err := makeControlDir(dir, uid); err != nil {
 		return nil, err
 	}
 	tmpDir, err := os.MkdirTemp(dir, ".mptcp-pm-control-")
@@ -180,8 +185,8 @@ func listenControl(path string, mode os.FileMode, gid int) (*controlListener, er
 		ln.Close()
 		return nil, err
 	}
-	if gid >= 0 {
-		if err := unix.Fchownat(pfd, "s", 0, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Fchownat(pfd, "s", uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fail(&os.PathError{Op: "chown", Path: tmpDir + "/s", Err: err})
 		}
 	}
@@ -344,8 +349,11 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 			return
 		}
 		reply(control.Reply{})
+	case control.QueryExplain:
+		d.serveExplain(qctx, req, root || member, reply)
 	default:
-		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s or %s)", req.Query, control.QueryStatus, control.QueryReload)})
+		reply(control.Reply{Error: fmt.Sprintf("unknown query %q (want %s, %s or %s)", req.Query,
+			control.QueryStatus, control.QueryReload, control.QueryExplain)})
 	}
 }
 

@@ -31,7 +31,7 @@ func TestTemporaryAccept(t *testing.T) {
 func TestListenControl(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "control.sock")
-	ln, err := listenControl(path, 0o660, os.Getgid())
+	ln, err := listenControl(path, 0o660, -1, os.Getgid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestListenControl(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	c.Close()
-	if _, err := listenControl(path, 0o600, -1); err == nil || !strings.Contains(err.Error(), "another daemon is serving") {
+	if _, err := listenControl(path, 0o600, -1, -1); err == nil || !strings.Contains(err.Error(), "another daemon is serving") {
 		t.Errorf("second listener: %v, want another daemon is serving", err)
 	}
 
@@ -65,7 +65,7 @@ func TestListenControl(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || string(b) != "theirs" {
 		t.Errorf("after close: %q %v, want the file left alone", b, err)
 	}
-	if _, err := listenControl(path, 0o600, -1); err == nil || !strings.Contains(err.Error(), "is not a socket (a regular file)") {
+	if _, err := listenControl(path, 0o600, -1, -1); err == nil || !strings.Contains(err.Error(), "is not a socket (a regular file)") {
 		t.Errorf("on a regular file: %v", err)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "theirs" {
@@ -75,7 +75,7 @@ func TestListenControl(t *testing.T) {
 	if err := os.Mkdir(path, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := listenControl(path, 0o600, -1); err == nil || !strings.Contains(err.Error(), "a directory") {
+	if _, err := listenControl(path, 0o600, -1, -1); err == nil || !strings.Contains(err.Error(), "a directory") {
 		t.Errorf("on a directory: %v", err)
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -91,7 +91,7 @@ func TestListenControl(t *testing.T) {
 	}
 	stale.SetUnlinkOnClose(false)
 	stale.Close()
-	ln, err = listenControl(path, 0o600, -1)
+	ln, err = listenControl(path, 0o600, -1, -1)
 	if err != nil {
 		t.Fatalf("over a stale socket: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestListenControlLongPath(t *testing.T) {
 	if len(path) != maxSunPath {
 		t.Fatalf("path of %d bytes", len(path))
 	}
-	ln, err := listenControl(path, 0o600, -1)
+	ln, err := listenControl(path, 0o600, -1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

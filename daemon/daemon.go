@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
@@ -87,6 +89,7 @@ type Daemon struct {
 	lastTick time.Time
 	statusc  chan statusReq
 	reloadc  chan reloadReq
+	loopc    chan func() // work to run on the loop (onLoop)
 	// reloadMu makes reloads one at a time, so that the set read last
 	// is the one applied last.
 	reloadMu sync.Mutex
@@ -115,6 +118,11 @@ type Daemon struct {
 	// namespace; near are the other managers of MPTCP found there.
 	marker *neighbours.Marker
 	near   atomic.Pointer[[]neighbours.Neighbour]
+	// build is the running build, started when the loop began, and
+	// pmTypeFile net.mptcp.pm_type, open for status (warnings.go).
+	build      buildinfo.Info
+	started    time.Time
+	pmTypeFile *os.File
 }
 
 // kernelEvent is what the event pump hands the loop.
@@ -148,7 +156,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+			d.log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 		}
 		return d.loop(ctx)
 	})
@@ -201,7 +209,9 @@ func (d *Daemon) begin() error {
 	if d.quality != nil {
 		source = d.quality.name()
 	}
-	d.log.Info("started", "netns", d.opts.NetNSName, "config", d.set.Config.Source,
+	d.started = time.Now()
+	d.log.Info("started", "version", d.build.Version, "revision", d.build.ShortRevision(), "go", d.build.GoVersion,
+		"dry_run", d.opts.DryRun, "netns", d.opts.NetNSName, "config", d.set.Config.Source,
 		"policies", len(d.set.Policies), "interfaces", describeLinks(first), "quality", source)
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
@@ -209,7 +219,7 @@ func (d *Daemon) begin() error {
 	d.again.Stop()
 	d.audit = time.NewTimer(time.Hour)
 	d.audit.Stop()
-	d.resync(time.Now(), "start")
+	d.resync(time.Now(), resyncStart)
 	return nil
 }
 
@@ -276,17 +286,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case r := <-d.owners.found():
 			d.processFound(r)
 		case b := <-samples:
-			d.measured(b)
-			// Batches are reused, but not the ones a burst made large:
-			// their memory goes back.
-			if cap(b.news) <= maxReusedBatch {
-				select {
-				case free <- b:
-				default:
-				}
-			}
+			d.takeBatch(b, free)
 		case <-d.again.C:
-			d.resync(time.Now(), "after an overflow")
+			d.resync(time.Now(), resyncRecheck)
 		case <-d.audit.C:
 			d.auditOn = false
 			d.auditConns(time.Now())
@@ -298,9 +300,24 @@ func (d *Daemon) loop(ctx context.Context) error {
 			req.reply <- d.reload(req.set)
 		case req := <-d.statusc:
 			req.reply <- d.snapshot(req.brief)
+		case f := <-d.loopc:
+			f()
 		}
 		d.drainDeferred()
 		d.armAudit()
+	}
+}
+
+// takeBatch hands a batch of measurements to the engine, then back to
+// the sampler through free for reuse, unless a burst made it large: its
+// memory goes back.
+func (d *Daemon) takeBatch(b batch, free chan<- batch) {
+	d.measured(b)
+	if cap(b.news) <= maxReusedBatch {
+		select {
+		case free <- b:
+		default:
+		}
 	}
 }
 
@@ -391,7 +408,8 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 	if ke.err != nil {
 		if errors.Is(ke.err, genl.ErrOverflow) {
 			d.log.Warn("kernel events were lost (event socket overflow): rebuilding the view from the kernel")
-			d.resync(time.Now(), "overflow")
+			d.metrics.overflow()
+			d.resync(time.Now(), resyncOverflow)
 			d.again.Reset(resyncAgain)
 			return nil
 		}
@@ -400,6 +418,7 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 	d.cause = ke.at
 	defer func() { d.cause = time.Time{} }()
 	for _, ev := range ke.evs {
+		d.metrics.kernelEvent(ev.Type)
 		if d.log.Enabled(context.Background(), slog.LevelDebug) {
 			d.log.Debug("kernel event", "event", ev.String())
 		}
@@ -434,9 +453,11 @@ func (d *Daemon) handleKernel(ke kernelEvent) error {
 
 // resync rebuilds the view of the connections from a kernel dump: those
 // that exist are (re)adopted with the subflows they have, those the model
-// has but the kernel not are closed.
+// has but the kernel not are closed. why is one of the resync reasons
+// (resyncStart...).
 func (d *Daemon) resync(at time.Time, why string) {
 	d.resyncs++
+	d.metrics.resync(why)
 	conns, err := d.diag.Connections()
 	if err != nil {
 		d.log.Error("cannot read the connections from the kernel", "why", why, "err", err)
@@ -537,6 +558,10 @@ func (d *Daemon) step(ev engine.Event) engine.Result {
 func (d *Daemon) handleResult(r result) {
 	a := r.a
 	delete(d.inflight, keyOf(a))
+	if errors.Is(r.err, errNotSent) {
+		d.notSent(r)
+		return
+	}
 	d.commands++
 	if !r.cause.IsZero() {
 		lat := r.sent.Sub(r.cause)

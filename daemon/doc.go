@@ -9,8 +9,11 @@
 // model changes only on what the kernel reports, so a refused command
 // leaves it true.
 //
-// A unix control socket serves the daemon's view (Status) to root and to
-// an optional group, and reloads the policies for root only.
+// A unix control socket serves the daemon's view (Status, with warnings
+// worked out from the configuration and the interfaces) and explanations
+// of a connection's policy and paths (Explain, from the deciding code) to
+// root and to an optional group, and reloads the policies for root only.
+// A dry run (Options.DryRun) decides as usual and sends nothing.
 //
 // Start-up is owned here, as in mdlayher/corerad: New(set, Options) takes
 // the configuration main read once and opens the sockets; Run serves the

@@ -45,7 +45,7 @@ func (m reloadMatcher) Match(tok uint32, local, remote netip.AddrPort, serverSid
 	d := m.d
 	mi, ok := d.matched[tok]
 	if !ok {
-		mi = matchInfo{conn: policy.Conn{ServerSide: serverSide, Local: local, Remote: remote}}
+		mi = matchInfo{conn: policy.Conn{ServerSide: serverSide, Local: local, Remote: remote, UID: policy.NoUID}}
 	}
 	// The new policies may match on owner fields the old ones did not
 	// need: look them up now.
@@ -63,7 +63,7 @@ func (m reloadMatcher) Match(tok uint32, local, remote netip.AddrPort, serverSid
 func (d *Daemon) match(token uint32, local, remote netip.AddrPort, serverSide bool, known *sockdiag.Conn) *policy.Policy {
 	mi := matchInfo{conn: policy.Conn{ServerSide: serverSide,
 		Local:  netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
-		Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}}
+		Remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()), UID: policy.NoUID}}
 	if known != nil && needsOwner(d.set) {
 		withProcess := needsProcess(d.set)
 		mi.cgroupID = d.owners.fromConn(*known, &mi.conn, withProcess)

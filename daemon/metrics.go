@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/engine"
+	"github.com/mptcp-pm/mptcp-pm/genl"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,6 +63,17 @@ import (
 //     before it are not counted). The loss of a path is the ratio of their
 //     rates:
 //     rate(mptcp_pm_segments_retransmitted_total[5m]) / rate(mptcp_pm_segments_sent_total[5m]).
+//   - mptcp_pm_kernel_events_total{type} (counter): the kernel's MPTCP
+//     events the daemon received, by type as `ip mptcp monitor` names them,
+//     lower case (created, sf_established...; unknown for a type this
+//     build does not know).
+//   - mptcp_pm_resyncs_total{reason} (counter): rebuilds of the view of
+//     the kernel from a sock_diag dump, by reason: start, overflow, and
+//     overflow_recheck (the second rebuild a second after an overflow).
+//   - mptcp_pm_event_socket_overflows_total (counter): ENOBUFS on the
+//     kernel event socket, each one events lost and a rebuild.
+//   - mptcp_pm_build_info{version,revision,goversion} (gauge, always 1):
+//     the running build (package internal/buildinfo).
 type metrics struct {
 	status func(context.Context) (*Status, error)
 	reg    *prometheus.Registry
@@ -72,6 +85,11 @@ type metrics struct {
 	rtt             *prometheus.HistogramVec
 	sent            *prometheus.CounterVec
 	retrans         *prometheus.CounterVec
+	// events are the kernel events counted, by type (an array, not a
+	// vector lookup: one increment per event on the loop).
+	events    [256]prometheus.Counter
+	resyncs   *prometheus.CounterVec
+	overflows prometheus.Counter
 
 	mu   sync.Mutex // guards last
 	last map[[2]netip.AddrPort]segCounts
@@ -116,20 +134,37 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 			Help: "Handovers of connections in handover mode: the new subflow is up."}),
 		handoverSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "handover_seconds",
 			Help:    "Time from what asked for a handover to the new subflow being up.",
-			Buckets: prometheus.ExponentialBucketsRange(0.001, 10, 17)}),
+			Buckets: decadeBuckets(0.001, 10)}),
 		eventToCmd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "event_to_command_seconds",
 			Help:    "Time from the receipt of a kernel event to the sending of a command it caused.",
-			Buckets: prometheus.ExponentialBucketsRange(0.00001, 1, 21)}),
+			Buckets: decadeBuckets(0.00001, 1)}),
 		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "subflow_rtt_seconds",
 			Help:    "Smoothed RTT of the client-side subflows at each measurement, by local interface.",
-			Buckets: prometheus.ExponentialBucketsRange(0.0001, 5, 20)}, []string{"interface"}),
+			Buckets: decadeBuckets(0.0001, 5)}, []string{"interface"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "segments_sent_total",
 			Help: "Segments sent by the client-side subflows, by local interface."}, []string{"interface"}),
 		retrans: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "segments_retransmitted_total",
 			Help: "Segments retransmitted by the client-side subflows, by local interface; loss = rate(this) / rate(mptcp_pm_segments_sent_total)."},
 			[]string{"interface"}),
+		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "resyncs_total",
+			Help: "Rebuilds of the view of the kernel from a sock_diag dump, by reason (start, overflow, overflow_recheck)."},
+			[]string{"reason"}),
+		overflows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "event_socket_overflows_total",
+			Help: "Overflows (ENOBUFS) of the kernel event socket: events were lost and the view rebuilt."}),
 		last: map[[2]netip.AddrPort]segCounts{},
 	}
+	kernelEvents := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "kernel_events_total",
+		Help: "MPTCP events received from the kernel, by type."}, []string{"type"})
+	for t := range m.events {
+		m.events[t] = kernelEvents.WithLabelValues(eventLabel(genl.EventType(t)))
+	}
+	for _, r := range []string{resyncStart, resyncOverflow, resyncRecheck} {
+		m.resyncs.WithLabelValues(r)
+	}
+	bi := buildinfo.Read()
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "build_info",
+		Help: "The running build: module version, commit and Go version; always 1."}, []string{"version", "revision", "goversion"})
+	buildInfo.WithLabelValues(bi.Version, bi.ShortRevision(), bi.GoVersion).Set(1)
 	// The known kinds start at 0, so that rates and alerts on refusals
 	// work before the first one.
 	for _, k := range []engine.ActionKind{engine.CreateSubflow, engine.DestroySubflow, engine.SetBackup, engine.RemoveAddr} {
@@ -141,6 +176,7 @@ func newMetrics(status func(context.Context) (*Status, error)) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{status: status},
 		m.commands, m.handovers, m.handoverSeconds, m.eventToCmd, m.rtt, m.sent, m.retrans,
+		kernelEvents, m.resyncs, m.overflows, buildInfo,
 	)
 	return m
 }

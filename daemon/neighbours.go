@@ -40,11 +40,16 @@ func (d *Daemon) watchNeighbours(ctx context.Context) {
 		})
 }
 
-// neighbourLines describes the managers last found, for status.
-func (d *Daemon) neighbourLines() []string {
+// neighbourWarnings are status's warnings of the managers last found:
+// "neighbour mptcpd pid 42: a path manager too: ...". Safe off the loop.
+func (d *Daemon) neighbourWarnings() []string {
 	p := d.near.Load()
 	if p == nil || len(*p) == 0 {
 		return nil
 	}
-	return neighbours.Lines(*p, neighbours.RoleDaemon)
+	lines := neighbours.Lines(*p, neighbours.RoleDaemon)
+	for i, l := range lines {
+		lines[i] = "neighbour " + l
+	}
+	return lines
 }

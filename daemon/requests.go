@@ -70,6 +70,12 @@ func (d *Daemon) status(ctx context.Context, brief bool) (*Status, error) {
 	}
 	select {
 	case st := <-reply:
+		// Read here, not on the loop: a file read, if a cheap one.
+		st.PMType = readPMType(d.pmTypeFile)
+		if w := pmTypeWarning(st.PMType, d.opts.DryRun); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+		st.Warnings = append(st.Warnings, d.neighbourWarnings()...)
 		return st, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -85,13 +91,12 @@ func (d *Daemon) reload(set *policy.Set) error {
 		d.log.Error("reload refused: the running policies stay", "err", err)
 		return err
 	}
-	if err := d.listeners.sync(announcedPorts(set), d.opts.NetNS, d.log); err != nil {
+	if err := d.syncHost(set); err != nil {
 		d.log.Error("reload refused: the running policies stay", "err", err)
 		return err
 	}
 	d.set = set
 	d.owners.setPolicies(set)
-	d.mptcpify.sync(set, d.log)
 	d.step(engine.PoliciesChanged{EventBase: now(), Match: reloadMatcher{d}})
 	d.log.Info("policies reloaded", "config", set.Config.Source, "policies", len(set.Policies))
 	return nil

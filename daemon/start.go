@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mptcp-pm/mptcp-pm/engine"
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
+	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
@@ -42,7 +45,15 @@ type Options struct {
 	// Capabilities lists, once the control socket is set up (it may need
 	// CAP_CHOWN for the control group) and before the loop starts.
 	DropCapabilities bool
-	Logger           *slog.Logger
+	// DryRun runs the loop without sending the kernel any command, nor
+	// changing anything else of the host: each is logged as "would …"
+	// (dryrun.go).
+	DryRun bool
+	// User, with DropCapabilities, is the user the daemon switches to
+	// before it drops its capabilities (nil: it stays who it is). The
+	// control socket and its directory, if it makes it, are that user's.
+	User   *caps.Identity
+	Logger *slog.Logger
 	// RuntimeDir keeps the record of the pm_type found at start (""
 	// for pmtype.DefaultRuntimeDir).
 	RuntimeDir string
@@ -64,9 +75,10 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, path: set.Config.Source, ready: make(chan struct{}),
-		reloadc: make(chan reloadReq), statusc: make(chan statusReq), matched: map[uint32]matchInfo{},
+		reloadc: make(chan reloadReq), statusc: make(chan statusReq), loopc: make(chan func()), matched: map[uint32]matchInfo{},
 		announceLog: newRateLog[uint32](announceLogBurst, announceLogInterval)}
 	d.set = set
+	d.build = buildinfo.Read()
 	d.warnSkipped(set)
 	if err := d.checkPMType(); err != nil {
 		return nil, err
@@ -75,10 +87,13 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.nsInode = ino
 	}
 	d.claimNeighbours()
+	var err error
+	if d.pmTypeFile, err = openPMType(opts.NetNS); err != nil {
+		d.log.Warn("net.mptcp.pm_type cannot be read: status will not show it", "err", err)
+	}
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption
 	// dump that follows covers what happened before.
-	var err error
 	if d.events, err = genl.NewEvents(cfg); err != nil {
 		d.Close()
 		return nil, err
@@ -89,6 +104,9 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if d.exec, err = newExecutor(cfg); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if opts.DryRun {
+		d.exec.do = func(int, engine.Action) error { return errNotSent }
 	}
 	d.inflight = map[inflightKey]bool{}
 	if d.diag, err = sockdiag.New(&sockdiag.Config{NetNS: opts.NetNS, Listeners: true}); err != nil {
@@ -109,11 +127,10 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 		d.metrics = newMetrics(d.Status)
 	}
 	d.handovers = map[handoverKey]time.Time{}
-	if err := d.listeners.sync(announcedPorts(set), opts.NetNS, d.log); err != nil {
+	if err := d.syncHost(set); err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.mptcpify.sync(set, d.log)
 	return d, nil
 }
 
@@ -126,6 +143,19 @@ func (d *Daemon) checkPMType() error {
 	where := "this namespace"
 	if d.opts.NetNSName != "" {
 		where = "namespace " + d.opts.NetNSName
+	}
+	if d.opts.DryRun {
+		// A dry run leaves pm_type alone: nothing changed, recorded or
+		// put back at stop.
+		v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
+		if err != nil {
+			return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+		}
+		if v != "1" {
+			d.log.Warn("dry run: net.mptcp.pm_type is not 1, the kernel's own path manager is in charge; "+
+				"the daemon says what it would do with the userspace one", "netns", where, "pm_type", v)
+		}
+		return nil
 	}
 	sw, err := pmtype.Read(d.opts.NetNS, d.opts.RuntimeDir)
 	if errors.Is(err, pmtype.ErrNoMPTCP) {
@@ -185,6 +215,9 @@ func (d *Daemon) Close() {
 	}
 	if d.quality != nil {
 		_ = d.quality.close()
+	}
+	if d.pmTypeFile != nil {
+		_ = d.pmTypeFile.Close()
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()

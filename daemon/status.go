@@ -26,7 +26,8 @@ type (
 func (d *Daemon) snapshot(brief bool) *Status {
 	st := &Status{PID: os.Getpid(), NetNS: d.opts.NetNSName, Config: d.set.Config.Source, Updated: time.Now(),
 		Commands: d.commands, Refused: d.refused, Resyncs: d.resyncs, Quality: "none",
-		Latency: d.lat.summary(), CommandTime: d.cmdLat.summary(), Runtime: runtimeStatus(), Neighbours: d.neighbourLines()}
+		Latency: d.lat.summary(), CommandTime: d.cmdLat.summary(), Runtime: runtimeStatus(),
+		Build: d.build, Started: d.started, DryRun: d.opts.DryRun, Warnings: []string{}}
 	if d.quality != nil {
 		st.Quality = d.quality.name()
 	}
@@ -40,6 +41,7 @@ func (d *Daemon) snapshot(brief bool) *Status {
 	}
 	st.ConnectionCount, st.SubflowCount = d.state.Counts()
 	ifaces := d.state.Interfaces()
+	st.Warnings = append(st.Warnings, configWarnings(d.set, ifaces)...)
 	for _, l := range ifaces.Links {
 		is := InterfaceStatus{Name: l.Name, Index: l.Index, Class: string(l.Class), Up: l.Up, Addrs: []string{}}
 		for _, a := range l.Addrs {

@@ -54,11 +54,8 @@ func (s *State) candidates(c *connState) []candidate {
 	is4 := c.Remote.Addr().Is4()
 	var cands []candidate
 	for _, l := range s.ifaces.Links {
-		if !usable(l) || !p.Paths.Allowed(l.Class) {
-			continue
-		}
-		a, ok := s.addrFor(c, l, is4)
-		if !ok {
+		a, ex := s.consider(c, l, is4)
+		if ex != included {
 			continue
 		}
 		cands = append(cands, candidate{link: l, addr: a, rank: p.Paths.Rank(l.Class)})
@@ -67,6 +64,36 @@ func (s *State) candidates(c *connState) []candidate {
 		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.link.Index, b.link.Index))
 	})
 	return cands
+}
+
+// exclusion is why a link is not a candidate of a connection (explain.go
+// words it).
+type exclusion uint8
+
+const (
+	included   exclusion = iota
+	exclDown             // the link is down
+	exclNoAddr           // it has no address
+	exclClass            // its class is not among the policy's paths
+	exclFamily           // it has no address of the connection's family
+)
+
+// consider says whether link l is a candidate of c (is4: c is IPv4), and
+// with which local address.
+func (s *State) consider(c *connState, l ifmon.Link, is4 bool) (netip.Addr, exclusion) {
+	switch {
+	case !l.Up:
+		return netip.Addr{}, exclDown
+	case len(l.Addrs) == 0:
+		return netip.Addr{}, exclNoAddr
+	case !c.Policy.Paths.Allowed(l.Class):
+		return netip.Addr{}, exclClass
+	}
+	a, ok := s.addrFor(c, l, is4)
+	if !ok {
+		return netip.Addr{}, exclFamily
+	}
+	return a, included
 }
 
 // remotes are the peer addresses c's subflows go to: its own, and those

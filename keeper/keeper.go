@@ -18,6 +18,7 @@ import (
 
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
+	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
 	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
@@ -228,7 +229,9 @@ func (k *Keeper) Run(ctx context.Context) error {
 	}
 	go k.watchNeighbours(ctx)
 	k.setLimits()
-	k.log.Info("endpoint keeper started", "interfaces", k.cfg.Interfaces, "flags", k.cfg.Flags.String(), "backup", k.cfg.Backup)
+	bi := buildinfo.Read()
+	k.log.Info("endpoint keeper started", "version", bi.Version, "revision", bi.ShortRevision(), "go", bi.GoVersion,
+		"interfaces", k.cfg.Interfaces, "flags", k.cfg.Flags.String(), "backup", k.cfg.Backup)
 	for {
 		select {
 		case <-ctx.Done():

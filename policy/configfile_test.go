@@ -122,7 +122,7 @@ var configErrorTests = []struct{ name, in, want string }{
 	{"config: not a mapping", "- policy_dir: x\n",
 		"config.yaml:1:1: want a mapping of configuration fields (policy_dir, set_pm_type, control_socket, control_group, log_level, interfaces, default, pm, endpoints), got a list"},
 	{"config: syntax error", "policy_dir: [x\n",
-		"config.yaml:1: did not find expected ',' or ']'"},
+		"config.yaml:1:13: [ never closed (did not find expected ',' or ']' before the end of the file)"},
 	{"config: two documents", "log_level: info\n---\nlog_level: debug\n",
 		"config.yaml:2:1: a second YAML document (---): a file holds only one"},
 	{"config: policy file", "name: voice\nmatch: {ports: [443]}\n",

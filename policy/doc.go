@@ -19,6 +19,9 @@
 //     one document, mappings without unknown or duplicate keys (with a
 //     "did you mean" for each unknown one), scalars, lists, numbers,
 //     durations.
+//   - yamlsyntax.go: YAML syntax errors (from go.yaml.in/yaml/v4) placed
+//     at the line and column of the mistake: an unclosed quote or bracket
+//     where it opens, a tab or a byte that is not text where it is.
 //   - policyfile.go: the schema of a policy file (ParsePolicy), also used
 //     for the default policy of the configuration file.
 //   - configfile.go: the schema of the configuration file (ParseConfig).

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // maxFileSize bounds what is read of one file; policy files are a few

@@ -255,7 +255,7 @@ func TestLoad(t *testing.T) {
 			filepath.Join(pd, "a.yaml") + ":2:17: match.ports[0]: port 0 out of range (want 1..65535)",
 			filepath.Join(pd, "b.yaml") + `:4:23: handover.hold_down: invalid duration "5" (want e.g. 500ms, 5s)`,
 			filepath.Join(pd, "b.yaml") + `:1:7: name: duplicate policy name "a" (first in ` + filepath.Join(pd, "a.yaml") + ":1:7)",
-			filepath.Join(pd, "c.yaml") + ":1: did not find expected ',' or '}'",
+			filepath.Join(pd, "c.yaml") + ":2:8: { never closed (did not find expected ',' or '}' before the end of the file)",
 		}
 		if err == nil || err.Error() != strings.Join(want, "\n") {
 			t.Fatalf("err = %v\nwant %s", err, strings.Join(want, "\n"))
@@ -314,7 +314,7 @@ testdata/bad-types.yaml:7:11: match.process: want a process name (comm) like "vo
 testdata/bad-types.yaml:8:7: mode: want one of handover, interactive, aggregate, single, got a list
 testdata/bad-types.yaml:9:8: paths: want a mapping with prefer and backup, e.g. {prefer: [wifi], backup: [cellular]}, got a list
 testdata/bad-types.yaml:10:11: handover: want a mapping of handover settings (rto, loss_percent, rtt_ms, hold_down, warm_standby), got "5s"`},
-		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:3: found character that cannot start any token (YAML indentation must use spaces, not tabs)`},
+		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:3:1: found character that cannot start any token (YAML indentation must use spaces, not tabs)`},
 		{"testdata/bad-duplicate-key.yaml", `testdata/bad-duplicate-key.yaml:4:1: duplicate field "mode" (first at line 3)`},
 		{"testdata/bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1:1: want a mapping of fields (a policy has name, match, mode, ...; a configuration policy_dir, interfaces, default, ...), got a list`},
 		{"testdata/bad-config.yaml", `testdata/bad-config.yaml:1:13: policy_dir: empty path (leave the field out for policies.d)

@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -239,19 +242,50 @@ type Conn struct {
 	ServerSide bool
 	Local      netip.AddrPort
 	Remote     netip.AddrPort
-	UID        uint32
+	UID        uint32 // NoUID if unknown
 	Cgroup     string // cgroup v2 path, "" if unknown
 	Process    string // comm of the owner, "" if unknown
 }
 
+// NoUID is a Conn's UID when its owner is unknown: (uid_t)-1, which no
+// process has and no policy file can name, so that a policy for uid 0
+// never matches a connection whose owner was not found.
+const NoUID = math.MaxUint32
+
 // Lookup returns the first policy whose Match matches c, or the default.
 func (s *Set) Lookup(c Conn) *Policy {
+	p, _ := s.lookup(c, nil)
+	return p
+}
+
+// Tried is one policy Lookup tried for a connection, and why it did not
+// match (Mismatch is nil for the one that did).
+type Tried struct {
+	Policy   *Policy
+	Mismatch *Mismatch
+}
+
+// Explain is Lookup that also says, for every policy tried before the one
+// found, why it did not match. The default (when no policy matches) is
+// not in the list.
+func (s *Set) Explain(c Conn) (*Policy, []Tried) {
+	var tried []Tried
+	p, _ := s.lookup(c, &tried)
+	return p, tried
+}
+
+// lookup is Lookup, noting what it tried in tried unless nil.
+func (s *Set) lookup(c Conn, tried *[]Tried) (*Policy, bool) {
 	for _, p := range s.Policies {
-		if p.Match.Matches(c) {
-			return p
+		mm := p.Match.mismatch(c)
+		if tried != nil {
+			*tried = append(*tried, Tried{Policy: p, Mismatch: mm})
+		}
+		if mm == nil {
+			return p, true
 		}
 	}
-	return &s.Config.Default
+	return &s.Config.Default, false
 }
 
 // Empty reports whether m has no condition.
@@ -259,34 +293,83 @@ func (m Match) Empty() bool {
 	return len(m.Ports) == 0 && len(m.Prefixes) == 0 && len(m.UIDs) == 0 && m.Cgroup == "" && m.Process == ""
 }
 
+// MatchField names a condition of a Match.
+type MatchField string
+
+// The conditions of a Match, as the policy file names them.
+const (
+	FieldNone    MatchField = "" // an empty match, which matches nothing
+	FieldPort    MatchField = "port"
+	FieldDest    MatchField = "destination"
+	FieldUID     MatchField = "uid"
+	FieldCgroup  MatchField = "cgroup"
+	FieldProcess MatchField = "process"
+)
+
+// Mismatch is the first condition of a Match a connection does not meet.
+type Mismatch struct {
+	Field MatchField
+	// Why says it for people: "port 443 is not in 5060-5061".
+	Why string
+}
+
 // Matches reports whether c meets every condition of m.
-func (m Match) Matches(c Conn) bool {
+func (m Match) Matches(c Conn) bool { return m.mismatch(c) == nil }
+
+// mismatch returns the first condition of m that c does not meet, nil if
+// it meets them all. Lookup decides with it: Explain's reasons are the
+// decision's own. The reasons are formatted only for a mismatch, and the
+// daemon looks up only a new connection's policy.
+func (m Match) mismatch(c Conn) *Mismatch {
 	if m.Empty() {
-		return false
+		return &Mismatch{FieldNone, "matches nothing (no condition)"}
 	}
 	port := c.Remote.Port()
 	if c.ServerSide {
 		port = c.Local.Port()
 	}
 	if len(m.Ports) > 0 && !slices.ContainsFunc(m.Ports, func(r PortRange) bool { return r.Contains(port) }) {
-		return false
+		return &Mismatch{FieldPort, fmt.Sprintf("port %d is not %s", port, listOf(m.Ports))}
 	}
 	if len(m.Prefixes) > 0 {
 		a := c.Remote.Addr().Unmap()
 		if !slices.ContainsFunc(m.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) }) {
-			return false
+			return &Mismatch{FieldDest, fmt.Sprintf("destination %s is not in %s", a, listOf(m.Prefixes))}
 		}
 	}
 	if len(m.UIDs) > 0 && !slices.Contains(m.UIDs, c.UID) {
-		return false
+		return &Mismatch{FieldUID, fmt.Sprintf("uid %d is not %s", c.UID, listOf(m.UIDs))}
 	}
 	if m.Cgroup != "" && !underCgroup(c.Cgroup, m.Cgroup) {
-		return false
+		return &Mismatch{FieldCgroup, fmt.Sprintf("cgroup %q is not %s or below it", c.Cgroup, m.Cgroup)}
 	}
 	if m.Process != "" && c.Process != m.Process {
-		return false
+		return &Mismatch{FieldProcess, fmt.Sprintf("process %q is not %q", c.Process, m.Process)}
 	}
-	return true
+	return nil
+}
+
+// String writes a port range as the policy file does: 443 or 5060-5061.
+func (r PortRange) String() string {
+	if r.From == r.To {
+		return strconv.Itoa(int(r.From))
+	}
+	return fmt.Sprintf("%d-%d", r.From, r.To)
+}
+
+// listOf writes the values a condition accepts: "x", "x or y", "one of x, y, z".
+func listOf[T any](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = fmt.Sprint(v)
+	}
+	switch len(s) {
+	case 1:
+		return s[0]
+	case 2:
+		return s[0] + " or " + s[1]
+	}
+	return "one of " + strings.Join(s, ", ")
 }
 
 // underCgroup reports whether cgroup path c is want or below it.

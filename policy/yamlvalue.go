@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // parser collects the mistakes of one file.
@@ -28,31 +27,6 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	p.errs = append(p.errs, e)
-}
-
-// yamlLine splits yaml.v3's "yaml: line N: message".
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntax records a YAML syntax error, keeping yaml.v3's line number.
-func (p *parser) syntax(err error) {
-	e := &Error{File: p.file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Msg = m[2]
-		lines := bytes.Split(p.data, []byte("\n"))
-		// yaml.v3 sometimes names the line before the mistake.
-		for _, l := range []int{e.Line, e.Line + 1} {
-			if l >= 1 && l <= len(lines) && bytes.ContainsRune(leadingSpace(lines[l-1]), '\t') {
-				e.Msg += " (YAML indentation must use spaces, not tabs)"
-				break
-			}
-		}
-	}
-	p.errs = append(p.errs, e)
-}
-
-func leadingSpace(l []byte) []byte {
-	return l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
 }
 
 // root decodes the single YAML document of the file. It returns nil when

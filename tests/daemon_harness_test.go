@@ -32,6 +32,10 @@ type daemonProc struct {
 	cmd     *exec.Cmd
 	log     *lockedLog
 	args    []string // more command-line arguments
+	// command, if set, makes the daemon's command from its arguments
+	// (from "daemon" on) instead of `mptcp-pm -n NS daemon ...`: to run
+	// it inside the namespace (`ip netns exec`), or as another user.
+	command func(args []string) *exec.Cmd
 }
 
 type lockedLog struct {
@@ -95,8 +99,13 @@ func startDaemonWith(t testing.TB, ns, dir string, args ...string) *daemonProc {
 
 func (d *daemonProc) start() {
 	d.t.Helper()
-	d.cmd = exec.Command(binary, append([]string{"-n", d.ns, "daemon", "-c", filepath.Join(d.dir, "config.yaml"),
-		"--set-pm-type", "--control", d.control, "--log-level", "debug"}, d.args...)...)
+	args := append([]string{"daemon", "-c", filepath.Join(d.dir, "config.yaml"),
+		"--set-pm-type", "--control", d.control, "--log-level", "debug"}, d.args...)
+	if d.command != nil {
+		d.cmd = d.command(args)
+	} else {
+		d.cmd = exec.Command(binary, append([]string{"-n", d.ns}, args...)...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatalf("start daemon: %v", err)

@@ -226,7 +226,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r := asUser(t, 65534, 65534, "status", "--control", d.control); r.code != 0 || !strings.Contains(r.stdout, "policy default mode aggregate") {
+	if r := asUser(t, 65534, 65534, "status", "--control", d.control); r.code != 0 || !strings.Contains(r.stdout, "  default      aggregate") {
 		t.Errorf("status as a member of the control group: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	for _, c := range []struct {
@@ -302,7 +302,7 @@ func TestIntegrationControlSocketSecurity(t *testing.T) {
 		want string
 	}{
 		{"not JSON", notJSON, `{"error":"bad request: invalid character 's' looking for beginning of value"}` + "\n"},
-		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status or reload)"}` + "\n"},
+		{"unknown query", unknown, `{"error":"unknown query \"shutdown\" (want status, reload or explain)"}` + "\n"},
 		{"1 MiB without a newline", huge, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"half a request", slow, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},
 		{"nothing", silent, `{"error":"bad request: no complete line within 4096 bytes and 2s"}` + "\n"},

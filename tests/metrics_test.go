@@ -147,6 +147,28 @@ func TestIntegrationDaemonMetrics(t *testing.T) {
 	if got := m.value("mptcp_pm_segments_sent_total", "interface", "wlan0"); got <= 0 {
 		t.Errorf("segments_sent_total{wlan0} = %v, want > 0", got)
 	}
+	// The kernel's events as they came, the rebuild at start, no
+	// overflow, and the build.
+	for _, c := range []struct {
+		name   string
+		labels []string
+		min    float64
+	}{
+		{"mptcp_pm_kernel_events_total", []string{"type", "created"}, 1},
+		{"mptcp_pm_kernel_events_total", []string{"type", "established"}, 1},
+		{"mptcp_pm_kernel_events_total", []string{"type", "sf_established"}, 1},
+		{"mptcp_pm_resyncs_total", []string{"reason", "start"}, 1},
+	} {
+		if got := m.value(c.name, c.labels...); got < c.min {
+			t.Errorf("%s%v = %v, want >= %v", c.name, c.labels, got, c.min)
+		}
+	}
+	if got := m.value("mptcp_pm_event_socket_overflows_total"); got != 0 {
+		t.Errorf("event_socket_overflows_total = %v, want 0", got)
+	}
+	if b := m.metric("mptcp_pm_build_info"); b == nil || b.GetGauge().GetValue() != 1 || len(b.GetLabel()) != 3 {
+		t.Errorf("build_info = %v, want 1 with version, revision and goversion", b)
+	}
 	if got := m.value("mptcp_pm_scrape_errors_total"); got != 0 {
 		t.Errorf("scrape_errors_total = %v", got)
 	}

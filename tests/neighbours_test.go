@@ -120,10 +120,10 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 	}
 
 	r := netnsExecCLI(t, a, nil, "status")
-	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("daemon pid %d ", d.cmd.Process.Pid)) {
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf(", process %d,", d.cmd.Process.Pid)) {
 		t.Errorf("status in %s: exit %d, stdout %q, stderr %q; want the daemon's view (pid %d)", a, r.code, r.stdout, r.stderr, d.cmd.Process.Pid)
 	}
-	if r := cli(t, a, "status"); r.code != 0 || !strings.Contains(r.stdout, "netns "+a) {
+	if r := cli(t, a, "status"); r.code != 0 || !strings.Contains(r.stdout, ", network namespace "+a+"\n") {
 		t.Errorf("status -n %s: exit %d, stdout %q, stderr %q; want the daemon's view", a, r.code, r.stdout, r.stderr)
 	}
 
@@ -151,7 +151,7 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 	}
 	// --control names a daemon explicitly: it answers, and says its
 	// namespace.
-	if r := netnsExecCLI(t, b, nil, "status", "--control", sock); r.code != 0 || !strings.Contains(r.stdout, " netns "+a+"\n") {
+	if r := netnsExecCLI(t, b, nil, "status", "--control", sock); r.code != 0 || !strings.Contains(r.stdout, ", network namespace "+a+"\n") {
 		t.Errorf("status --control %s in %s: exit %d, stdout %q, stderr %q; want the view of %s's daemon", sock, b, r.code, r.stdout, r.stderr, a)
 	}
 
@@ -160,11 +160,11 @@ func TestIntegrationStatusNamespace(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("control_socket: "+sock+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := cli(t, "", "status"); r.code == 0 && strings.Contains(r.stdout, fmt.Sprintf("daemon pid %d ", d.cmd.Process.Pid)) {
+	if r := cli(t, "", "status"); r.code == 0 && strings.Contains(r.stdout, fmt.Sprintf(", process %d,", d.cmd.Process.Pid)) {
 		t.Errorf("status in the test's own namespace reached %s's daemon:\n%s", a, r.stdout)
 	}
 	env := []string{"MPTCP_PM_CONFIG=" + cfg}
-	if r := netnsExecCLI(t, a, env, "status"); r.code != 0 || !strings.Contains(r.stdout, "daemon pid") {
+	if r := netnsExecCLI(t, a, env, "status"); r.code != 0 || !strings.Contains(r.stdout, ", process ") {
 		t.Errorf("status in %s with control_socket %s in the configuration: exit %d, stderr %q", a, sock, r.code, r.stderr)
 	}
 	bad := filepath.Join(t.TempDir(), "config.yaml")
@@ -254,8 +254,8 @@ func TestIntegrationSecondKeeper(t *testing.T) {
 	pid := startFake(t, ns2, "mptcpd")
 	d := startDaemon(t, ns2, writeConfig(t, dpConfig("single", ""), nil))
 	line := fmt.Sprintf("mptcpd pid %d: a path manager too", pid)
-	if st := d.status(); !slices.ContainsFunc(st.Neighbours, func(s string) bool { return strings.HasPrefix(s, line) }) {
-		t.Errorf("daemon status neighbours %q; want %q", st.Neighbours, line)
+	if st := d.status(); !slices.ContainsFunc(st.Warnings, func(s string) bool { return strings.HasPrefix(s, "neighbour "+line) }) {
+		t.Errorf("daemon status warnings %q; want %q", st.Warnings, "neighbour "+line)
 	}
 	if out := mustCLI(t, ns2, "status", "--control", d.control); !strings.Contains(out, "warning: neighbour "+line) {
 		t.Errorf("status does not warn of mptcpd:\n%s", out)
@@ -280,7 +280,7 @@ func TestIntegrationBPFUnderNetnsExec(t *testing.T) {
 		t.Errorf("the daemon does not say it measures with eBPF through a private cgroup2 mount:\n%s", d.log.String())
 	}
 	r := netnsExecCLI(t, ns, nil, "status")
-	if r.code != 0 || !strings.Contains(r.stdout, "quality ebpf ") {
+	if r.code != 0 || !strings.Contains(r.stdout, "path quality measured by eBPF probes\n") {
 		t.Errorf("status under ip netns exec %s: exit %d, stdout %q, stderr %q; want quality ebpf", ns, r.code, r.stdout, r.stderr)
 	}
 	if out, _ := exec.Command("grep", "-c", "mptcp-pm-cgroup2-", "/proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {

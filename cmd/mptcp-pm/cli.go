@@ -87,17 +87,19 @@ func init() {
 		{"reload", reloadUsage, runReload},
 		{"run", runUsage, runRun},
 		{"doc", docUsage, runDoc},
+		{"version", versionUsage, runVersion},
 		{"help", "", nil},
 	}
 }
 
 const globalUsage = `Usage: mptcp-pm [OPTIONS] OBJECT { COMMAND | help }
 OBJECT := { endpoint | limits | monitor | announce | remove | subflow | connection |
-           daemon | status | policy | reload | run | doc }
-OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] }
+           daemon | status | policy | reload | run | doc | version }
+OPTIONS := { -j[son] | -n[etns] NAME | -h[elp] | --version }
 
   -j, --json          print JSON (one object per line for monitor)
   -n, --netns NAME    act in the network namespace NAME (as ip -n NAME)
+  --version           print the build (as "mptcp-pm version") and exit
 
 Keywords may be shortened to a prefix, as with ip(8): "mptcp-pm endp sh".
 "mptcp-pm OBJECT help" prints the grammar of one object.
@@ -125,6 +127,8 @@ func run(e *env, args []string) error {
 		case isHelp(a):
 			fmt.Fprint(e.stdout, globalUsage)
 			return nil
+		case a == "--version" || a == "-version":
+			return runVersion(e, nil)
 		default:
 			return usagef("unknown option %q (try \"mptcp-pm help\")", a)
 		}

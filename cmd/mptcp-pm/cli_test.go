@@ -150,7 +150,7 @@ func TestCommands(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	tests := []struct{ args, want string }{
 		{"", "no object given"},
-		{"frobnicate", `unknown object "frobnicate" (expected endpoint, limits, monitor, announce, remove, subflow, connection, daemon, status, policy, reload, run, doc, help)`},
+		{"frobnicate", `unknown object "frobnicate" (expected endpoint, limits, monitor, announce, remove, subflow, connection, daemon, status, policy, reload, run, doc, version, help)`},
 		{"--bogus limits", `unknown option "--bogus" (try "mptcp-pm help")`},
 		{"-n", "option -n needs a namespace name"},
 		{"endpoint zap", `endpoint: unknown command "zap" (expected add, delete, change, show, flush)`},

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +22,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--force] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--force] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -40,6 +38,10 @@ holds one policy per application.
   --force            endpoint mode: start even though another manager of the
                      endpoints (another mptcp-pm in endpoint mode,
                      NetworkManager, mptcpd) runs in the namespace
+  --dry-run          decide as usual but send the kernel nothing: each command
+                     is logged as "would create-subflow ..." (and again after
+                     a back-off while it is still wanted), pm_type, listeners
+                     and eBPF programs are left alone; not in endpoint mode
   --control PATH     control socket (default /run/mptcp-pm/control.sock,
                      /run/mptcp-pm/netns-NETNS.sock with -n); a stale socket
                      there is replaced, anything else is an error
@@ -58,26 +60,36 @@ holds one policy per application.
                      daemon checks that the kernel still has them, and
                      forgets those it has not (their CLOSED event never
                      came); default 30s, from 100ms to 1h
+  --user NAME        once its sockets are open, switch to user NAME (and its
+                     groups), keeping only the capabilities it needs; the
+                     control socket and its directory become NAME's
 SIGHUP reloads the configuration and policies; a bad file changes nothing
 (endpoint mode does not reload: restart it).
-Starts as root and drops, once its sockets are open, every capability it
-no longer needs (see docs/privileges.md). The Go garbage
+Starts as root (or as a user with the capabilities it needs as ambient
+ones, as systemd starts it) and drops, once its sockets are open, every
+capability it no longer needs (see docs/privileges.md). Under systemd
+(Type=notify) it sends READY=1 once its control socket answers. The Go garbage
 collector runs at GOGC=50 unless GOGC is set: the heap is mostly
 per-connection state, and that halves its headroom.
 `
 
 const statusUsage = `Usage: mptcp-pm status [--brief] [--control PATH]
 
-Shows the running daemon's view: policies, interfaces and their classes,
-and each connection with its application, mode, active interfaces and
-subflows; the counts of connections and subflows; the event-to-command
+Shows the running daemon's view: its version, how long it has run, which
+path manager the kernel uses (net.mptcp.pm_type), warnings about what to
+fix (such as a handover policy with no interface of its backup class,
+or another manager of MPTCP in the namespace: "neighbour mptcpd pid 42"),
+policies, interfaces and their classes, and each connection with its
+application, mode, active interfaces and subflows; the counts of
+connections and subflows; the event-to-command
 latency (for each command a kernel event caused, from the event's receipt
 to the command's sending) and the kernel's time for those commands (from
 sending to acknowledgement): median, 99th percentile and maximum over the
 last 65,536 such commands. -j prints it as JSON.
 With no daemon for the namespace (none listens, or the one at the socket
 manages another namespace), it prints the kernel's side instead: pm_type,
-limits, endpoints and MPTCP connections, and exits with status 1.
+limits, endpoints, the managers of MPTCP found and MPTCP connections, and
+exits with status 1.
   --brief   count the connections, do not list them (for busy hosts)
   --control PATH  the control socket (default: control_socket in
             /etc/mptcp-pm/config.yaml, else /run/mptcp-pm/control.sock, or
@@ -88,13 +100,6 @@ const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
 
 Makes the running daemon read its configuration and policies again (as
 SIGHUP does) and reports whether they were accepted. Needs root.
-`
-
-const policyUsage = `Usage: mptcp-pm policy check FILE...
-
-Validates configuration and policy files (a file with a top-level "name"
-is a policy, any other a configuration) and prints every mistake as
-FILE:LINE:COLUMN: FIELD: MESSAGE. Exit status 1 if there is any.
 `
 
 const defaultConfig = "/etc/mptcp-pm/config.yaml"
@@ -134,10 +139,10 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
-	config, socket, level, quality, metrics string
-	setPM, endpoints, force                 bool
-	eventBuffer                             int
-	auditInterval                           time.Duration
+	config, socket, level, quality, metrics, user string
+	setPM, endpoints, force, dryRun               bool
+	eventBuffer                                   int
+	auditInterval                                 time.Duration
 }
 
 // parseDaemonFlags reads and checks the arguments of `mptcp-pm daemon`.
@@ -146,8 +151,8 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	var evbuf, audit string
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
-			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit},
-		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "force": &f.force})
+			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit, "user": &f.user},
+		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "force": &f.force, "dry-run": &f.dryRun})
 	if err != nil {
 		return f, err
 	}
@@ -192,8 +197,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	// Check the configuration before anything else, to name its mistakes.
 	// It is read once, with the policies unless in endpoint mode.
-	kernelMode := func(c *policy.Config) bool { return f.endpoints || c.PM == policy.PMKernel }
-	set, err := policy.LoadFor(f.config, func(c *policy.Config) bool { return !kernelMode(c) })
+	set, err := loadInstalled(f.config, f.endpoints)
 	if err != nil {
 		return err
 	}
@@ -202,11 +206,20 @@ func runDaemon(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if kernelMode(conf) {
+	var as *caps.Identity
+	if f.user != "" {
+		if as, err = caps.LookupUser(f.user); err != nil {
+			return fmt.Errorf("daemon: --user: %w", err)
+		}
+	}
+	if endpointMode(conf, f.endpoints) {
+		if f.dryRun {
+			return usagef("daemon: --dry-run applies to the userspace path manager, not to endpoint mode (pm: kernel in %s, or --endpoints)", f.config)
+		}
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Force: f.force, Logger: log})
+		return runEndpointKeeper(e, log, conf, as, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Force: f.force, Logger: log})
 	}
 	if f.force {
 		log.Info("--force applies to endpoint mode only")
@@ -216,7 +229,7 @@ func runDaemon(e *env, args []string) error {
 	}
 	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: netnsName(e),
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
-		AuditInterval: f.auditInterval, DropCapabilities: true, Logger: log})
+		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, DryRun: f.dryRun, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -249,6 +262,9 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	notified := notifySystemd(ctx, log, d.Ready())
+	defer notified()
+	defer cancel() // STOPPING=1 also when the daemon fails
 	go func() {
 		select {
 		case <-d.Ready():
@@ -274,21 +290,25 @@ func runUserspace(e *env, log *slog.Logger, d *daemon.Daemon) error {
 }
 
 // runEndpointKeeper runs endpoint mode until the context ends.
-func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, opts keeper.Options) error {
+func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.Identity, opts keeper.Options) error {
 	k, err := keeper.New(conf, opts)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)))
+	drop, err := caps.Drop(caps.List(caps.ForEndpoints(opts.NetNS != 0)), as)
 	if err != nil {
 		return err
 	}
-	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding)
+	log.Info("capabilities dropped", "kept", drop.String(), "bounding", drop.Bounding, "uid", os.Getuid())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	close(ready) // its sockets are open and the capabilities dropped
+	defer notifySystemd(ctx, log, ready)()
 	defer cancel()
 	go func() {
 		for {
@@ -327,57 +347,8 @@ func runStatus(e *env, args []string) error {
 	if e.json {
 		return printJSON(e.stdout, r.Status)
 	}
-	st := r.Status
-	fmt.Fprintf(e.stdout, "daemon pid %d config %s", st.PID, st.Config)
-	if st.NetNS != "" {
-		fmt.Fprintf(e.stdout, " netns %s", st.NetNS)
-	}
-	fmt.Fprintf(e.stdout, "\nquality %s commands %d refused %d resyncs %d\n", st.Quality, st.Commands, st.Refused, st.Resyncs)
-	fmt.Fprintf(e.stdout, "connections %d subflows %d\n", st.ConnectionCount, st.SubflowCount)
-	for _, n := range st.Neighbours {
-		fmt.Fprintf(e.stdout, "warning: neighbour %s\n", n)
-	}
-	fmt.Fprintf(e.stdout, "event-to-command p50 %.1fus p99 %.1fus max %.1fus, kernel p50 %.1fus p99 %.1fus max %.1fus (last %d of %d commands)\n",
-		st.Latency.P50, st.Latency.P99, st.Latency.Max, st.CommandTime.P50, st.CommandTime.P99, st.CommandTime.Max,
-		st.Latency.Window, st.Latency.Count)
-	for _, p := range st.Policies {
-		fmt.Fprintf(e.stdout, "policy %s mode %s (%s)", p.Name, p.Mode, p.Source)
-		if p.Mptcpify != "" {
-			fmt.Fprintf(e.stdout, " mptcpify %s", p.Mptcpify)
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	for _, i := range st.Interfaces {
-		state := "down"
-		if i.Up {
-			state = "up"
-		}
-		fmt.Fprintln(e.stdout, strings.Join(append([]string{"interface", i.Name, i.Class, state}, i.Addrs...), " "))
-	}
-	for _, c := range st.Connections {
-		printDaemonConn(e, c)
-	}
+	printStatus(e.stdout, r.Status, time.Now())
 	return nil
-}
-
-func printDaemonConn(e *env, c control.ConnStatus) {
-	side := "client"
-	if c.ServerSide {
-		side = "server"
-	}
-	fmt.Fprintf(e.stdout, "token %s %s -> %s app %s mode %s %s active %s", c.Token, c.Local, c.Remote,
-		c.Application, c.Mode, side, strings.Join(c.Active, ","))
-	for _, ifname := range slices.Sorted(maps.Keys(c.Bad)) {
-		fmt.Fprintf(e.stdout, " bad %s(%s)", ifname, c.Bad[ifname])
-	}
-	fmt.Fprintln(e.stdout)
-	for _, sf := range c.Subflows {
-		b := ""
-		if sf.Backup {
-			b = " backup"
-		}
-		fmt.Fprintf(e.stdout, "\tsubflow %s -> %s locid %d remid %d dev %s%s\n", sf.Local, sf.Remote, sf.LocID, sf.RemID, sf.Interface, b)
-	}
 }
 
 func runReload(e *env, args []string) error {
@@ -391,19 +362,4 @@ func runReload(e *env, args []string) error {
 	}
 	_, err = askDaemon(e, socket, control.Request{Query: control.QueryReload}, 5*time.Second)
 	return err
-}
-
-func runPolicy(e *env, args []string) error {
-	return verb(e, "policy", policyUsage, args, "", []command{
-		{name: "check", run: func(e *env, args []string) error {
-			if len(args) == 0 {
-				return required("policy check", "FILE")
-			}
-			if err := policy.Check(args...); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%d file(s) OK\n", len(args))
-			return nil
-		}},
-	})
 }

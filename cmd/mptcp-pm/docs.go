@@ -53,7 +53,7 @@ var objectVerbs = map[string][]string{
 	"limits":     {"set", "show"},
 	"subflow":    {"add", "delete", "set"},
 	"connection": {"show"},
-	"policy":     {"check"},
+	"policy":     {"check", "explain"},
 	"doc":        {"man", "completion"},
 }
 
@@ -72,10 +72,12 @@ var commandKeywords = map[string][]string{
 	"subflow delete":  {"token", "local", "port", "remote"},
 	"subflow set":     {"token", "local", "port", "remote", "backup", "nobackup"},
 	"connection show": {"token", "--control"},
-	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--force", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval"},
+	"daemon":          {"-c", "--set-pm-type", "--endpoints", "--force", "--dry-run", "--control", "--log-level", "--quality", "--metrics", "--event-buffer", "--audit-interval", "--user"},
 	"status":          {"--brief", "--control"},
 	"reload":          {"--control"},
+	"policy check":    {"-c", "--endpoints"},
 	"run":             {"--method", "--policy", "-c", "--quiet"},
+	"policy explain":  {"token", "port", "dest", "uid", "cgroup", "process", "--control"},
 	"doc completion":  {"bash", "zsh", "fish"},
 }
 
@@ -92,6 +94,10 @@ var keywordArgs = map[string]string{
 	"add_addr_accepted": "",
 	"dev":               "@ifname",
 	"token":             "@token",
+	"dest":              "",
+	"uid":               "",
+	"cgroup":            "",
+	"process":           "",
 	"-c":                "@file",
 	"--control":         "@file",
 	"--log-level":       "debug info warn error",
@@ -99,6 +105,7 @@ var keywordArgs = map[string]string{
 	"--metrics":         "",
 	"--event-buffer":    "",
 	"--audit-interval":  "",
+	"--user":            "",
 	"--method":          "auto bpf godebug preload",
 	"--policy":          "",
 }

@@ -443,6 +443,8 @@ func TestMakeInstall(t *testing.T) {
 		"/etc/mptcp-pm/config.yaml",
 		"/etc/mptcp-pm/policies.d/example-voice.yaml.example",
 		"/etc/systemd/system/mptcp-pm.service",
+		"/etc/systemd/system/mptcp-pm@.service",
+		"/etc/sysusers.d/mptcp-pm.conf",
 		"/usr/bin/mptcp-pm",
 		"/usr/share/bash-completion/completions/mptcp-pm",
 		"/usr/share/fish/vendor_completions.d/mptcp-pm.fish",
@@ -462,8 +464,10 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(read("/usr/share/man/man8/mptcp-pm.8"), "\n.TH MPTCP-PM 8 ") {
 		t.Error("the man page is not mptcp-pm doc man")
 	}
-	if !strings.Contains(read("/etc/systemd/system/mptcp-pm.service"), "ExecStart=/usr/bin/mptcp-pm daemon ") {
-		t.Error("the unit does not start /usr/bin/mptcp-pm")
+	for _, unit := range []string{"mptcp-pm.service", "mptcp-pm@.service"} {
+		if !strings.Contains(read("/etc/systemd/system/"+unit), "ExecStart=/usr/bin/mptcp-pm daemon ") {
+			t.Errorf("%s does not start /usr/bin/mptcp-pm", unit)
+		}
 	}
 	if st, err := os.Stat(dest + "/usr/bin/mptcp-pm"); err != nil || st.Mode().Perm() != 0o755 {
 		t.Errorf("binary: %v %v", st.Mode(), err)

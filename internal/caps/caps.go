@@ -1,13 +1,17 @@
 // Package caps names the Linux capabilities the daemon keeps after start,
 // says which a configuration needs (For, ForEndpoints: pure), and drops
-// the others from every thread of the process (Drop, Linux only).
+// the others from every thread of the process, switching it to an
+// unprivileged user if asked (Drop, Linux only, with libcap's cap and psx
+// packages).
 //
 // Out of scope: deciding when to drop (the caller does it once its
 // sockets are open) and file capabilities.
 package caps
 
 import (
+	"fmt"
 	"net"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,8 +154,54 @@ func ForEndpoints(netns bool) []Need {
 	return out
 }
 
+// Identity is a user the daemon switches to, with its primary group and
+// supplementary groups.
+type Identity struct {
+	Name     string
+	UID, GID int
+	Groups   []int
+}
+
+// LookupUser finds a user by name (or number) in the user database, with
+// its groups. A user with uid 0 is refused: switching to it would keep
+// root's ownership of every file.
+func LookupUser(name string) (*Identity, error) {
+	u, err := user.Lookup(name)
+	if _, numeric := strconv.Atoi(name); err != nil && numeric == nil {
+		u, err = user.LookupId(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	id := &Identity{Name: u.Username}
+	if id.UID, err = strconv.Atoi(u.Uid); err != nil {
+		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+	}
+	if id.GID, err = strconv.Atoi(u.Gid); err != nil {
+		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
+	}
+	if id.UID == 0 {
+		return nil, fmt.Errorf("user %q: uid 0 is root: name an unprivileged user", name)
+	}
+	gids, err := u.GroupIds()
+	if err != nil {
+		return nil, fmt.Errorf("user %q: groups: %w", name, err)
+	}
+	for _, g := range gids {
+		n, err := strconv.Atoi(g)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: group id %q: %w", name, g, err)
+		}
+		id.Groups = append(id.Groups, n)
+	}
+	return id, nil
+}
+
 // Dropped is what Drop left the process with.
 type Dropped struct {
+	// Capable is true when the process had capabilities to drop; without
+	// any, Drop changes nothing.
+	Capable bool
 	// Kept is the permitted and effective set of every thread: the
 	// capabilities asked for that the process had.
 	Kept []Capability

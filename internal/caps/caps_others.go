@@ -9,6 +9,6 @@ import (
 )
 
 // Drop is not supported on this platform.
-func Drop(keep []Capability) (Dropped, error) {
+func Drop(keep []Capability, as *Identity) (Dropped, error) {
 	return Dropped{}, fmt.Errorf("drop capabilities: not supported on %s/%s: %w", runtime.GOOS, runtime.GOARCH, os.ErrNotExist)
 }

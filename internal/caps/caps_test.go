@@ -10,26 +10,14 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-// TestUnitFileCapabilities checks that dist/mptcp-pm.service lets the
-// daemon start (what it keeps, plus CAP_CHOWN for the control group and
-// CAP_SETPCAP to shrink its bounding set) and has no capability it never
-// uses.
+// TestUnitFileCapabilities checks that dist/mptcp-pm.service and the
+// template dist/mptcp-pm@.service run the daemon as its own user with the
+// capabilities it needs at start as ambient ones (what it keeps on any
+// configuration, plus CAP_CHOWN for the control group), bounded to the
+// same, and with no capability it never uses.
 func TestUnitFileCapabilities(t *testing.T) {
-	b, err := os.ReadFile("../../dist/mptcp-pm.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bounding []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapabilityBoundingSet="); ok {
-			bounding = append(bounding, strings.Fields(strings.ToLower(v))...)
-		}
-		if strings.HasPrefix(line, "AmbientCapabilities=") {
-			t.Errorf("dist/mptcp-pm.service: %s: the daemon runs as root, ambient capabilities add nothing", line)
-		}
-	}
-	want := []string{"cap_chown", "cap_setpcap", "cap_sys_resource"}
-	// The unit runs without -n, on any configuration: one that needs
+	want := []string{"cap_chown"}
+	// The units run without -n, on any configuration: one that needs
 	// everything.
 	all := &policy.Set{Config: &policy.Config{Default: policy.Policy{Announce: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.2:443")}}},
 		Policies: []*policy.Policy{{Mptcpify: true, Match: policy.Match{Process: "app"}}}}
@@ -41,12 +29,31 @@ func TestUnitFileCapabilities(t *testing.T) {
 	}
 	slices.Sort(want)
 	want = slices.Compact(want)
-	slices.Sort(bounding)
-	if !slices.Equal(bounding, want) {
-		t.Errorf("dist/mptcp-pm.service: CapabilityBoundingSet %v, want %v", bounding, want)
-	}
-	if !strings.Contains(string(b), "\nNoNewPrivileges=yes\n") {
-		t.Errorf("dist/mptcp-pm.service: no NoNewPrivileges=yes")
+	for _, unit := range []string{"../../dist/mptcp-pm.service", "../../dist/mptcp-pm@.service"} {
+		b, err := os.ReadFile(unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string][]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+				keys[k] = append(keys[k], strings.Fields(strings.ToLower(v))...)
+			}
+		}
+		for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+			got := slices.Sorted(slices.Values(keys[k]))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s %v, want %v", unit, k, got, want)
+			}
+		}
+		if u := keys["User"]; len(u) != 1 || u[0] == "root" || u[0] == "0" {
+			t.Errorf("%s: User=%v, want the daemon's own user", unit, u)
+		}
+		for _, k := range []string{"NoNewPrivileges=yes", "Type=notify"} {
+			if !strings.Contains(string(b), "\n"+k+"\n") {
+				t.Errorf("%s: no %s", unit, k)
+			}
+		}
 	}
 }
 
@@ -101,5 +108,23 @@ func TestCapabilitiesFollowConfig(t *testing.T) {
 	}
 	if got := missing(nil, plain); got != "" {
 		t.Errorf("nothing dropped: %q", got)
+	}
+}
+
+// LookupUser takes a name or a number, and refuses root.
+func TestLookupUser(t *testing.T) {
+	for _, name := range []string{"nobody", "65534"} {
+		id, err := LookupUser(name)
+		if err != nil {
+			t.Skipf("no user nobody (65534) here: %v", err)
+		}
+		if id.UID != 65534 || id.Name != "nobody" {
+			t.Errorf("LookupUser(%q) = %+v, want nobody, uid 65534", name, id)
+		}
+	}
+	for _, name := range []string{"root", "0"} {
+		if _, err := LookupUser(name); err == nil || !strings.HasSuffix(err.Error(), "uid 0 is root: name an unprivileged user") {
+			t.Errorf("LookupUser(%q): %v", name, err)
+		}
 	}
 }
