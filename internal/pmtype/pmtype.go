@@ -48,7 +48,15 @@ type Switch struct {
 	// RecordErr is why Change could not write the record (nil if it
 	// did): the value found is then lost if the daemon crashes.
 	RecordErr error
+	// recordFile is the record, opened for writing while the daemon
+	// still could: one that switched to another user (--user, or the
+	// ambient capabilities dropped) may no longer remove it from the
+	// runtime directory, but can still empty it (removeRecord).
+	recordFile *os.File
 }
+
+// removeFile removes a record; tests replace it to fail.
+var removeFile = os.Remove
 
 // Read returns the namespace fd's pm_type as a daemon finds it at start,
 // with runtime dir dir ("" for DefaultRuntimeDir): the current value, or,
@@ -83,6 +91,7 @@ func Read(fd int, dir string) (*Switch, error) {
 		return s, nil
 	}
 	s.Found, s.Set, s.Record, s.Inherited = found, set, path, true
+	s.recordFile, _ = os.OpenFile(path, os.O_WRONLY, 0)
 	return s, nil
 }
 
@@ -122,6 +131,7 @@ func (s *Switch) record(dir, want string) error {
 		return fmt.Errorf("pm_type record: %w", err)
 	}
 	s.Record = path
+	s.recordFile, _ = os.OpenFile(path, os.O_WRONLY, 0)
 	return nil
 }
 
@@ -149,10 +159,19 @@ func (s *Switch) Restore() (bool, error) {
 	return true, nil
 }
 
+// removeRecord removes the record, or, when the daemon may no longer
+// remove it, empties it: an empty record is stale, and the next Read
+// removes it.
 func (s *Switch) removeRecord() {
 	if s.Record != "" {
-		_ = os.Remove(s.Record)
+		if err := removeFile(s.Record); err != nil && !errors.Is(err, fs.ErrNotExist) && s.recordFile != nil {
+			_ = s.recordFile.Truncate(0)
+		}
 		s.Record = ""
+	}
+	if s.recordFile != nil {
+		_ = s.recordFile.Close()
+		s.recordFile = nil
 	}
 }
 

@@ -3,6 +3,7 @@
 package pmtype
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -95,5 +96,46 @@ func TestChangeRestoreAndCrash(t *testing.T) {
 	}
 	if got := sysctl(t, fd); got != "0" {
 		t.Fatalf("Restore changed a value set by someone else: pm_type %s, want 0", got)
+	}
+}
+
+// TestRestoreCannotRemove: a daemon that switched to another user may no
+// longer remove its record from the runtime directory; Restore then empties
+// it, and the next Read takes it for stale (not inherited) and removes it.
+func TestRestoreCannotRemove(t *testing.T) {
+	testutil.RequireRoot(t, "create a network namespace")
+	fd := testutil.NewNetns(t)
+	dir := t.TempDir()
+	s, err := Read(fd, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Change(dir, "1"); err != nil || s.RecordErr != nil {
+		t.Fatal(err, s.RecordErr)
+	}
+	record := s.Record
+	removeFile = func(string) error { return os.ErrPermission }
+	wrote, err := s.Restore()
+	removeFile = os.Remove
+	if err != nil || !wrote {
+		t.Fatalf("Restore = %v, %v; want true, nil", wrote, err)
+	}
+	if b, err := os.ReadFile(record); err != nil || len(b) != 0 {
+		t.Fatalf("record %s after a Restore that could not remove it: %q, %v; want it there, empty", record, b, err)
+	}
+	// pm_type is 1 again (someone else set it): an emptied record must
+	// not make the next daemon put back 0.
+	if err := netns.WriteSysctl(fd, key, "1"); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Read(fd, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Inherited || s2.Found != "1" {
+		t.Fatalf("after an emptied record: %+v, want not inherited, found 1", s2)
+	}
+	if _, err := os.Stat(record); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("emptied record %s not removed by Read (%v)", record, err)
 	}
 }
