@@ -61,8 +61,9 @@ var errNoDaemon = errors.New("no daemon answers for this network namespace")
 // askDaemon sends req to the daemon of the command's namespace and
 // returns its reply. A daemon found at an implicit path that manages
 // another namespace is no answer: the error then wraps errNoDaemon, as
-// when no daemon listens. The daemon at --control flag, named
-// explicitly, answers whatever its namespace.
+// when no daemon listens (not when the caller may not open the socket).
+// The daemon at --control flag, named explicitly, answers whatever its
+// namespace.
 func askDaemon(e *env, flag string, req control.Request, timeout time.Duration) (*control.Reply, error) {
 	path, err := controlPath(e, flag)
 	if err != nil {
@@ -80,6 +81,10 @@ func askDaemon(e *env, flag string, req control.Request, timeout time.Duration) 
 	case r != nil && r.NetNS != 0 && r.NetNS != req.NetNS:
 		return nil, fmt.Errorf("%w: the daemon at %s manages another network namespace (inode %d, this one is %d)",
 			errNoDaemon, path, r.NetNS, req.NetNS)
+	case err != nil && r == nil && errors.Is(err, fs.ErrPermission):
+		// A socket the caller may not open: a daemon is there, and the
+		// kernel's side would hide that from the caller.
+		return nil, err
 	case err != nil && r == nil:
 		return nil, fmt.Errorf("%w: %w", errNoDaemon, err)
 	}
