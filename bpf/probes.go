@@ -140,7 +140,9 @@ type Config struct {
 	NetNS int
 	// CgroupPath is the cgroup v2 directory the sockops program is attached
 	// to. Empty means the root of the cgroup2 mount (found in
-	// /proc/self/mountinfo), which covers every socket of the host.
+	// /proc/self/mountinfo), which covers every socket of the host; when
+	// none is visible, Load mounts the hierarchy privately for the time of
+	// the attachment (it needs CAP_SYS_ADMIN then).
 	CgroupPath string
 }
 
@@ -185,6 +187,12 @@ func (p *Probes) Metrics() (map[Key]Metrics, error) { return p.p.metrics() }
 // (fn must not keep the pointer). It allocates nothing per subflow, which
 // matters at tens of thousands of subflows read every few milliseconds.
 func (p *Probes) EachMetrics(fn func(Key, *Metrics)) error { return p.p.eachMetrics(fn) }
+
+// Cgroup says where the sockops program is attached: the cgroup2 mount's
+// path, Config.CgroupPath, or "private cgroup2 mount (none visible)" when
+// Load mounted the hierarchy itself (as under `ip netns exec`, which hides
+// the host's mount).
+func (p *Probes) Cgroup() string { return p.p.cgroup }
 
 // Events returns the event channel. There is one channel per Probes, with
 // a buffer of 256 events; it is closed when Close has been called. When the

@@ -40,6 +40,7 @@ type probes struct {
 	// to get Unix ns.
 	monoToWall int64
 	netnsFD    int
+	cgroup     string // where the sockops program is attached, for messages
 
 	readMu    sync.Mutex // guards the batch buffers
 	batchKeys []probeKey
@@ -63,12 +64,11 @@ func load(cfg Config) (_ *probes, err error) {
 	if err != nil {
 		return nil, unavailable("network namespace", err)
 	}
-	cg := cfg.CgroupPath
-	if cg == "" {
-		if cg, err = cgroup.Mount(); err != nil {
-			return nil, unavailable("find cgroup2 mount", err)
-		}
+	cg, where, release, err := cgroupDir(cfg.CgroupPath)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 
 	spec, err := loadProbe()
 	if err != nil {
@@ -82,6 +82,7 @@ func load(cfg Config) (_ *probes, err error) {
 		events:  make(chan Event, eventBuffer),
 		done:    make(chan struct{}),
 		netnsFD: cfg.NetNS,
+		cgroup:  where,
 	}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		step := "load programs"
@@ -105,7 +106,7 @@ func load(cfg Config) (_ *probes, err error) {
 		Program: p.objs.MptcpSockops,
 	})
 	if err != nil {
-		return nil, unavailable("attach sockops to cgroup "+cg, err)
+		return nil, unavailable("attach sockops to cgroup "+where, err)
 	}
 	if p.iter, err = link.AttachIter(link.IterOptions{Program: p.objs.SeedSubflows}); err != nil {
 		return nil, unavailable("attach tcp iterator", err)
@@ -123,6 +124,28 @@ func load(cfg Config) (_ *probes, err error) {
 		return nil, unavailable("seed existing subflows", err)
 	}
 	return p, nil
+}
+
+// cgroupDir returns the cgroup2 directory to attach to: path, else the
+// cgroup2 mount, else (none visible, as under `ip netns exec`) a private
+// mount of the hierarchy, which release detaches once attached. where
+// says which, for messages.
+func cgroupDir(path string) (dir, where string, release func(), err error) {
+	if path != "" {
+		return path, path, func() {}, nil
+	}
+	dir, err = cgroup.Mount()
+	if err == nil {
+		return dir, dir, func() {}, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", "", nil, unavailable("find cgroup2 mount", err)
+	}
+	dir, release, merr := cgroup.MountPrivate()
+	if merr != nil {
+		return "", "", nil, unavailable("no cgroup2 mount visible, and mounting one failed", merr)
+	}
+	return dir, "private cgroup2 mount (none visible)", release, nil
 }
 
 // netnsInode returns the inode number of the network namespace fd (0: the

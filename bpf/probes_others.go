@@ -10,6 +10,7 @@ import (
 
 type probes struct {
 	events chan Event
+	cgroup string
 }
 
 func load(Config) (*probes, error) {

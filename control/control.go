@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,11 @@ type Request struct {
 	Query   string          `json:"query"`
 	Brief   bool            `json:"brief,omitempty"`
 	Explain *ExplainRequest `json:"explain,omitempty"` // with QueryExplain
+	// NetNS is the inode number of the network namespace the client
+	// means (0: any). A daemon that manages another one refuses with
+	// ErrOtherNetNS: control sockets are paths, which every namespace
+	// shares.
+	NetNS uint64 `json:"netns_inode,omitempty"`
 }
 
 // Reply is the answer to one Request.
@@ -36,7 +43,14 @@ type Reply struct {
 	Status      *Status      `json:"status,omitempty"`
 	Explanation *Explanation `json:"explanation,omitempty"`
 	Error       string       `json:"error,omitempty"`
+	// NetNS is, in a refusal for another namespace, the inode number of
+	// the one the daemon manages.
+	NetNS uint64 `json:"netns_inode,omitempty"`
 }
+
+// ErrOtherNetNS is the Error of a Reply from a daemon that manages another
+// network namespace than the Request's.
+const ErrOtherNetNS = "this daemon manages another network namespace"
 
 // Queries and who may send them: read-only ones to root and the control
 // group, changes to root only.
@@ -54,7 +68,7 @@ const (
 )
 
 // requestKeys are the keys of a Request, exactly as they are spelled.
-var requestKeys = []string{"query", "brief", "explain"}
+var requestKeys = []string{"query", "brief", "explain", "netns_inode"}
 
 // DecodeRequest decodes one request strictly: encoding/json matches keys
 // without regard to case, so {"query":"status","Query":"reload"} would be
@@ -81,7 +95,7 @@ func DecodeRequest(line []byte) (Request, error) {
 		}
 		switch {
 		case !slices.Contains(requestKeys, key):
-			return req, fmt.Errorf("unknown key %q (want %q, %q or %q)", key, requestKeys[0], requestKeys[1], requestKeys[2])
+			return req, fmt.Errorf("unknown key %q (want %s)", key, keyList(requestKeys))
 		case seen[key]:
 			return req, fmt.Errorf("key %q given twice", key)
 		}
@@ -92,6 +106,8 @@ func DecodeRequest(line []byte) (Request, error) {
 			dst = &req.Brief
 		case "explain":
 			dst = &req.Explain
+		case "netns_inode":
+			dst = &req.NetNS
 		}
 		if err := unmarshalStrict(raw, dst); err != nil {
 			return req, fmt.Errorf("key %q: %w", key, err)
@@ -104,6 +120,18 @@ func DecodeRequest(line []byte) (Request, error) {
 		return req, errors.New("trailing data after the JSON object")
 	}
 	return req, nil
+}
+
+// keyList writes keys as `"a", "b" or "c"`.
+func keyList(keys []string) string {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = strconv.Quote(k)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // unmarshalStrict decodes raw into dst, refusing unknown keys (an

@@ -128,7 +128,8 @@ type DecisionStream struct {
 // OpenDecisions asks the daemon at path for its decisions. It returns once
 // the daemon has subscribed the stream: every decision made from then on
 // is read by Next (or counted as dropped). ctx ending ends the stream.
-func OpenDecisions(ctx context.Context, path string) (*DecisionStream, error) {
+// netns is the caller's network namespace (Request.NetNS; 0: any).
+func OpenDecisions(ctx context.Context, path string, netns uint64) (*DecisionStream, error) {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -140,7 +141,7 @@ func OpenDecisions(ctx context.Context, path string) (*DecisionStream, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := json.NewEncoder(c).Encode(Request{Query: QueryDecisions}); err != nil {
+	if err := json.NewEncoder(c).Encode(Request{Query: QueryDecisions, NetNS: netns}); err != nil {
 		return fail(fmt.Errorf("control socket %s: %w", path, err))
 	}
 	line, err := s.r.ReadBytes('\n')

@@ -40,8 +40,10 @@ type Status struct {
 	// DryRun is set when the daemon sends the kernel no command.
 	DryRun bool `json:"dry_run,omitempty"`
 	// Warnings are sentences for a person, each something to fix: a
-	// policy with no backup path, the kernel's path manager in charge...
-	// Anything that builds a Status may append to them.
+	// policy with no backup path, the kernel's path manager in charge,
+	// another manager of MPTCP in the namespace ("neighbour mptcpd pid
+	// 42: a path manager too: ..."). Anything that builds a Status may
+	// append to them.
 	Warnings []string `json:"warnings"`
 }
 

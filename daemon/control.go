@@ -319,6 +319,10 @@ func (d *Daemon) serveConn(ctx context.Context, c *net.UnixConn, gid int) {
 		reply(control.Reply{Error: "bad request: " + err.Error()})
 		return
 	}
+	if req.NetNS != 0 && d.nsInode != 0 && req.NetNS != d.nsInode {
+		reply(control.Reply{Error: fmt.Sprintf("%s (inode %d, not %d)", control.ErrOtherNetNS, d.nsInode, req.NetNS), NetNS: d.nsInode})
+		return
+	}
 	root := cred.Uid == 0
 	member := gid >= 0 && inGroup(cred, gid)
 	qctx, cancel := context.WithTimeout(ctx, requestTimeout)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mptcp-pm/mptcp-pm/engine"
@@ -16,6 +17,8 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
+	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
+	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 	"golang.org/x/sync/errgroup"
@@ -108,11 +111,21 @@ type Daemon struct {
 	// kept are the capabilities left after dropCapabilities; nil if it
 	// dropped nothing (not run, or not root).
 	kept *[]caps.Capability
+	// pmType is the namespace's pm_type as found at start; Close puts
+	// it back.
+	pmType *pmtype.Switch
+	// nsInode is the inode number of the namespace managed (0: unknown);
+	// control requests for another are refused.
+	nsInode uint64
+	// marker tells other mptcp-pm daemons this one runs in the
+	// namespace; near are the other managers of MPTCP found there.
+	marker *neighbours.Marker
+	near   atomic.Pointer[[]neighbours.Neighbour]
 	// build is the running build, started when the loop began, and
-	// pmType net.mptcp.pm_type, open (warnings.go).
-	build   buildinfo.Info
-	started time.Time
-	pmType  *os.File
+	// pmTypeFile net.mptcp.pm_type, open for status (warnings.go).
+	build      buildinfo.Info
+	started    time.Time
+	pmTypeFile *os.File
 }
 
 // kernelEvent is what the event pump hands the loop.
@@ -172,6 +185,7 @@ func (d *Daemon) startInputs(ctx context.Context) inputs {
 	d.ctx = ctx
 	d.exec.run(ctx)
 	d.owners.start(ctx)
+	go d.watchNeighbours(ctx)
 	samples := make(chan batch, 1)
 	free := make(chan batch, 2)
 	d.skipc = make(chan []uint32, 16)

@@ -71,10 +71,11 @@ func (d *Daemon) status(ctx context.Context, brief bool) (*Status, error) {
 	select {
 	case st := <-reply:
 		// Read here, not on the loop: a file read, if a cheap one.
-		st.PMType = readPMType(d.pmType)
+		st.PMType = readPMType(d.pmTypeFile)
 		if w := pmTypeWarning(st.PMType, d.opts.DryRun); w != "" {
 			st.Warnings = append(st.Warnings, w)
 		}
+		st.Warnings = append(st.Warnings, d.neighbourWarnings()...)
 		return st, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -56,6 +56,7 @@ func openQuality(mode string, netnsFD int, log *slog.Logger) (qualitySource, err
 	case QualityBPF, QualityAuto, "":
 		src, err := newBPFSource(netnsFD)
 		if err == nil {
+			log.Info("measuring subflows with eBPF probes", "cgroup", src.p.Cgroup())
 			return src, nil
 		}
 		if mode == QualityBPF {

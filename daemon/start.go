@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
 	"github.com/mptcp-pm/mptcp-pm/internal/caps"
 	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
@@ -52,6 +54,9 @@ type Options struct {
 	// control socket and its directory, if it makes it, are that user's.
 	User   *caps.Identity
 	Logger *slog.Logger
+	// RuntimeDir keeps the record of the pm_type found at start (""
+	// for pmtype.DefaultRuntimeDir).
+	RuntimeDir string
 }
 
 // DefaultEventBuffer is the event socket's receive buffer unless Options
@@ -78,14 +83,19 @@ func New(set *policy.Set, opts Options) (*Daemon, error) {
 	if err := d.checkPMType(); err != nil {
 		return nil, err
 	}
+	if ino, err := netns.Inode(opts.NetNS); err == nil {
+		d.nsInode = ino
+	}
+	d.claimNeighbours()
 	var err error
-	if d.pmType, err = openPMType(opts.NetNS); err != nil {
+	if d.pmTypeFile, err = openPMType(opts.NetNS); err != nil {
 		d.log.Warn("net.mptcp.pm_type cannot be read: status will not show it", "err", err)
 	}
 	cfg := &genl.Config{NetNS: opts.NetNS}
 	// Events first: what happens from here on is seen, and the adoption
 	// dump that follows covers what happened before.
 	if d.events, err = genl.NewEvents(cfg); err != nil {
+		d.Close()
 		return nil, err
 	}
 	if err := d.events.SetReadBuffer(cmp.Or(opts.EventBuffer, DefaultEventBuffer)); err != nil {
@@ -130,33 +140,68 @@ func (d *Daemon) logf(format string, args ...any) { d.log.Debug(fmt.Sprintf(form
 
 // checkPMType makes sure the namespace runs the userspace path manager:
 // with the in-kernel one, the kernel ignores the commands the daemon sends.
+// What it changes, Close puts back (see package pmtype).
 func (d *Daemon) checkPMType() error {
 	where := "this namespace"
 	if d.opts.NetNSName != "" {
 		where = "namespace " + d.opts.NetNSName
 	}
-	v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
-	if err != nil {
+	if d.opts.DryRun {
+		// A dry run leaves pm_type alone: nothing changed, recorded or
+		// put back at stop.
+		v, err := netns.ReadSysctl(d.opts.NetNS, "net/mptcp/pm_type")
+		if err != nil {
+			return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+		}
+		if v != "1" {
+			d.log.Warn("dry run: net.mptcp.pm_type is not 1, the kernel's own path manager is in charge; "+
+				"the daemon says what it would do with the userspace one", "netns", where, "pm_type", v)
+		}
+		return nil
+	}
+	sw, err := pmtype.Read(d.opts.NetNS, d.opts.RuntimeDir)
+	if errors.Is(err, pmtype.ErrNoMPTCP) {
 		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
 	}
-	if v == "1" {
-		return nil
-	}
-	if d.opts.DryRun {
-		d.log.Warn("dry run: net.mptcp.pm_type is not 1, the kernel's own path manager is in charge; "+
-			"the daemon says what it would do with the userspace one", "netns", where, "pm_type", v)
-		return nil
-	}
-	if !d.opts.SetPMType && !d.set.Config.SetPMType {
-		return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
-			"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
-			v, where, d.set.Config.Source)
-	}
-	if err := netns.WriteSysctl(d.opts.NetNS, "net/mptcp/pm_type", "1"); err != nil {
+	if err != nil {
 		return err
 	}
-	d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one", "netns", where, "was", v)
+	if sw.Inherited {
+		d.log.Warn("a daemon that did not stop cleanly changed net.mptcp.pm_type; the value it found is put back at stop",
+			"netns", where, "found", sw.Found, "set", sw.Set, "record", sw.Record)
+	}
+	if v := sw.Current(); v != "1" {
+		if !d.opts.SetPMType && !d.set.Config.SetPMType {
+			return fmt.Errorf("net.mptcp.pm_type is %s in %s: the kernel's own path manager is in charge and would ignore mptcp-pm. "+
+				"Run `sysctl -w net.mptcp.pm_type=1` (it affects new connections only), start with --set-pm-type, or set set_pm_type: true in %s",
+				v, where, d.set.Config.Source)
+		}
+		if err := sw.Change(d.opts.RuntimeDir, "1"); err != nil {
+			return err
+		}
+		if sw.RecordErr != nil {
+			d.log.Warn("the pm_type found is not recorded: after a crash nothing puts it back", "err", sw.RecordErr)
+		}
+		d.log.Info("set net.mptcp.pm_type=1 (userspace path manager); connections opened before keep the in-kernel one; put back at stop",
+			"netns", where, "was", v)
+	}
+	d.pmType = sw
 	return nil
+}
+
+// restorePMType puts back the pm_type the daemon found, if it changed it.
+func (d *Daemon) restorePMType() {
+	if d.pmType == nil {
+		return
+	}
+	wrote, err := d.pmType.Restore()
+	switch {
+	case err != nil:
+		d.log.Warn("net.mptcp.pm_type not put back", "want", d.pmType.Found, "err", err)
+	case wrote:
+		d.log.Info("put back net.mptcp.pm_type", "value", d.pmType.Found)
+	}
+	d.pmType = nil
 }
 
 // Close closes every socket.
@@ -173,9 +218,14 @@ func (d *Daemon) Close() {
 	if d.quality != nil {
 		_ = d.quality.close()
 	}
-	if d.pmType != nil {
-		_ = d.pmType.Close()
+	if d.pmTypeFile != nil {
+		_ = d.pmTypeFile.Close()
 	}
 	d.listeners.closeAll()
 	d.mptcpify.closeAll()
+	if d.marker != nil {
+		d.marker.Close()
+		d.marker = nil
+	}
+	d.restorePMType()
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/genl"
 	"github.com/mptcp-pm/mptcp-pm/ifmon"
 	"github.com/mptcp-pm/mptcp-pm/internal/buildinfo"
-	"github.com/mptcp-pm/mptcp-pm/internal/netns"
+	"github.com/mptcp-pm/mptcp-pm/internal/neighbours"
+	"github.com/mptcp-pm/mptcp-pm/internal/pmtype"
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
@@ -42,7 +43,13 @@ type Options struct {
 	// SetPMType sets net.mptcp.pm_type=0 at start (also when the
 	// configuration says set_pm_type: true).
 	SetPMType bool
-	Logger    *slog.Logger
+	// Force starts endpoint mode even next to another manager of the
+	// endpoints (see claim).
+	Force  bool
+	Logger *slog.Logger
+	// RuntimeDir keeps the record of the pm_type found at start (""
+	// for pmtype.DefaultRuntimeDir).
+	RuntimeDir string
 }
 
 // Keeper is endpoint mode (pm: kernel, or `mptcp-pm daemon
@@ -75,6 +82,10 @@ type Keeper struct {
 	run     func(context.Context) error // the monitor's Run, nil with NewWith
 	closers []interface{ Close() error }
 	added   map[netip.Addr]bool // endpoints this keeper added and has not deleted
+	pmType  *pmtype.Switch      // pm_type as New found it; Close puts it back
+	marker  *neighbours.Marker  // tells other mptcp-pm daemons a keeper runs here; nil with NewWith
+	near    []neighbours.Neighbour
+	netnsFD int
 }
 
 // New checks that the namespace runs the in-kernel path manager
@@ -85,21 +96,36 @@ func New(conf *policy.Config, opts Options) (*Keeper, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := checkKernelPMType(opts, conf, opts.Logger); err != nil {
+	where := "this namespace"
+	if opts.NetNSName != "" {
+		where = "namespace " + opts.NetNSName
+	}
+	marker, near, err := claim(opts, where)
+	if err != nil {
 		return nil, err
 	}
+	sw, err := checkKernelPMType(opts, conf, opts.Logger)
+	if err != nil {
+		marker.Close()
+		return nil, err
+	}
+	restore := func() { marker.Close(); restorePMType(opts.Logger, sw) }
 	pm, err := genl.New(&genl.Config{NetNS: opts.NetNS})
 	if err != nil {
+		restore()
 		return nil, err
 	}
 	mon, err := ifmon.New(ifmon.Config{NetNS: opts.NetNS, Rules: conf.Rules(),
 		Logf: func(format string, args ...any) { opts.Logger.Debug(fmt.Sprintf(format, args...)) }})
 	if err != nil {
 		pm.Close()
+		restore()
 		return nil, err
 	}
 	k := NewWith(pm, conf.Endpoints, mon.Changes(), opts.Logger)
 	k.run = mon.Run
+	k.pmType = sw
+	k.marker, k.near, k.netnsFD = marker, near, opts.NetNS
 	k.closers = append(k.closers, pm)
 	return k, nil
 }
@@ -117,39 +143,78 @@ func NewWith(pm Client, cfg *policy.EndpointConfig, changes <-chan ifmon.Delta, 
 	return &Keeper{log: log, cfg: cfg, pm: pm, changes: changes, added: make(map[netip.Addr]bool)}
 }
 
-// Close closes the keeper's sockets. It does not touch the endpoints.
+// Close closes the keeper's sockets and puts back the pm_type New found,
+// if it changed it. It does not touch the endpoints.
 func (k *Keeper) Close() {
 	for _, c := range k.closers {
 		_ = c.Close()
 	}
 	k.closers = nil
+	if k.marker != nil {
+		k.marker.Close()
+		k.marker = nil
+	}
+	k.restorePMType()
 }
 
 // checkKernelPMType makes sure the namespace runs the in-kernel path
 // manager: with the userspace one (pm_type=1) the kernel keeps the
-// endpoints but never uses them.
-func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) error {
+// endpoints but never uses them. What it changes, Close puts back (see
+// package pmtype).
+func checkKernelPMType(opts Options, conf *policy.Config, log *slog.Logger) (*pmtype.Switch, error) {
 	where := "this namespace"
 	if opts.NetNSName != "" {
 		where = "namespace " + opts.NetNSName
 	}
-	v, err := netns.ReadSysctl(opts.NetNS, "net/mptcp/pm_type")
-	if err != nil {
-		return fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
+	sw, err := pmtype.Read(opts.NetNS, opts.RuntimeDir)
+	if errors.Is(err, pmtype.ErrNoMPTCP) {
+		return nil, fmt.Errorf("MPTCP is not enabled in %s: %w", where, err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if sw.Inherited {
+		log.Warn("a daemon that did not stop cleanly changed net.mptcp.pm_type; the value it found is put back at stop",
+			"netns", where, "found", sw.Found, "set", sw.Set, "record", sw.Record)
+	}
+	v := sw.Current()
 	if v == "0" {
-		return nil
+		return sw, nil
 	}
 	if !opts.SetPMType && !conf.SetPMType {
-		return fmt.Errorf("net.mptcp.pm_type is %s in %s, but endpoint mode (pm: kernel or --endpoints) needs the in-kernel path manager (pm_type=0), "+
+		return nil, fmt.Errorf("net.mptcp.pm_type is %s in %s, but endpoint mode (pm: kernel or --endpoints) needs the in-kernel path manager (pm_type=0), "+
 			"which is the one that uses endpoints. Run `sysctl -w net.mptcp.pm_type=0` (it affects new connections only), start with --set-pm-type, "+
 			"or set set_pm_type: true in %s", v, where, conf.Source)
 	}
-	if err := netns.WriteSysctl(opts.NetNS, "net/mptcp/pm_type", "0"); err != nil {
-		return err
+	if err := sw.Change(opts.RuntimeDir, "0"); err != nil {
+		return nil, err
 	}
-	log.Info("set net.mptcp.pm_type=0 (in-kernel path manager); connections opened before keep their path manager", "netns", where, "was", v)
-	return nil
+	if sw.RecordErr != nil {
+		log.Warn("the pm_type found is not recorded: after a crash nothing puts it back", "err", sw.RecordErr)
+	}
+	log.Info("set net.mptcp.pm_type=0 (in-kernel path manager); connections opened before keep their path manager; put back at stop",
+		"netns", where, "was", v)
+	return sw, nil
+}
+
+// restorePMType puts back the pm_type found at start, if New changed it.
+func (k *Keeper) restorePMType() {
+	restorePMType(k.log, k.pmType)
+	k.pmType = nil
+}
+
+// restorePMType puts back the pm_type sw found (nil: nothing to do).
+func restorePMType(log *slog.Logger, sw *pmtype.Switch) {
+	if sw == nil {
+		return
+	}
+	wrote, err := sw.Restore()
+	switch {
+	case err != nil:
+		log.Warn("net.mptcp.pm_type not put back", "want", sw.Found, "err", err)
+	case wrote:
+		log.Info("put back net.mptcp.pm_type", "value", sw.Found)
+	}
 }
 
 // Run sets the configured limits, then reconciles the endpoints at start
@@ -162,6 +227,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 	if k.run != nil {
 		go func() { monErr <- k.run(ctx) }()
 	}
+	go k.watchNeighbours(ctx)
 	k.setLimits()
 	bi := buildinfo.Read()
 	k.log.Info("endpoint keeper started", "version", bi.Version, "revision", bi.ShortRevision(), "go", bi.GoVersion,

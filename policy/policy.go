@@ -218,8 +218,9 @@ func (c *Config) ControlPath(netnsName string) string {
 // DefaultControlSocket is the control socket of a daemon that manages
 // namespace netnsName ("" for its own) when neither its configuration nor
 // its command line names one: /run/mptcp-pm/control.sock, or
-// /run/mptcp-pm/netns-NAME.sock for a named namespace. The CLI looks for
-// the daemon there.
+// /run/mptcp-pm/netns-NAME.sock for a named namespace (given with -n, or
+// the one `ip netns exec NAME` runs it in). The CLI looks for the daemon
+// there.
 func DefaultControlSocket(netnsName string) string {
 	if netnsName == "" {
 		return "/run/mptcp-pm/control.sock"

@@ -445,8 +445,8 @@ func TestIntegrationControlStrictKeys(t *testing.T) {
 	tb := testbed.New(t)
 	d := startDaemon(t, tb.Client, writeConfig(t, dpConfig("single", ""), nil))
 	for _, c := range []struct{ req, want string }{
-		{`{"query":"status","Query":"reload"}`, `{"error":"bad request: unknown key \"Query\" (want \"query\", \"brief\" or \"explain\")"}`},
-		{`{"QUERY":"reload"}`, `{"error":"bad request: unknown key \"QUERY\" (want \"query\", \"brief\" or \"explain\")"}`},
+		{`{"query":"status","Query":"reload"}`, `{"error":"bad request: unknown key \"Query\" (want \"query\", \"brief\", \"explain\" or \"netns_inode\")"}`},
+		{`{"QUERY":"reload"}`, `{"error":"bad request: unknown key \"QUERY\" (want \"query\", \"brief\", \"explain\" or \"netns_inode\")"}`},
 		{`{"query":"status","query":"reload"}`, `{"error":"bad request: key \"query\" given twice"}`},
 	} {
 		conn, err := net.Dial("unix", d.control)

@@ -23,7 +23,7 @@ import (
 func openDecisions(t *testing.T, d *daemonProc) *control.DecisionStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := control.OpenDecisions(ctx, d.control)
+	s, err := control.OpenDecisions(ctx, d.control, 0)
 	if err != nil {
 		cancel()
 		t.Fatalf("decisions: %v", err)

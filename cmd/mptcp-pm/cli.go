@@ -64,7 +64,7 @@ type env struct {
 	dumpConns  func(e *env) ([]connection, error)
 	// daemonView returns the running daemon's view, or nil when no daemon
 	// answers.
-	daemonView func(e *env) *control.Status
+	daemonView func(e *env, socket string) *control.Status
 }
 
 // command is an object of the grammar (`endpoint`, `limits`, …) or one of

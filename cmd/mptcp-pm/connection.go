@@ -10,7 +10,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/sockdiag"
 )
 
-const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN]
+const connectionUsage = `Usage: mptcp-pm connection show [token TOKEN] [--control PATH]
        mptcp-pm connection trace token TOKEN [--for DURATION] [--svg FILE] [--html FILE] [--control PATH]
        mptcp-pm connection trace [token TOKEN] --from FILE [--svg FILE] [--html FILE]
        mptcp-pm connection watch [token TOKEN] [--interval DURATION] [--control PATH]
@@ -35,6 +35,8 @@ without either, the trace goes on without its marks.
 "watch" redraws every --interval (default 1s) the connections (or one),
 each subflow's throughput, RTT and retransmissions since the last frame,
 and the daemon's last decision about each connection, until SIGINT.
+
+  --control PATH  the daemon's control socket (default: as for status)
 `
 
 type connection = sockdiag.Conn
@@ -92,11 +94,15 @@ type connectionJSON struct {
 }
 
 func connectionShow(e *env, args []string) error {
+	var socket string
+	args, err := parseFlags("connection show", args, map[string]*string{"control": &socket}, nil)
+	if err != nil {
+		return err
+	}
 	s := &scanner{cmd: "connection show", args: args}
 	var (
 		token     uint32
 		haveToken bool
-		err       error
 	)
 	for s.more() {
 		a := s.next()
@@ -123,7 +129,7 @@ func connectionShow(e *env, args []string) error {
 	}
 	managed := map[string]control.ConnStatus{}
 	if e.daemonView != nil {
-		if st := e.daemonView(e); st != nil {
+		if st := e.daemonView(e, socket); st != nil {
 			for _, c := range st.Connections {
 				managed[c.Token] = c
 			}
@@ -154,6 +160,11 @@ func connectionShow(e *env, args []string) error {
 // printConnsJSON prints conns as a JSON list, with what the daemon does
 // with those it manages; dev names an interface index.
 func printConnsJSON(e *env, conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) error {
+	return printJSON(e.stdout, connsJSON(conns, managed, dev))
+}
+
+// connsJSON is conns as `connection show -j` prints them.
+func connsJSON(conns []connection, managed map[string]control.ConnStatus, dev func(uint32) string) []connectionJSON {
 	out := make([]connectionJSON, 0, len(conns))
 	for _, c := range conns {
 		cj := connectionJSON{
@@ -174,7 +185,7 @@ func printConnsJSON(e *env, conns []connection, managed map[string]control.ConnS
 		}
 		out = append(out, cj)
 	}
-	return printJSON(e.stdout, out)
+	return out
 }
 
 // printConns prints conns one line each, then their subflows, as ss(8)

@@ -22,7 +22,7 @@ import (
 	"github.com/mptcp-pm/mptcp-pm/policy"
 )
 
-const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
+const daemonUsage = `Usage: mptcp-pm daemon [-c FILE] [--set-pm-type] [--endpoints] [--force] [--dry-run] [--control PATH] [--log-level LEVEL] [--quality SOURCE] [--metrics ADDR] [--event-buffer BYTES] [--audit-interval DURATION] [--user NAME]
 
 Runs the path manager for the namespace (-n NETNS: that namespace) with the
 userspace path manager (net.mptcp.pm_type=1). FILE is the main
@@ -35,6 +35,9 @@ holds one policy per application.
                      its endpoints in line with the interfaces, after FILE's
                      endpoints section. No control socket and no policies;
                      see the endpoints with ` + "`mptcp-pm endpoint show`" + `
+  --force            endpoint mode: start even though another manager of the
+                     endpoints (another mptcp-pm in endpoint mode,
+                     NetworkManager, mptcpd) runs in the namespace
   --dry-run          decide as usual but send the kernel nothing: each command
                      is logged as "would create-subflow ..." (and again after
                      a back-off while it is still wanted), pm_type, listeners
@@ -74,7 +77,8 @@ const statusUsage = `Usage: mptcp-pm status [--brief] [--control PATH]
 
 Shows the running daemon's view: its version, how long it has run, which
 path manager the kernel uses (net.mptcp.pm_type), warnings about what to
-fix (such as a handover policy with no interface of its backup class),
+fix (such as a handover policy with no interface of its backup class,
+or another manager of MPTCP in the namespace: "neighbour mptcpd pid 42"),
 policies, interfaces and their classes, and each connection with its
 application, mode, active interfaces and subflows; the counts of
 connections and subflows; the event-to-command
@@ -82,7 +86,14 @@ latency (for each command a kernel event caused, from the event's receipt
 to the command's sending) and the kernel's time for those commands (from
 sending to acknowledgement): median, 99th percentile and maximum over the
 last 65,536 such commands. -j prints it as JSON.
+With no daemon for the namespace (none listens, or the one at the socket
+manages another namespace), it prints the kernel's side instead: pm_type,
+limits, endpoints, the managers of MPTCP found and MPTCP connections, and
+exits with status 1.
   --brief   count the connections, do not list them (for busy hosts)
+  --control PATH  the control socket (default: control_socket in
+            /etc/mptcp-pm/config.yaml, else /run/mptcp-pm/control.sock, or
+            /run/mptcp-pm/netns-NAME.sock in namespace NAME)
 `
 
 const reloadUsage = `Usage: mptcp-pm reload [--control PATH]
@@ -129,7 +140,7 @@ func parseFlags(cmd string, args []string, values map[string]*string, bools map[
 // daemonFlags are the settings of `mptcp-pm daemon`, checked.
 type daemonFlags struct {
 	config, socket, level, quality, metrics, user string
-	setPM, endpoints, dryRun                      bool
+	setPM, endpoints, force, dryRun               bool
 	eventBuffer                                   int
 	auditInterval                                 time.Duration
 }
@@ -141,7 +152,7 @@ func parseDaemonFlags(args []string) (daemonFlags, error) {
 	rest, err := parseFlags("daemon", args,
 		map[string]*string{"c": &f.config, "config": &f.config, "control": &f.socket, "log-level": &f.level, "quality": &f.quality,
 			"metrics": &f.metrics, "event-buffer": &evbuf, "audit-interval": &audit, "user": &f.user},
-		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "dry-run": &f.dryRun})
+		map[string]*bool{"set-pm-type": &f.setPM, "endpoints": &f.endpoints, "force": &f.force, "dry-run": &f.dryRun})
 	if err != nil {
 		return f, err
 	}
@@ -208,12 +219,15 @@ func runDaemon(e *env, args []string) error {
 		if f.socket != "" || f.quality != "" || f.metrics != "" {
 			log.Info("endpoint mode: --control, --quality and --metrics do not apply")
 		}
-		return runEndpointKeeper(e, log, conf, as, keeper.Options{NetNS: e.nsfd, NetNSName: e.netns, SetPMType: f.setPM, Logger: log})
+		return runEndpointKeeper(e, log, conf, as, keeper.Options{NetNS: e.nsfd, NetNSName: netnsName(e), SetPMType: f.setPM, Force: f.force, Logger: log})
+	}
+	if f.force {
+		log.Info("--force applies to endpoint mode only")
 	}
 	if conf.HasEndpoints {
 		log.Info("the endpoints section applies in endpoint mode only (pm: kernel or --endpoints)", "config", f.config)
 	}
-	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: e.netns,
+	d, err := daemon.New(set, daemon.Options{NetNS: e.nsfd, NetNSName: netnsName(e),
 		SetPMType: f.setPM, ControlSocket: f.socket, Quality: f.quality, MetricsListen: f.metrics, EventBuffer: f.eventBuffer,
 		AuditInterval: f.auditInterval, DropCapabilities: true, User: as, DryRun: f.dryRun, Logger: log})
 	if err != nil {
@@ -313,17 +327,6 @@ func runEndpointKeeper(e *env, log *slog.Logger, conf *policy.Config, as *caps.I
 	return nil
 }
 
-// controlPath is where the CLI finds the daemon.
-func controlPath(e *env, flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if p := os.Getenv("MPTCP_PM_CONTROL"); p != "" {
-		return p
-	}
-	return policy.DefaultControlSocket(e.netns)
-}
-
 func runStatus(e *env, args []string) error {
 	var socket string
 	var brief bool
@@ -334,9 +337,10 @@ func runStatus(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("status: unexpected argument %q", rest[0])
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	r, err := control.Ask(ctx, controlPath(e, socket), control.Request{Query: control.QueryStatus, Brief: brief})
+	r, err := askDaemon(e, socket, control.Request{Query: control.QueryStatus, Brief: brief}, 5*time.Second)
+	if errors.Is(err, errNoDaemon) {
+		return kernelStatus(e, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -356,8 +360,6 @@ func runReload(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("reload: unexpected argument %q", rest[0])
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	_, err = control.Query(ctx, controlPath(e, socket), control.QueryReload)
+	_, err = askDaemon(e, socket, control.Request{Query: control.QueryReload}, 5*time.Second)
 	return err
 }

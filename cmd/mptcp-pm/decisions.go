@@ -19,7 +19,7 @@ func monitorDecisions(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("monitor decisions: unexpected argument %q", rest[0])
 	}
-	s, err := control.OpenDecisions(e.ctx, controlPath(e, socket))
+	s, err := openDecisions(e, socket)
 	if err != nil {
 		return err
 	}

@@ -172,6 +172,22 @@ type endpointJSON struct {
 	Dev      string `json:"dev,omitempty"`
 }
 
+// endpointsJSON is eps as `ip -j mptcp endpoint show` prints them; dev
+// names an endpoint's interface.
+func endpointsJSON(eps []genl.Endpoint, dev func(genl.Endpoint) string) []endpointJSON {
+	out := make([]endpointJSON, 0, len(eps))
+	for _, ep := range eps {
+		out = append(out, endpointJSON{
+			Address: ep.Addr.String(), Port: ep.Port, ID: ep.ID,
+			Signal: ep.Flags&genl.FlagSignal != 0, Subflow: ep.Flags&genl.FlagSubflow != 0,
+			Backup: ep.Flags&genl.FlagBackup != 0, Fullmesh: ep.Flags&genl.FlagFullmesh != 0,
+			Implicit: ep.Flags&genl.FlagImplicit != 0, Laminar: ep.Flags&genl.FlagLaminar != 0,
+			RawFlags: rawFlags(ep.Flags), Dev: dev(ep),
+		})
+	}
+	return out
+}
+
 func printEndpoints(e *env, eps []genl.Endpoint) error {
 	var lt linkTable
 	for _, ep := range eps {
@@ -192,17 +208,7 @@ func printEndpoints(e *env, eps []genl.Endpoint) error {
 		return "if" + strconv.Itoa(int(ep.IfIndex))
 	}
 	if e.json {
-		out := make([]endpointJSON, 0, len(eps))
-		for _, ep := range eps {
-			out = append(out, endpointJSON{
-				Address: ep.Addr.String(), Port: ep.Port, ID: ep.ID,
-				Signal: ep.Flags&genl.FlagSignal != 0, Subflow: ep.Flags&genl.FlagSubflow != 0,
-				Backup: ep.Flags&genl.FlagBackup != 0, Fullmesh: ep.Flags&genl.FlagFullmesh != 0,
-				Implicit: ep.Flags&genl.FlagImplicit != 0, Laminar: ep.Flags&genl.FlagLaminar != 0,
-				RawFlags: rawFlags(ep.Flags), Dev: dev(ep),
-			})
-		}
-		return printJSON(e.stdout, out)
+		return printJSON(e.stdout, endpointsJSON(eps, dev))
 	}
 	// The same words, order and trailing space as iproute2's print_addr(),
 	// so that the output of the two can be diffed.

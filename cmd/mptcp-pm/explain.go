@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os/user"
 	"strconv"
@@ -107,9 +106,7 @@ func runPolicyExplain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	r, err := control.Ask(ctx, controlPath(e, socket), control.Request{Query: control.QueryExplain, Explain: &req})
+	r, err := askDaemon(e, socket, control.Request{Query: control.QueryExplain, Explain: &req}, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("policy explain: %w", err)
 	}

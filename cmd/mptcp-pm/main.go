@@ -47,14 +47,8 @@ func main() {
 			return c.Connections()
 		},
 	}
-	e.daemonView = func(e *env) *control.Status {
-		path := controlPath(e, "")
-		if _, err := os.Stat(path); err != nil {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(e.ctx, time.Second)
-		defer cancel()
-		r, err := control.Query(ctx, path, control.QueryStatus)
+	e.daemonView = func(e *env, socket string) *control.Status {
+		r, err := askDaemon(e, socket, control.Request{Query: control.QueryStatus}, time.Second)
 		if err != nil {
 			return nil
 		}

@@ -232,7 +232,7 @@ func startTraceInputs(e *env, o traceOpts, in *traceInputs) {
 // startDecisions hands the daemon's decisions to in.decisions until
 // in.stop; without a daemon it says so on stderr, for cmd.
 func startDecisions(e *env, socket, cmd string, in *traceInputs) {
-	ds, err := control.OpenDecisions(e.ctx, controlPath(e, socket))
+	ds, err := openDecisions(e, socket)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mptcp-pm: %s: no decisions: %v\n", cmd, err)
 		return
@@ -274,14 +274,10 @@ func pumpEvents(src eventSource, out chan<- received, stop <-chan struct{}) {
 // traceDevs names the interfaces of local addresses, from the daemon's
 // view (nil without a daemon): the initial subflow is bound to none.
 func traceDevs(e *env, socket string) map[netip.Addr]string {
-	view := e.daemonView
-	if socket != "" {
-		view = func(e *env) *control.Status { return statusAt(e, socket) }
-	}
-	if view == nil {
+	if e.daemonView == nil {
 		return nil
 	}
-	return devsOf(view(e))
+	return devsOf(e.daemonView(e, socket))
 }
 
 // devsOf names the interfaces of the local addresses in a daemon's view

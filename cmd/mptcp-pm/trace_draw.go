@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strconv"
 	"time"
 
-	"github.com/mptcp-pm/mptcp-pm/control"
 	"github.com/mptcp-pm/mptcp-pm/internal/plot"
 )
 
@@ -18,18 +16,6 @@ const (
 	tracePlotW  = 900
 	tracePanelH = 140
 )
-
-// statusAt asks the daemon at the control socket path for its view (nil
-// when none answers within a second).
-func statusAt(e *env, path string) *control.Status {
-	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
-	defer cancel()
-	r, err := control.Query(ctx, path, control.QueryStatus)
-	if err != nil {
-		return nil
-	}
-	return r.Status
-}
 
 // subflowName names a subflow in the picture: its interface, if known,
 // and its addresses.

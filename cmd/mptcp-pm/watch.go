@@ -108,7 +108,10 @@ func (w *watchState) frame(e *env, o watchOpts) error {
 		return fmt.Errorf("connection watch: %w", err)
 	}
 	now := time.Now()
-	st := statusAt(e, controlPath(e, o.socket))
+	var st *control.Status
+	if e.daemonView != nil {
+		st = e.daemonView(e, o.socket)
+	}
 	w.managed = map[string]control.ConnStatus{}
 	if st != nil {
 		for _, c := range st.Connections {
