@@ -307,7 +307,7 @@ func TestIntegrationBPFUnderNetnsExec(t *testing.T) {
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), `"type":"MEASURED"`) && strings.Contains(sc.Text(), "127.0.0.1") {
+			if strings.Contains(sc.Text(), `"event":"MEASURED"`) && strings.Contains(sc.Text(), "127.0.0.1") {
 				close(measured)
 				break
 			}
