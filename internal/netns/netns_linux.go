@@ -56,7 +56,8 @@ func Do(fd int, fn func() error) error {
 // Release ends the thread of the namespace fd, if Do started one: the
 // thread holds the namespace, which outlives its last fd while the thread
 // is in it. For tests, which make namespaces and expect them (and their
-// links) to go away; a daemon keeps its namespace's thread.
+// links) to go away; a daemon keeps its namespace's thread. No Do for
+// that namespace may run at the same time.
 func Release(fd int) {
 	k, err := keyOf(fd)
 	if err != nil {
