@@ -37,6 +37,13 @@ import (
 // path lets a handshake through now and then, and would be taken for a
 // pausing peer).
 //
+// A path the connection went back to less than probeMax after it was bad
+// came back on the strength of a probe's handshake, which a lossy path
+// lets through; such a path is on probation: a hole and a silence of
+// silenceMin (and silenceSRTTs of the handshake's RTT) make it bad again,
+// with no stream first (a lossy path delivers none). A peer's pause
+// leaves no hole.
+//
 // A broken path is handled like one that timed out (reason "silent"): the
 // connection moves to the next path, its subflow on the silent path is
 // closed and REMOVE_ADDR for it goes out over a working subflow, so that
@@ -119,10 +126,22 @@ func (s *State) receiving(c *connState, i int, k pathKey, ev Quality, now time.T
 	// A subflow with data of ours outstanding is judged by what it sends
 	// (a stall, an RTO): those signals are exact, where silence would
 	// also take a path whose RTT jumped for a dead one.
-	if sus != nil || q.rxAt.IsZero() || q.segsIn-q.burstFrom < minBurst || sf.Backup || ev.Stalled > 0 || c.Policy.Handover.RTO == 0 {
+	if sus != nil || q.rxAt.IsZero() || sf.Backup || ev.Stalled > 0 || c.Policy.Handover.RTO == 0 {
 		return false
 	}
 	if _, bad := c.bad(k.link); bad {
+		return false
+	}
+	if ev.Hole && c.onProbation(k.link, now) && ev.Silent >= max(silenceMin, silenceSRTTs*q.srtt) {
+		// Back on a path that went bad less than probeMax ago, on the
+		// strength of a probe's handshake, which a lossy path lets
+		// through: a hole (the peer sent more than arrived) and a
+		// silence are enough, without a stream first (a lossy path
+		// delivers none).
+		c.setBad(k.link, "silent", now)
+		return true
+	}
+	if q.segsIn-q.burstFrom < minBurst {
 		return false
 	}
 	if ev.Hole && ev.Silent >= max(silenceMin, stallSRTTs*q.rtt()) {
@@ -138,6 +157,13 @@ func (s *State) receiving(c *connState, i int, k pathKey, ev Quality, now time.T
 	c.silent[k.link] = &suspicion{sf: key, since: now.Add(-ev.Silent), until: now.Add(q.proveWindow())}
 	s.settleSilence(c, now)
 	return true
+}
+
+// onProbation reports whether c's path over link recovered from bad less
+// than probeMax ago.
+func (c *connState) onProbation(link int32, now time.Time) bool {
+	r, ok := c.recovered[link]
+	return ok && now.Sub(r.at) < probeMax
 }
 
 // settleSilence decides the suspicions that have their proof: a witness,

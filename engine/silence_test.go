@@ -244,3 +244,41 @@ func TestSilenceWithAHoleIsAStall(t *testing.T) {
 	)
 	run(t, ifaces(true, true), steps)
 }
+
+// Back on a lossy path after a probe's handshake got through: a hole and
+// a silence of silenceMin are enough to leave it again, without the
+// stream a suspicion otherwise needs (a lossy path delivers none), and
+// the next probe waits twice as long.
+func TestSilenceOnProbation(t *testing.T) {
+	p := pol(policy.ModeHandover, func(p *policy.Policy) { p.Handover.HoldDown = time.Second })
+	cellSub := netip.AddrPortFrom(cell4, 41000)
+	probeSub := netip.AddrPortFrom(wifi4, 42000)
+	ms := time.Millisecond
+	hole := func(d time.Duration, local netip.AddrPort, segs uint64, silent time.Duration) Event {
+		return Quality{EventBase: at(d), Token: tok, Local: local, Remote: srv, SRTT: 50 * time.Microsecond,
+			SegsIn: segs, Silent: silent, Hole: true}
+	}
+	steps := evs(established(p, 0)...)
+	steps = append(steps,
+		step{ev: rx(100*ms, initial, 500, 0)},
+		step{ev: rx(200*ms, initial, 900, 0)},
+		// A stream, then a hole and silence: bad, moved to cellular.
+		step{ev: hole(300*ms, initial, 900, 100*ms), want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+		step{ev: sfUp(310*ms, cellSub, srv, 1, false), want: []string{"destroy 10.0.1.2:40000 -> 10.0.3.2:5201", "remove id 0"}},
+		step{ev: SubflowDown{EventBase: at(311 * ms), Token: tok, Subflow: Subflow{Local: initial, Remote: srv}}},
+		// The probe a second later gets through, and is good for the
+		// hold-down: the connection goes back to Wi-Fi.
+		step{ev: Tick{EventBase: at(1300 * ms)}, want: []string{"create 10.0.1.2 if3 id 0 -> 10.0.3.2:5201 backup=true"}},
+		step{ev: sfUp(1310*ms, probeSub, srv, 0, true)},
+		step{ev: rx(1320*ms, probeSub, 0, 0)},
+		step{ev: Tick{EventBase: at(2400 * ms)},
+			want: []string{"backup 10.0.1.2:42000 -> 10.0.3.2:5201 false", "destroy 10.0.2.2:41000 -> 10.0.3.2:5201"}},
+		step{ev: ActionDone{EventBase: at(2401 * ms), Action: Action{Kind: SetBackup, Token: tok, Local: probeSub, Remote: srv, Backup: false}}},
+		step{ev: SubflowDown{EventBase: at(2410 * ms), Token: tok, Subflow: Subflow{Local: cellSub, Remote: srv}}},
+		step{ev: rx(2500*ms, probeSub, 3, 0)},
+		// Three segments, a hole, 70 ms of silence: bad again at once.
+		step{ev: hole(2600*ms, probeSub, 3, 50*ms)},
+		step{ev: hole(2620*ms, probeSub, 3, 70*ms), want: []string{"create 10.0.2.2 if4 id 1 -> 10.0.3.2:5201 backup=false"}},
+	)
+	run(t, ifaces(true, true), steps)
+}
