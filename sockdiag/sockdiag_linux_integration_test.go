@@ -166,9 +166,12 @@ func ipCmd(t *testing.T, args ...string) {
 	}
 }
 
+// clientSubflows is how many subflows the client's connection has, once
+// the MPTCP socket counts each of them too (0 before): a join shows in
+// the dump as a TCP socket before the MPTCP socket has taken it in.
 func clientSubflows(conns []Conn, want map[uint32]net.Conn, client net.Conn) int {
 	for _, c := range conns {
-		if want[c.Token] == client {
+		if want[c.Token] == client && int(c.Info.SubflowsTotal) == len(c.Subflows) {
 			return len(c.Subflows)
 		}
 	}
