@@ -105,6 +105,22 @@ func (s *scanner) token() (uint32, error) {
 	return parseToken(s.cmd, v)
 }
 
+// onlyToken reads what is left of the arguments as an optional
+// "token TOKEN" (the last one given counts), and nothing else.
+func (s *scanner) onlyToken() (tok uint32, have bool, err error) {
+	for s.more() {
+		a := s.next()
+		if _, ok := match(a, "token"); !ok {
+			return 0, false, s.unknown(a, "token")
+		}
+		if tok, err = s.token(); err != nil {
+			return 0, false, err
+		}
+		have = true
+	}
+	return tok, have, nil
+}
+
 func parseToken(cmd, v string) (uint32, error) {
 	h := strings.TrimPrefix(strings.TrimPrefix(v, "0x"), "0X")
 	n, err := strconv.ParseUint(h, 16, 32)

@@ -99,20 +99,9 @@ func connectionShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &scanner{cmd: "connection show", args: args}
-	var (
-		token     uint32
-		haveToken bool
-	)
-	for s.more() {
-		a := s.next()
-		if _, ok := match(a, "token"); !ok {
-			return s.unknown(a, "token")
-		}
-		if token, err = s.token(); err != nil {
-			return err
-		}
-		haveToken = true
+	token, haveToken, err := (&scanner{cmd: "connection show", args: args}).onlyToken()
+	if err != nil {
+		return err
 	}
 	conns, err := e.dumpConns(e)
 	if err != nil {

@@ -36,16 +36,11 @@ func parseTrace(args []string) (traceOpts, error) {
 	if err != nil {
 		return o, err
 	}
-	s := &scanner{cmd: "connection trace", args: rest}
-	for s.more() {
-		a := s.next()
-		if _, ok := match(a, "token"); !ok {
-			return o, s.unknown(a, "token")
-		}
-		if o.tok, err = s.token(); err != nil {
-			return o, err
-		}
-		o.token, o.haveToken = fmt.Sprintf("%08x", o.tok), true
+	if o.tok, o.haveToken, err = (&scanner{cmd: "connection trace", args: rest}).onlyToken(); err != nil {
+		return o, err
+	}
+	if o.haveToken {
+		o.token = fmt.Sprintf("%08x", o.tok)
 	}
 	if dur != "" {
 		if o.dur, err = time.ParseDuration(dur); err != nil || o.dur <= 0 {

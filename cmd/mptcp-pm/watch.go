@@ -26,16 +26,8 @@ func parseWatch(args []string) (watchOpts, error) {
 	if err != nil {
 		return o, err
 	}
-	s := &scanner{cmd: "connection watch", args: rest}
-	for s.more() {
-		a := s.next()
-		if _, ok := match(a, "token"); !ok {
-			return o, s.unknown(a, "token")
-		}
-		if o.tok, err = s.token(); err != nil {
-			return o, err
-		}
-		o.haveToken = true
+	if o.tok, o.haveToken, err = (&scanner{cmd: "connection watch", args: rest}).onlyToken(); err != nil {
+		return o, err
 	}
 	if every != "" {
 		if o.every, err = time.ParseDuration(every); err != nil || o.every < 100*time.Millisecond {
